@@ -1,0 +1,332 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.ts';
+import { prisma } from '../db/client.ts';
+import { Prisma, type Channel, type Message, type MessageStatus } from '../generated/prisma/client.ts';
+import type { HeraldPubSub, MessageStatusEvent } from '../realtime/pubsub.ts';
+import { mutedReason } from '../modules/preferences/service.ts';
+import { BUILT_IN, createProviderRegistry } from './providers/registry.ts';
+import { ProviderError, type ChannelProvider, type ProviderSettings } from './providers/types.ts';
+import type { JobQueue } from './queue.ts';
+import type { SecretBox } from './secrets.ts';
+import { postSigned } from './signing.ts';
+
+export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
+const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
+const CALLBACK_QUEUE = 'callbacks';
+export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'];
+
+/** The row as this attempt claimed it: its outcome is written only while nobody re-claimed it. */
+const claimOf = (message: Pick<Message, 'id' | 'attempts'>) => ({ id: message.id, status: 'SENDING' as const, attempts: message.attempts });
+
+interface DeliveryJob {
+  messageId: string;
+}
+interface CallbackJob {
+  url: string;
+  projectId: string;
+  payload: Record<string, unknown>;
+}
+
+export interface DeliveryDeps {
+  config: Config;
+  queue: JobQueue;
+  pubsub: HeraldPubSub;
+  logger: Logger;
+  secrets: SecretBox;
+  /** Extra provider kinds (tests, plugins); the built-in ones are always there. */
+  providers?: ChannelProvider[];
+}
+
+/**
+ * The delivery pipeline after a message is accepted: dispatch to the queue, the worker's state
+ * machine (claim → SENDING → provider → SENT/DELIVERED, or retry with backoff, then failover,
+ * then FAILED), status events, callbacks, and the reconciler that makes crashes lose nothing.
+ */
+export class Delivery {
+  private readonly providers: Map<string, ChannelProvider>;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> | undefined;
+
+  constructor(private readonly deps: DeliveryDeps) {
+    this.providers = createProviderRegistry(deps.pubsub);
+    for (const provider of deps.providers ?? []) this.providers.set(provider.kind, provider);
+  }
+
+  get maxAttempts(): number {
+    return this.deps.config.DELIVERY_MAX_ATTEMPTS;
+  }
+
+  sealSecrets(secrets: Record<string, unknown>): string {
+    return this.deps.secrets.seal(secrets);
+  }
+
+  get providerKinds(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  /** Hands accepted messages to the queue. Failure is logged, not thrown: the reconciler retries. */
+  async dispatch(messages: Pick<Message, 'id' | 'channel' | 'scheduledAt' | 'attempts'>[], jobSuffix?: string): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      for (const channel of CHANNEL_QUEUES) {
+        const batch = messages.filter((m) => m.channel === channel);
+        if (batch.length === 0) continue;
+        await this.deps.queue.add<DeliveryJob>(
+          queueName(channel),
+          batch.map((m) => ({
+            // One job id per attempt; the reconciler adds its own suffix, because a job that
+            // failed for good keeps its id in the queue and would block a plain re-add.
+            id: `${m.id}_${jobSuffix ?? m.attempts}`,
+            data: { messageId: m.id },
+            delayMs: m.scheduledAt ? m.scheduledAt.getTime() - Date.now() : 0,
+          })),
+          // Handler errors are infrastructure failures (database down): retried by the queue.
+          { attempts: 5, backoffMs: 1_000 },
+        );
+      }
+      await prisma().message.updateMany({ where: { id: { in: messages.map((m) => m.id) } }, data: { enqueuedAt: new Date() } });
+    } catch (error) {
+      this.deps.logger.warn({ err: error, count: messages.length }, 'Could not enqueue messages; the reconciler will');
+    }
+  }
+
+  startWorkers(): void {
+    const { config } = this.deps;
+    for (const channel of CHANNEL_QUEUES) {
+      this.deps.queue.process<DeliveryJob>(queueName(channel), (job) => this.deliver(job.messageId), {
+        concurrency: config.DELIVERY_CONCURRENCY,
+        limiter: config.DELIVERY_RATE_LIMITS[channel],
+      });
+    }
+    this.deps.queue.process<CallbackJob>(CALLBACK_QUEUE, (job) => this.postCallback(job), { concurrency: 10 });
+    this.reconcileTimer = setInterval(() => void this.reconcile(), config.RECONCILE_INTERVAL_MS);
+    this.reconcileTimer.unref();
+    // Right away too: whatever the last process left behind goes out now.
+    void this.reconcile();
+  }
+
+  async close(): Promise<void> {
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    await this.reconciling;
+  }
+
+  /**
+   * One attempt at one message. Safe to run twice: the claim is an atomic UPDATE that only a
+   * QUEUED/SCHEDULED message (or a SENDING one whose worker's lease ran out) passes.
+   */
+  async deliver(messageId: string): Promise<void> {
+    const { config } = this.deps;
+    const leaseUntil = new Date(Date.now() + config.DELIVERY_LEASE_MS);
+    const [claimed] = await prisma().$queryRaw<Message[]>`
+      UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "leaseUntil" = ${leaseUntil}, "updatedAt" = now()
+      WHERE id = ${messageId}::uuid
+        AND (status IN ('QUEUED', 'SCHEDULED') OR (status = 'SENDING' AND "leaseUntil" < now()))
+        AND ("scheduledAt" IS NULL OR "scheduledAt" <= now() + interval '1 second')
+      RETURNING *`;
+    if (!claimed) return;
+    const message = { ...claimed, channel: claimed.channel as Channel };
+    // Preferences are read at delivery time: a user who mutes a channel stops scheduled ones too.
+    const muted = await mutedReason(message);
+    if (muted) {
+      await this.finish(message, 'SKIPPED', { error: muted });
+      return;
+    }
+    await this.event(message, 'SENDING', { attempt: message.attempts });
+
+    const chain = await this.providerChain(message);
+    const index = Math.floor((message.attempts - 1) / message.maxAttempts);
+    const entry = chain[index];
+    if (!entry) {
+      await this.finish(message, 'FAILED', { error: chain.length ? message.lastError ?? 'all providers failed' : `no ${message.channel} provider is configured for this project` });
+      return;
+    }
+    const project = await prisma().project.findUniqueOrThrow({ where: { id: message.projectId }, select: { signingSecret: true } });
+    const user = message.userId ? await prisma().user.findUnique({ where: { id: message.userId } }) : null;
+    try {
+      const outcome = await entry.provider.send({ message, user, idempotencyKey: message.id, signingSecret: project.signingSecret }, entry.settings);
+      await this.finish(message, outcome.delivered ? 'DELIVERED' : 'SENT', { provider: entry.name, providerMessageId: outcome.providerMessageId });
+    } catch (error) {
+      const providerError = error instanceof ProviderError ? error : new ProviderError((error as Error).message, false);
+      if (providerError.permanent) {
+        await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message });
+        return;
+      }
+      const attemptOnProvider = ((message.attempts - 1) % message.maxAttempts) + 1;
+      const failover = attemptOnProvider >= message.maxAttempts;
+      if (failover && !chain[index + 1]) {
+        await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message });
+        return;
+      }
+      // Exponential backoff with jitter; a failover is tried at once.
+      const delay = failover ? 0 : Math.round(config.DELIVERY_BACKOFF_MS * 2 ** (attemptOnProvider - 1) * (0.8 + Math.random() * 0.4));
+      const scheduledAt = new Date(Date.now() + delay);
+      const requeued = await prisma().message.updateMany({
+        where: claimOf(message),
+        data: { status: 'QUEUED', lastError: providerError.message, provider: entry.name, scheduledAt, leaseUntil: null },
+      });
+      if (requeued.count === 0) return this.leaseLost(message, 'QUEUED');
+      await this.event(message, 'QUEUED', { attempt: message.attempts, provider: entry.name, error: providerError.message });
+      await this.dispatch([{ id: message.id, channel: message.channel, scheduledAt, attempts: message.attempts }]);
+    }
+  }
+
+  private async providerChain(message: Message): Promise<{ name: string; provider: ChannelProvider; settings: ProviderSettings }[]> {
+    const configs = await prisma().providerConfig.findMany({
+      where: { projectId: message.projectId, channel: message.channel, enabled: true },
+      orderBy: { priority: 'asc' },
+    });
+    const chain = configs.flatMap((c) => {
+      const provider = this.providers.get(c.kind);
+      if (!provider) return [];
+      const secrets = c.secrets ? this.deps.secrets.open(c.secrets) : {};
+      return [{ name: c.name, provider, settings: { ...(c.settings as object), ...secrets } }];
+    });
+    const builtIn = BUILT_IN[message.channel];
+    if (chain.length === 0 && builtIn) chain.push({ name: builtIn, provider: this.providers.get(builtIn)!, settings: {} });
+    return chain;
+  }
+
+  private async finish(
+    message: Message,
+    status: MessageStatus,
+    details: { provider?: string; providerMessageId?: string | undefined; error?: string },
+  ): Promise<void> {
+    const now = new Date();
+    const finished = await prisma().message.updateMany({
+      where: claimOf(message),
+      data: {
+        status,
+        leaseUntil: null,
+        provider: details.provider ?? message.provider,
+        providerMessageId: details.providerMessageId ?? null,
+        lastError: details.error ?? (status === 'FAILED' ? message.lastError : null),
+        ...(status === 'SENT' || status === 'DELIVERED' ? { sentAt: now } : {}),
+        ...(status === 'DELIVERED' ? { deliveredAt: now } : {}),
+      },
+    });
+    if (finished.count === 0) return this.leaseLost(message, status);
+    await this.event(message, status, { attempt: message.attempts, provider: details.provider, error: details.error });
+  }
+
+  /**
+   * This attempt's lease ran out and the message was claimed again (or settled) meanwhile: the
+   * newer attempt owns it, so this outcome is not recorded (no second terminal state).
+   */
+  private leaseLost(message: Message, outcome: MessageStatus): void {
+    this.deps.logger.warn({ messageId: message.id, attempt: message.attempts, outcome }, 'Lease lost during the attempt; its outcome is dropped');
+  }
+
+  /** Records a transition, publishes it, and queues the callbacks of terminal ones. */
+  async event(
+    message: Pick<Message, 'id' | 'projectId' | 'userId' | 'notificationId' | 'channel' | 'callbackUrl' | 'callbackMetadata' | 'requestId'>,
+    status: MessageStatus,
+    details: { attempt?: number; provider?: string | undefined; error?: string | undefined; tx?: Prisma.TransactionClient } = {},
+  ): Promise<void> {
+    const db = details.tx ?? prisma();
+    const event = await db.messageEvent.create({
+      data: { messageId: message.id, projectId: message.projectId, status, attempt: details.attempt ?? 0, provider: details.provider ?? null, error: details.error ?? null },
+    });
+    const payload: MessageStatusEvent = {
+      messageId: message.id,
+      projectId: message.projectId,
+      userId: message.userId,
+      notificationId: message.notificationId,
+      channel: message.channel,
+      status,
+      attempt: event.attempt,
+      error: event.error,
+      at: event.at.toISOString(),
+    };
+    if (details.tx) return; // the caller publishes after its commit (see publishAccepted)
+    this.deps.pubsub.publish('messageStatus', message.projectId, payload);
+    if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload);
+  }
+
+  /** Publishes the first status of messages written in a transaction that has now committed. */
+  publishAccepted(messages: Message[]): void {
+    for (const m of messages) {
+      this.deps.pubsub.publish('messageStatus', m.projectId, {
+        messageId: m.id,
+        projectId: m.projectId,
+        userId: m.userId,
+        notificationId: m.notificationId,
+        channel: m.channel,
+        status: m.status,
+        attempt: 0,
+        error: null,
+        at: m.createdAt.toISOString(),
+      });
+    }
+  }
+
+  private async queueCallbacks(
+    message: Pick<Message, 'id' | 'projectId' | 'callbackUrl' | 'callbackMetadata' | 'requestId'>,
+    event: MessageStatusEvent,
+  ): Promise<void> {
+    const project = await prisma().project.findUnique({ where: { id: message.projectId }, select: { statusWebhookUrl: true } });
+    const targets = [message.callbackUrl, project?.statusWebhookUrl].filter((u): u is string => Boolean(u));
+    if (targets.length === 0) return;
+    const payload = { ...event, requestId: message.requestId, metadata: message.callbackMetadata ?? null };
+    await this.deps.queue
+      .add<CallbackJob>(
+        CALLBACK_QUEUE,
+        targets.map((url, i) => ({ id: `${message.id}_${event.status}_${i}`, data: { url, projectId: message.projectId, payload } })),
+        { attempts: 8, backoffMs: 2_000 },
+      )
+      .catch((error: unknown) => this.deps.logger.warn({ err: error, messageId: message.id }, 'Could not queue a callback'));
+  }
+
+  private async postCallback(job: CallbackJob): Promise<void> {
+    const project = await prisma().project.findUnique({ where: { id: job.projectId }, select: { signingSecret: true } });
+    if (!project) return;
+    const answer = await postSigned(job.url, job.payload, project.signingSecret);
+    // Not 2xx: throw, and the queue retries with backoff.
+    if (answer.status < 200 || answer.status >= 300) throw new Error(`callback ${job.url} answered ${answer.status}`);
+  }
+
+  /**
+   * Re-dispatches what would otherwise be lost: messages committed but never enqueued, queued
+   * ones with no progress (jobs lost with Redis), and SENDING ones whose worker died.
+   */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce()
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'Reconciler run failed'))
+      .finally(() => {
+        this.reconciling = undefined;
+      });
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const { config } = this.deps;
+    const stale = new Date(Date.now() - config.RECONCILE_STALE_MS);
+    const expired = await prisma().message.findMany({
+      where: { status: 'SENDING', leaseUntil: { lt: new Date() } },
+      take: 500,
+    });
+    for (const message of expired) {
+      const updated = await prisma().message.updateMany({
+        where: { id: message.id, status: 'SENDING', leaseUntil: { lt: new Date() } },
+        data: { status: 'QUEUED', leaseUntil: null, scheduledAt: null, lastError: 'worker lease expired (crash?): retrying' },
+      });
+      if (updated.count) await this.event(message, 'QUEUED', { attempt: message.attempts, error: 'worker lease expired: retrying' });
+    }
+    const lost = await prisma().message.findMany({
+      where: {
+        status: { in: ['QUEUED', 'SCHEDULED'] },
+        OR: [
+          { enqueuedAt: null, createdAt: { lt: new Date(Date.now() - 2_000) } },
+          { updatedAt: { lt: stale }, OR: [{ scheduledAt: null }, { scheduledAt: { lt: stale } }] },
+          { id: { in: expired.map((m) => m.id) } },
+        ],
+      },
+      select: { id: true, channel: true, scheduledAt: true, attempts: true },
+      take: 1_000,
+    });
+    if (lost.length) {
+      this.deps.logger.info({ count: lost.length }, 'Reconciler re-dispatching messages');
+      await this.dispatch(lost, `r${Date.now()}`);
+    }
+  }
+}
+

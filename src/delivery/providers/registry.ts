@@ -1,0 +1,18 @@
+import type { Channel } from '../../generated/prisma/client.ts';
+import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { inAppProvider } from './in-app.ts';
+import { smtpProvider } from './smtp.ts';
+import { twilioProvider } from './twilio.ts';
+import type { ChannelProvider } from './types.ts';
+import { webhookProvider } from './webhook.ts';
+import { webPushProvider } from './web-push.ts';
+import { whatsappCloudProvider } from './whatsapp-cloud.ts';
+
+/** Provider kinds by name. Each module implements one protocol; the kinds are what ProviderConfig.kind names. */
+export function createProviderRegistry(pubsub: HeraldPubSub): Map<string, ChannelProvider> {
+  const providers: ChannelProvider[] = [inAppProvider(pubsub), webhookProvider, smtpProvider, twilioProvider, whatsappCloudProvider, webPushProvider];
+  return new Map(providers.map((p) => [p.kind, p]));
+}
+
+/** Channels that work with no configuration: the built-in provider is used when a project configured none. */
+export const BUILT_IN: Partial<Record<Channel, string>> = { IN_APP: 'in-app', WEBHOOK: 'webhook' };

@@ -1,0 +1,77 @@
+import nodemailer from 'nodemailer';
+import { stringSetting } from './http.ts';
+import { ProviderError, type ChannelProvider } from './types.ts';
+
+interface EmailContent {
+  subject?: string | null;
+  html?: string | null;
+  text?: string | null;
+  from?: string | null;
+  replyTo?: string | null;
+}
+
+/** nodemailer error codes that no retry can fix: the message or the configuration is wrong. */
+const PERMANENT_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'ECONFIG', 'ENOAUTH', 'EMAXRECIPIENTS', 'EFILEACCESS', 'EURLACCESS', 'EREQUIRETLS']);
+
+/**
+ * Email over SMTP (nodemailer). settings: host, port (587, or 465 when secure), secure (TLS from
+ * the first byte), from, replyTo, requireTLS, tlsRejectUnauthorized; secrets: user, pass.
+ * The Message-ID is derived from the idempotency key, so a re-sent message is recognisable.
+ *
+ * One transport (one connection) per send: no pool outlives a configuration change or secret
+ * rotation, nothing has to be closed on shutdown, and the worker concurrency already bounds the
+ * number of connections. The cost is one SMTP handshake per email.
+ */
+export const smtpProvider: ChannelProvider = {
+  kind: 'smtp',
+  channel: 'EMAIL',
+  async send({ message, idempotencyKey }, settings) {
+    const content = message.content as EmailContent;
+    const host = stringSetting(settings, 'host');
+    if (!host) throw new ProviderError('smtp: the provider has no host setting', true);
+    if (!message.to) throw new ProviderError('smtp: the message has no recipient address', true);
+    const from = content.from || stringSetting(settings, 'from');
+    if (!from) throw new ProviderError('smtp: no sender: set the provider’s from setting', true);
+    const replyTo = content.replyTo || stringSetting(settings, 'replyTo');
+    const secure = settings.secure === true || settings.secure === 'true';
+    const user = stringSetting(settings, 'user');
+    const transport = nodemailer.createTransport({
+      host,
+      port: Number(settings.port ?? (secure ? 465 : 587)),
+      secure,
+      requireTLS: settings.requireTLS === true,
+      tls: { rejectUnauthorized: settings.tlsRejectUnauthorized !== false },
+      ...(user ? { auth: { user, pass: typeof settings.pass === 'string' ? settings.pass : '' } } : {}),
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
+    try {
+      const info = await transport.sendMail({
+        from,
+        to: message.to,
+        ...(replyTo ? { replyTo } : {}),
+        subject: content.subject ?? '',
+        ...(content.html ? { html: content.html } : {}),
+        text: content.text ?? '',
+        messageId: `<${idempotencyKey}@herald>`,
+        headers: { 'X-Herald-Message-Id': message.id },
+      });
+      return { providerMessageId: info.messageId };
+    } catch (error) {
+      throw smtpError(error);
+    } finally {
+      transport.close();
+    }
+  },
+};
+
+/** SMTP 5xx replies and unfixable envelope/config errors are permanent; 4xx replies and connection failures are transient. */
+export function smtpError(error: unknown): ProviderError {
+  const e = error as Error & { responseCode?: number; code?: string; response?: string };
+  const detail = (e.response ?? e.message).slice(0, 300);
+  if (typeof e.responseCode === 'number') {
+    return new ProviderError(`smtp answered ${e.responseCode}: ${detail}`, e.responseCode >= 500);
+  }
+  return new ProviderError(`smtp ${e.code ?? 'error'}: ${detail}`, PERMANENT_CODES.has(e.code ?? ''));
+}

@@ -1,0 +1,59 @@
+import { baseUrl, callProvider, stringSetting } from './http.ts';
+import { httpError, ProviderError, type ChannelProvider } from './types.ts';
+
+interface SmsContent {
+  text?: string | null;
+}
+
+interface TwilioError {
+  code?: number;
+  message?: string;
+  status?: number;
+}
+
+/**
+ * SMS through Twilio's Messages API (or anything speaking it). settings: from (a number) or
+ * messagingServiceSid, baseUrl (default https://api.twilio.com); secrets: accountSid, authToken.
+ * The idempotency key goes in I-Twilio-Idempotency-Token, so a retried request after a lost
+ * answer does not send a second SMS.
+ */
+export const twilioProvider: ChannelProvider = {
+  kind: 'twilio',
+  channel: 'SMS',
+  async send({ message, idempotencyKey }, settings) {
+    const accountSid = stringSetting(settings, 'accountSid');
+    const authToken = stringSetting(settings, 'authToken');
+    if (!accountSid || !authToken) throw new ProviderError('twilio: the provider needs the accountSid and authToken secrets', true);
+    if (!message.to) throw new ProviderError('twilio: the message has no telephone number', true);
+    const from = stringSetting(settings, 'from');
+    const messagingServiceSid = stringSetting(settings, 'messagingServiceSid');
+    if (!from && !messagingServiceSid) throw new ProviderError('twilio: set the provider’s from or messagingServiceSid setting', true);
+    const text = (message.content as SmsContent).text ?? '';
+    if (!text) throw new ProviderError('twilio: the message has no text', true);
+
+    const form = new URLSearchParams({ To: message.to, Body: text });
+    if (messagingServiceSid) form.set('MessagingServiceSid', messagingServiceSid);
+    else form.set('From', from!);
+    const url = `${baseUrl(settings, 'https://api.twilio.com')}/2010-04-01/Accounts/${encodeURIComponent(accountSid)}/Messages.json`;
+    const answer = await callProvider('twilio', url, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        'user-agent': 'Herald',
+        'i-twilio-idempotency-token': idempotencyKey,
+      },
+      body: form.toString(),
+    });
+    if (answer.status < 200 || answer.status >= 300) {
+      const error = (answer.json ?? {}) as TwilioError;
+      const detail = error.code ? `${error.code} ${error.message ?? ''}`.trim() : answer.text;
+      // Twilio's status codes already say it: 400 (21211 invalid number, 21610 unsubscribed...)
+      // and 401/403/404 are final; 429 (20429) and 5xx are worth a retry.
+      throw httpError('twilio', answer.status, detail);
+    }
+    const sid = (answer.json as { sid?: unknown } | undefined)?.sid;
+    return { providerMessageId: typeof sid === 'string' ? sid : undefined };
+  },
+};

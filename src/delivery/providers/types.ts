@@ -1,0 +1,52 @@
+import type { Channel, Message, User } from '../../generated/prisma/client.ts';
+
+/** What a provider gets for one attempt. */
+export interface OutboundMessage {
+  message: Message;
+  user: User | null;
+  /** Same for every attempt of a message: providers that support it de-duplicate on it. */
+  idempotencyKey: string;
+  /** The project's secret for signing outgoing HTTP (webhooks). */
+  signingSecret: string;
+}
+
+export interface ProviderSettings {
+  /** Non-secret settings (base URL, sender...) merged with the decrypted secrets. */
+  [key: string]: unknown;
+}
+
+export interface SendOutcome {
+  providerMessageId?: string | undefined;
+  /** true when the channel confirms delivery itself (in-app): the message goes to DELIVERED. */
+  delivered?: boolean;
+}
+
+export interface ChannelProvider {
+  kind: string;
+  channel: Channel;
+  send(outbound: OutboundMessage, settings: ProviderSettings): Promise<SendOutcome>;
+}
+
+/**
+ * A provider failure. `permanent` ones (bad address, rejected content, bad credentials) are not
+ * retried; transient ones (timeouts, 5xx, 429, connection errors) are, then fail over.
+ */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Classifies an HTTP answer the usual way: 408, 425, 429 and 5xx are worth a retry. */
+export function httpError(provider: string, status: number, detail: string): ProviderError {
+  const transient = status === 408 || status === 425 || status === 429 || status >= 500;
+  return new ProviderError(`${provider} answered ${status}: ${detail.slice(0, 300)}`, !transient);
+}
+
+/** Network failures (refused, reset, timeout) are transient. */
+export function networkError(provider: string, error: unknown): ProviderError {
+  return new ProviderError(`${provider} unreachable: ${(error as Error).message}`, false);
+}

@@ -1,0 +1,74 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.ts';
+import { openDatabase, type Database } from '../db/client.ts';
+import { migrate } from '../db/migrate.ts';
+import { openPubSub, type PubSubHandle } from '../realtime/pubsub.ts';
+import { Delivery } from './delivery.ts';
+import type { ChannelProvider } from './providers/types.ts';
+import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
+import { SecretBox } from './secrets.ts';
+
+/** The delivery side of a process: pub/sub, the job queue and the pipeline on top of them. */
+export interface DeliveryRuntime {
+  pubsub: PubSubHandle;
+  queue: JobQueue;
+  delivery: Delivery;
+  /** Stops the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
+  close(): Promise<void>;
+}
+
+/**
+ * The one construction of the pipeline, shared by the server (main.ts) and `herald worker`:
+ * BullMQ when REDIS_URL is set, else the in-process queue. Workers are not started here.
+ */
+export function createDeliveryRuntime(config: Config, logger: Logger, options: { providers?: ChannelProvider[] | undefined } = {}): DeliveryRuntime {
+  const pubsub = openPubSub(config.REDIS_URL, logger);
+  const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger) : createInProcessQueue(logger);
+  const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers });
+  return {
+    pubsub,
+    queue,
+    delivery,
+    async close() {
+      await delivery.close();
+      await queue.close(config.SHUTDOWN_TIMEOUT_MS);
+      await pubsub.close();
+    },
+  };
+}
+
+export interface Workers {
+  db: Database;
+  delivery: Delivery;
+  /** Graceful: no new jobs, in-flight ones finish, then queue, pub/sub and database close. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker-only process (`herald worker`): database (+ migrations when MIGRATE_ON_START),
+ * the delivery runtime, the queue workers and the reconciler; no HTTP server.
+ */
+export async function startWorkers(config: Config, logger: Logger, options: { providers?: ChannelProvider[] } = {}): Promise<Workers> {
+  const db = await openDatabase(config);
+  const runtime = createDeliveryRuntime(config, logger, options);
+  try {
+    if (config.MIGRATE_ON_START) {
+      const applied = await migrate(db.sql);
+      if (applied.length) logger.info({ applied }, 'Applied database migrations');
+    }
+    runtime.delivery.startWorkers();
+  } catch (error) {
+    await runtime.close();
+    await db.close();
+    throw error;
+  }
+  logger.info({ database: db.kind, queue: runtime.queue.kind, concurrency: config.DELIVERY_CONCURRENCY }, 'Herald worker started');
+  return {
+    db,
+    delivery: runtime.delivery,
+    async stop() {
+      await runtime.close();
+      await db.close();
+    },
+  };
+}

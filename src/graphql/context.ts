@@ -1,0 +1,79 @@
+import type { YogaInitialContext } from 'graphql-yoga';
+import { randomUUID } from 'node:crypto';
+import { authenticate, credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
+import type { Delivery } from '../delivery/delivery.ts';
+import type { HeraldPubSub } from '../realtime/pubsub.ts';
+import { unauthenticated } from './errors.ts';
+
+export interface Context {
+  /** null: no credentials were presented (fields that need them answer UNAUTHENTICATED). */
+  principal: Principal | null;
+  /** Echoed as X-Request-Id and stored with what the request creates. */
+  requestId: string;
+  pubsub: HeraldPubSub;
+  delivery: Delivery;
+}
+
+/** Process-wide services handed to resolvers (the Prisma client is imported, not passed). */
+export interface Services {
+  pubsub: HeraldPubSub;
+  delivery: Delivery;
+}
+
+/** What graphql-ws hands to yoga for a websocket operation (see realtime/websocket.ts). */
+export interface SocketInitialContext {
+  transport?: 'ws';
+  connectionParams?: Record<string, unknown> | undefined;
+}
+
+/**
+ * Builds the context for HTTP and websocket operations alike. Credentials that are present
+ * but wrong fail the whole operation (a typo in a key must not silently turn a call anonymous).
+ */
+export function contextFactory(services: Services) {
+  return async (initial: YogaInitialContext & SocketInitialContext): Promise<Context> => {
+    const headers =
+      initial.transport === 'ws' ? headersFromConnectionParams(initial.connectionParams ?? {}) : initial.request.headers;
+    const requestId = sanitizeRequestId(headers.get('x-request-id')) ?? randomUUID();
+    return { principal: await principalFromHeaders(headers), requestId, ...services };
+  };
+}
+
+/** null when no credentials are presented; throws UNAUTHENTICATED when they are wrong. */
+export async function principalFromHeaders(headers: Headers): Promise<Principal | null> {
+  const presented = credentialsFromHeaders(headers);
+  if (presented === null) return null;
+  const principal = presented === 'malformed' ? null : await authenticate(presented);
+  if (!principal) throw invalidCredentials();
+  return principal;
+}
+
+export function invalidCredentials() {
+  const error = unauthenticated('Invalid credentials');
+  // Yoga uses this status when the error ends the request before execution.
+  (error.extensions as Record<string, unknown>).http = { status: 401 };
+  return error;
+}
+
+/**
+ * graphql-ws clients put credentials in the `connection_init` payload. Any key there is
+ * read like a header of the same name (`authorization`, `x-key`, `x-neucron-*`), plus
+ * `apiKey` as a shorthand for a Bearer key.
+ */
+export function headersFromConnectionParams(params: Record<string, unknown>): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'string' && /^[a-z0-9-]+$/i.test(key)) headers.set(key, value);
+  }
+  // Widgets: { projectId, userId, userHash } (userId is the externalId).
+  for (const [param, header] of [['projectId', 'x-herald-project'], ['userId', 'x-herald-user'], ['userHash', 'x-herald-user-hash']] as const) {
+    if (typeof params[param] === 'string') headers.set(header, params[param]);
+  }
+  const apiKey = params.apiKey;
+  if (typeof apiKey === 'string' && !headers.has('authorization')) headers.set('authorization', `Bearer ${apiKey}`);
+  return headers;
+}
+
+function sanitizeRequestId(value: string | null): string | undefined {
+  return value && /^[\w.:-]{1,128}$/.test(value) ? value : undefined;
+}

@@ -1,0 +1,58 @@
+import { createGraphQLError } from 'graphql-yoga';
+
+/**
+ * The error codes a client can act on. Anything thrown that is not one of these is masked
+ * by yoga ("Unexpected error.") and logged with its stack; REST maps each code to a status.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface InputIssue {
+  /** Dotted path of the offending field, e.g. "users.3.email". */
+  field: string;
+  message: string;
+}
+
+export function unauthenticated(message = 'Missing or invalid credentials') {
+  return createGraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED } });
+}
+
+export function forbidden(message = 'Not allowed') {
+  return createGraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
+}
+
+export function notFound(what: string, id: string | number) {
+  return createGraphQLError(`${what} ${JSON.stringify(String(id))} not found`, {
+    extensions: { code: ErrorCode.NOT_FOUND, resource: what, id: String(id) },
+  });
+}
+
+export function conflict(message: string) {
+  return createGraphQLError(message, { extensions: { code: ErrorCode.CONFLICT } });
+}
+
+/** Invalid input: the message names the fields; `issues` lists each one for programs. */
+export function badInput(issues: InputIssue[] | string) {
+  const list = typeof issues === 'string' ? [{ field: '', message: issues }] : issues;
+  const message = list.map((issue) => (issue.field ? `${issue.field}: ${issue.message}` : issue.message)).join('; ');
+  return createGraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, issues: list } });
+}
+
+/** Converts Standard Schema (zod) issues into our issue list. */
+export function issuesFrom(
+  issues: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefined }>,
+  prefix: (string | number)[] = [],
+): InputIssue[] {
+  return issues.map((issue) => ({
+    field: [...prefix, ...(issue.path ?? []).map((p) => (typeof p === 'object' ? String(p.key) : String(p)))].join('.'),
+    message: issue.message,
+  }));
+}

@@ -1,0 +1,82 @@
+import { prisma } from '../../db/client.ts';
+import type { InboxItem } from '../../generated/prisma/client.ts';
+import { badInput, forbidden, notFound } from '../../graphql/errors.ts';
+import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { lockInbox, publishInboxEvents, recordInboxEvents, unreadWhere, type InboxEventType } from './events.ts';
+
+export interface InboxOwner {
+  projectId: string;
+  userId: string;
+}
+
+export const MAX_IDS = 500;
+
+type Change = 'read' | 'unread' | 'seen' | 'archive' | 'unarchive';
+
+const CHANGES: Record<Change, { type: InboxEventType; when: object; data: () => object }> = {
+  read: { type: 'READ', when: { readAt: null }, data: () => ({ readAt: new Date(), seenAt: new Date() }) },
+  unread: { type: 'UNREAD', when: { NOT: { readAt: null } }, data: () => ({ readAt: null }) },
+  seen: { type: 'SEEN', when: { seenAt: null }, data: () => ({ seenAt: new Date() }) },
+  archive: { type: 'ARCHIVED', when: { archivedAt: null }, data: () => ({ archivedAt: new Date() }) },
+  unarchive: { type: 'UNARCHIVED', when: { NOT: { archivedAt: null } }, data: () => ({ archivedAt: null }) },
+};
+
+/**
+ * Applies one kind of change to the owner's items. Items already in that state are left alone
+ * (no event), unknown ids or another user's ids are NOT_FOUND and nothing is changed.
+ */
+export async function changeItems(owner: InboxOwner, ids: string[], change: Change, pubsub: HeraldPubSub): Promise<{ items: InboxItem[]; unreadCount: number }> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) throw badInput([{ field: 'ids', message: 'give at least one id' }]);
+  if (unique.length > MAX_IDS) throw badInput([{ field: 'ids', message: `at most ${MAX_IDS} ids per call` }]);
+  const rule = CHANGES[change];
+  const { items, events } = await prisma().$transaction(async (tx) => {
+    await lockInbox(tx, owner.projectId, owner.userId);
+    const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, projectId: owner.projectId, userId: owner.userId } });
+    const missing = unique.find((id) => !found.some((item) => item.id === id));
+    if (missing) throw notFound('InboxItem', missing);
+    const toChange = await tx.inboxItem.findMany({ where: { id: { in: unique }, ...rule.when }, select: { id: true } });
+    if (toChange.length) await tx.inboxItem.updateMany({ where: { id: { in: toChange.map((i) => i.id) } }, data: rule.data() });
+    const events = await recordInboxEvents(tx, owner.projectId, owner.userId, toChange.map((i) => ({ type: rule.type, itemId: i.id })));
+    const items = await tx.inboxItem.findMany({ where: { id: { in: unique } }, orderBy: { createdAt: 'desc' } });
+    return { items, events };
+  });
+  publishInboxEvents(pubsub, events);
+  return { items, unreadCount: await unreadCount(owner) };
+}
+
+export async function markAllRead(owner: InboxOwner, category: string | null | undefined, pubsub: HeraldPubSub): Promise<number> {
+  const events = await prisma().$transaction(async (tx) => {
+    await lockInbox(tx, owner.projectId, owner.userId);
+    const now = new Date();
+    const updated = await tx.inboxItem.updateMany({ where: unreadWhere(owner.projectId, owner.userId, category), data: { readAt: now, seenAt: now } });
+    return updated.count ? recordInboxEvents(tx, owner.projectId, owner.userId, [{ type: 'ALL_READ', itemId: null }]) : [];
+  });
+  publishInboxEvents(pubsub, events);
+  return unreadCount(owner);
+}
+
+export async function unreadCount(owner: InboxOwner, category?: string | null): Promise<number> {
+  return prisma().inboxItem.count({ where: unreadWhere(owner.projectId, owner.userId, category) });
+}
+
+export async function getItem(owner: InboxOwner, id: string): Promise<InboxItem> {
+  const item = isUuid(id) ? await prisma().inboxItem.findFirst({ where: { id, projectId: owner.projectId, userId: owner.userId } }) : null;
+  if (!item) throw notFound('InboxItem', id);
+  return item;
+}
+
+/** An action button was clicked: the item is marked read and the action (with its data) is answered. */
+export async function performAction(owner: InboxOwner, id: string, actionId: string, pubsub: HeraldPubSub): Promise<{ item: InboxItem; action: Record<string, unknown> }> {
+  const item = await getItem(owner, id);
+  const actions = (item.actions as Record<string, unknown>[]) ?? [];
+  const action = actions.find((a) => String(a.id) === actionId);
+  if (!action) throw notFound('Action', actionId);
+  if (action.disabled === true) throw forbidden('This action is disabled');
+  const { items } = await changeItems(owner, [id], 'read', pubsub);
+  return { item: items[0] ?? item, action };
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}

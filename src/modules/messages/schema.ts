@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { prisma } from '../../db/client.ts';
+import { builder } from '../../graphql/builder.ts';
+import { requireProjectId } from '../../graphql/principal.ts';
+import type { MessageStatusEvent } from '../../realtime/pubsub.ts';
+import { cancelMessage, getMessage, MAX_SEND_BATCH, retryFailed, retryMessage, sendMessages, type SendResult } from './service.ts';
+
+const auth = { operator: true } as const;
+
+const MessageStatus = builder.enumType('MessageStatus', {
+  values: ['QUEUED', 'SCHEDULED', 'SENDING', 'SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'] as const,
+});
+
+const MessageEvent = builder.prismaObject('MessageEvent', {
+  fields: (t) => ({
+    status: t.field({ type: MessageStatus, resolve: (e) => e.status }),
+    attempt: t.exposeInt('attempt'),
+    provider: t.exposeString('provider', { nullable: true }),
+    error: t.exposeString('error', { nullable: true }),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
+void MessageEvent;
+
+export const Message = builder.prismaObject('Message', {
+  description: 'One delivery: one recipient on one channel.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    externalId: t.exposeString('externalId', { nullable: true, description: "The client's id (Notifuse `id`)." }),
+    notificationId: t.exposeInt('notificationId', { nullable: true }),
+    userId: t.exposeID('userId', { nullable: true }),
+    channel: t.exposeString('channel'),
+    status: t.field({ type: MessageStatus, resolve: (m) => m.status }),
+    to: t.exposeString('to', { nullable: true }),
+    content: t.field({ type: 'JSONObject', resolve: (m) => m.content as Record<string, unknown> }),
+    source: t.exposeString('source'),
+    requestId: t.exposeString('requestId'),
+    incrementId: t.exposeString('incrementId', { nullable: true }),
+    stackCount: t.exposeInt('stackCount'),
+    attempts: t.exposeInt('attempts'),
+    maxAttempts: t.exposeInt('maxAttempts'),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    provider: t.exposeString('provider', { nullable: true }),
+    providerMessageId: t.exposeString('providerMessageId', { nullable: true }),
+    scheduledAt: t.expose('scheduledAt', { type: 'DateTime', nullable: true }),
+    sentAt: t.expose('sentAt', { type: 'DateTime', nullable: true }),
+    deliveredAt: t.expose('deliveredAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    events: t.relation('events', { description: 'Every status change, oldest first.', query: { orderBy: { id: 'asc' } } }),
+  }),
+});
+
+builder.queryField('message', (t) =>
+  t.field({
+    type: Message,
+    authScopes: auth,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => getMessage(requireProjectId(ctx), String(args.id)),
+  }),
+);
+
+const MessageFilter = builder.inputType('MessageFilter', {
+  fields: (t) => ({
+    status: t.field({ type: [MessageStatus] }),
+    channel: t.string(),
+    notificationId: t.int(),
+    userId: t.id(),
+    requestId: t.string(),
+    externalId: t.string(),
+  }),
+});
+
+builder.queryField('messages', (t) =>
+  t.prismaConnection({
+    type: 'Message',
+    cursor: 'id',
+    description: 'Messages of the project, oldest first (ids are time-ordered).',
+    authScopes: auth,
+    maxSize: 200,
+    defaultSize: 50,
+    args: { filter: t.arg({ type: MessageFilter }) },
+    totalCount: (_c, args, ctx) => prisma().message.count({ where: messageWhere(requireProjectId(ctx), args.filter) }),
+    resolve: (query, _r, args, ctx) => prisma().message.findMany({ ...query, where: messageWhere(requireProjectId(ctx), args.filter) }),
+  }),
+);
+
+const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'] as const;
+function messageWhere(
+  projectId: string,
+  f: { status?: string[] | null; channel?: string | null; notificationId?: number | null; userId?: string | number | null; requestId?: string | null; externalId?: string | null } | null | undefined,
+) {
+  const channel = f?.channel && (CHANNELS as readonly string[]).includes(f.channel) ? (f.channel as (typeof CHANNELS)[number]) : undefined;
+  const userId = f?.userId == null ? undefined : String(f.userId);
+  return {
+    projectId,
+    ...(f?.status?.length ? { status: { in: f.status as never } } : {}),
+    ...(f?.channel ? (channel ? { channel } : { id: '00000000-0000-0000-0000-000000000000' }) : {}),
+    ...(f?.notificationId != null ? { notificationId: f.notificationId } : {}),
+    ...(userId ? (z.uuid().safeParse(userId).success ? { userId } : { id: '00000000-0000-0000-0000-000000000000' }) : {}),
+    ...(f?.requestId ? { requestId: f.requestId } : {}),
+    ...(f?.externalId ? { externalId: f.externalId } : {}),
+  };
+}
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  description: "A message to send (Notifuse's messages.send item).",
+  fields: (t) => ({
+    notificationId: t.string({ required: true, description: "The notification's key or numeric id." }),
+    userId: t.string({ required: true, description: "The user's externalId; created if missing." }),
+    data: t.field({ type: 'JSONObject' }),
+    id: t.string({ description: 'Your unique id for the message; reusing one answers "id/exists".' }),
+    incrementId: t.string({ description: 'Stacks onto the previous in-app item with the same incrementId within the stack timeout.' }),
+    userEmail: t.string(),
+    userTelephone: t.string(),
+    userLanguage: t.string(),
+    userTimezone: t.string(),
+    userFirstName: t.string(),
+    userLastName: t.string(),
+    userPhotoURL: t.string(),
+    userCountry: t.string(),
+    widgetSettingsOverride: t.field({ type: 'JSONObject' }),
+    emailSettingsOverride: t.field({ type: 'JSONObject' }),
+  }),
+});
+
+const SendResultRef = builder.objectRef<SendResult>('SendMessageResult').implement({
+  description: 'The outcome of one message, in input order. ok: Herald accepted it; emailError/smsError: a provider failed.',
+  fields: (t) => ({
+    ok: t.exposeBoolean('ok'),
+    id: t.exposeString('id', { nullable: true }),
+    error: t.exposeString('error', { nullable: true }),
+    emailError: t.exposeString('emailError', { nullable: true }),
+    smsError: t.exposeString('smsError', { nullable: true }),
+    messages: t.field({ type: [Message], resolve: (r) => r.messages }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  sendMessages: t.field({
+    type: [SendResultRef],
+    description: `Sends up to ${MAX_SEND_BATCH} messages in parallel. Emails and SMS are attempted before the answer.`,
+    authScopes: auth,
+    args: {
+      messages: t.arg({
+        type: [SendMessageInput],
+        required: true,
+        validate: z.array(z.unknown()).min(1, 'give at least one message').max(MAX_SEND_BATCH, `at most ${MAX_SEND_BATCH} messages per call`),
+      }),
+    },
+    resolve: (_r, args, ctx) =>
+      sendMessages(requireProjectId(ctx), ctx.requestId, args.messages, ctx.delivery, { maxAttempts: ctx.delivery.maxAttempts }),
+  }),
+  cancelMessage: t.field({
+    type: Message,
+    description: 'Cancels a scheduled or queued message (CONFLICT once it is being sent or done).',
+    authScopes: auth,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => cancelMessage(requireProjectId(ctx), String(args.id), ctx.delivery),
+  }),
+  retryMessage: t.field({
+    type: Message,
+    description: 'Sends a FAILED message again with a fresh attempt budget.',
+    authScopes: auth,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => retryMessage(requireProjectId(ctx), String(args.id), ctx.delivery),
+  }),
+  retryFailed: t.int({
+    description: 'Retries every FAILED message (the dead letters) matching the filter; answers how many.',
+    authScopes: auth,
+    args: { channel: t.arg.string(), notificationId: t.arg.int() },
+    resolve: (_r, args, ctx) =>
+      retryFailed(
+        requireProjectId(ctx),
+        { channel: args.channel && (CHANNELS as readonly string[]).includes(args.channel) ? (args.channel as (typeof CHANNELS)[number]) : null, notificationId: args.notificationId },
+        ctx.delivery,
+      ),
+  }),
+}));
+
+const MessageStatusEventRef = builder.objectRef<MessageStatusEvent>('MessageStatusEvent').implement({
+  fields: (t) => ({
+    messageId: t.exposeID('messageId'),
+    userId: t.exposeID('userId', { nullable: true }),
+    notificationId: t.exposeInt('notificationId', { nullable: true }),
+    channel: t.exposeString('channel'),
+    status: t.field({ type: MessageStatus, resolve: (e) => e.status as never }),
+    attempt: t.exposeInt('attempt'),
+    error: t.exposeString('error', { nullable: true }),
+    at: t.exposeString('at'),
+  }),
+});
+
+builder.subscriptionType({});
+builder.subscriptionField('messageStatus', (t) =>
+  t.field({
+    type: MessageStatusEventRef,
+    description: "Every delivery status change of the project's messages, optionally narrowed to a message, a user or a notification.",
+    authScopes: auth,
+    args: { messageId: t.arg.id(), userId: t.arg.id(), notificationId: t.arg.int() },
+    subscribe: (_r, args, ctx) => {
+      const projectId = requireProjectId(ctx);
+      const events = ctx.pubsub.subscribe('messageStatus', projectId);
+      const wanted = (e: MessageStatusEvent) =>
+        (args.messageId == null || e.messageId === String(args.messageId)) &&
+        (args.userId == null || e.userId === String(args.userId)) &&
+        (args.notificationId == null || e.notificationId === args.notificationId);
+      return (async function* () {
+        for await (const event of events) if (wanted(event)) yield event;
+      })();
+    },
+    resolve: (event) => event,
+  }),
+);

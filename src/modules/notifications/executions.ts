@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { prisma } from '../../db/client.ts';
+import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
+import type { Delivery } from '../../delivery/delivery.ts';
+import type { Channel, Message, Notification, NotificationVersion, Prisma, User } from '../../generated/prisma/client.ts';
+import { badInput, conflict, issuesFrom } from '../../graphql/errors.ts';
+import { findContact, lookup, type ContactRef } from './contacts.ts';
+import { renderVersion, type RenderedContent } from './render.ts';
+import { getNotification, getVersion, masterVersion } from './service.ts';
+
+export const MAX_EXECUTIONS = 500;
+
+const typed = z.object({ type: z.string().min(1).max(100) }).catchall(z.unknown());
+const contactValue = z.union([
+  z.string().trim().min(1).max(320),
+  z.number().int(),
+  z.object({ id: z.string().max(320).nullish(), unicity: z.string().max(320).nullish(), hash: z.string().max(64).nullish() }),
+]);
+const recipientSchema = z.object({ type: z.string().max(50).nullish(), value: contactValue });
+const stampSchema = z.object({
+  time: z.number().int().nullish(),
+  id: z.uuid().nullish(),
+  thread: z.uuid().nullish(),
+  set: z.uuid().nullish(),
+});
+
+const overrideText = (max: number) => z.string().max(max).nullish();
+const commonItem = {
+  title: overrideText(1_000),
+  body: overrideText(10_000),
+  icon: overrideText(2_048),
+  thumbnail: overrideText(2_048),
+  image: overrideText(2_048),
+  data: z.record(z.string(), z.unknown()).nullish(),
+  variables: z.array(z.record(z.string(), z.unknown())).max(50).nullish(),
+  redirection: typed.nullish(),
+  channel: typed.nullish(),
+  locale: z.string().max(35).nullish(),
+};
+
+export const executionItemSchema = z.object({
+  ...commonItem,
+  recipient: recipientSchema,
+  stamp: stampSchema.nullish(),
+  urgent: z.boolean().nullish(),
+});
+export type ExecutionItem = z.input<typeof executionItemSchema>;
+
+export const testInputSchema = z.object({ ...commonItem, recipient: recipientSchema.nullish(), expiration: typed.nullish() });
+export type TestInput = z.input<typeof testInputSchema>;
+
+/** NP6 recipients: `{ type: "id" | "unicity" | "hash", value }` or a footprint object `{ id | unicity | hash }`. */
+export function contactRefOf(recipient: z.output<typeof recipientSchema>): ContactRef {
+  const { type, value } = recipient;
+  if (typeof value === 'object') return value;
+  const text = String(value);
+  if (type === 'unicity') return { unicity: text };
+  if (type === 'hash') return { hash: text };
+  return { id: text };
+}
+
+export function footprint(user: User, unicityField = 'email') {
+  const unicity = (user as unknown as Record<string, string | null>)[unicityField] ?? null;
+  return {
+    type: 'footprint',
+    id: user.id,
+    externalId: user.externalId,
+    unicity,
+    hash: unicity ? createHash('sha256').update(unicity.toLowerCase()).digest('hex') : null,
+  };
+}
+
+export type ExecutionResult =
+  | { type: 'success'; id: string; recipient: ReturnType<typeof footprint>; render: RenderedContent; messageIds: string[] }
+  | { type: 'failure'; error: { code: string; message: string } };
+
+type Typed = { type: string; value?: unknown; [key: string]: unknown } | null | undefined;
+
+/** NP6's typed redirection `{ type, value }`: the string value, or null. */
+function redirectionValue(redirection: unknown): string | null {
+  const value = (redirection as Typed)?.value;
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+const CHANNEL_NAMES: Record<string, Channel> = {
+  in_app: 'IN_APP',
+  inapp: 'IN_APP',
+  'push-app': 'IN_APP',
+  email: 'EMAIL',
+  sms: 'SMS',
+  whatsapp: 'WHATSAPP',
+  web_push: 'WEB_PUSH',
+  webpush: 'WEB_PUSH',
+  webhook: 'WEBHOOK',
+};
+const channelOf = (name: unknown): Channel | null =>
+  typeof name === 'string' ? (CHANNEL_NAMES[name.trim().toLowerCase().replace(/-/g, '_')] ?? CHANNEL_NAMES[name.trim().toLowerCase()] ?? null) : null;
+
+/**
+ * NP6's `channel` override narrows the notification's channels: `{ type: "email" }`, or
+ * `{ type: ..., value: "sms" | ["email", "sms"] }`. Only channels of the notification count;
+ * `{ type: "default" }`, unknown names, or a narrowing to nothing keep the notification's channels.
+ */
+export function channelsFor(notificationChannels: Channel[], override: unknown): Channel[] {
+  const o = override as Typed;
+  if (!o) return notificationChannels;
+  const named = [o.type, ...(Array.isArray(o.value) ? o.value : [o.value])].map(channelOf).filter((c): c is Channel => c !== null);
+  const kept = notificationChannels.filter((c) => named.includes(c));
+  return kept.length ? kept : notificationChannels;
+}
+
+interface DraftItem {
+  redirection?: unknown;
+  channel?: unknown;
+  data?: Record<string, unknown> | null;
+  urgent?: boolean | null;
+}
+
+/** The messages of one execution or test: the item's render on the notification's channels, overrides applied. */
+function executionDrafts(notification: Notification, version: NotificationVersion, user: User, item: DraftItem, render: RenderedContent, executionId: string): MessageDraft[] {
+  const urgent = item.urgent ?? Boolean((notification.settings as { urgent?: boolean } | null)?.urgent);
+  const category = (notification.settings as { category?: number } | null)?.category;
+  return draftsFor(notification, version.id, {
+    channels: channelsFor(notification.channels, item.channel ?? version.channel),
+    user,
+    render,
+    data: item.data ?? {},
+    redirection: redirectionValue(item.redirection) ?? redirectionValue(version.redirection),
+  }).map((d) => ({ ...d, executionId, critical: urgent, category: category == null ? null : String(category) }));
+}
+
+/** After the commit: publishes the first statuses and hands the messages to the queue. */
+async function dispatchAccepted(delivery: Delivery, messages: Message[]): Promise<void> {
+  delivery.publishAccepted(messages);
+  await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
+}
+
+/**
+ * NP6 executions: validates the batch, resolves each recipient, renders the master version
+ * and records one Execution per accepted item together with its messages (one per channel),
+ * all in one transaction, then dispatches the messages. Unknown contacts get a failure item;
+ * a malformed item fails the whole request (nothing is written).
+ */
+export async function executeNotification(
+  projectId: string,
+  requestId: string,
+  idOrKey: number | string,
+  items: unknown[],
+  delivery: Delivery,
+): Promise<ExecutionResult[]> {
+  if (items.length > MAX_EXECUTIONS) throw badInput([{ field: 'executions', message: `at most ${MAX_EXECUTIONS} executions per call (got ${items.length})` }]);
+  if (items.length === 0) throw badInput([{ field: 'executions', message: 'give at least one execution' }]);
+  const parsed = items.map((item, i) => {
+    const result = executionItemSchema.safeParse(item);
+    if (!result.success) throw badInput(issuesFrom(result.error.issues, ['executions', i]));
+    return result.data;
+  });
+  const notification = await getNotification(projectId, idOrKey);
+  if (!notification.active) throw conflict(`Notification ${notification.id} is inactive: activate it before executing it`);
+  const version = await masterVersion(projectId, notification.id);
+  const unicityField = await projectUnicityField(projectId);
+
+  const outcomes = await Promise.all(
+    parsed.map(async (item) => {
+      const user = await lookup(projectId, contactRefOf(item.recipient));
+      if (!user) return { failure: { code: 'contact/not-found', message: 'no contact matches the recipient' } };
+      try {
+        const render = await renderVersion({ notification, version, user, data: item.data, variables: item.variables, overrides: item, locale: item.locale });
+        return { user, item, render };
+      } catch (error) {
+        return { failure: { code: 'render/failed', message: (error as Error).message } };
+      }
+    }),
+  );
+  const rows = outcomes.map((o) =>
+    'failure' in o
+      ? null
+      : {
+          id: uuidv7(),
+          projectId,
+          kind: 'EXECUTION' as const,
+          notificationId: notification.id,
+          versionId: version.id,
+          userId: o.user!.id,
+          requestId,
+          request: o.item as Prisma.InputJsonValue,
+          render: o.render as unknown as Prisma.InputJsonValue,
+          status: 'ACCEPTED',
+        },
+  );
+  const drafts = outcomes.map((o, i) => ('failure' in o ? [] : executionDrafts(notification, version, o.user!, o.item!, o.render!, rows[i]!.id)));
+  const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
+  const messages = await prisma().$transaction(async (tx) => {
+    await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
+    return acceptMessages(tx, ctx, drafts.flat());
+  });
+  await dispatchAccepted(delivery, messages);
+  return outcomes.map((o, i): ExecutionResult =>
+    'failure' in o
+      ? { type: 'failure', error: o.failure! }
+      : {
+          type: 'success',
+          id: rows[i]!.id,
+          recipient: footprint(o.user!, unicityField),
+          render: o.render!,
+          messageIds: messages.filter((m) => m.executionId === rows[i]!.id).map((m) => m.id),
+        },
+  );
+}
+
+export interface TestResult {
+  type: 'success';
+  id: string;
+  notification: Notification;
+  version: NotificationVersion;
+  recipient: ReturnType<typeof footprint> | null;
+  render: RenderedContent;
+  status: string;
+  /** The messages sent to the test recipient (none without a recipient). */
+  messageIds: string[];
+}
+
+/** Execution status of a test that was only rendered and recorded (no recipient). */
+export const TEST_RECORDED = 'RECORDED';
+/** Execution status of a test whose messages were handed to the delivery pipeline. */
+export const TEST_SENT = 'SENT_TO_PIPELINE';
+
+/**
+ * NP6 tests: renders the master (or the given) version for the test recipient and records the
+ * test. With a recipient, the test is also sent to them through the delivery pipeline (the
+ * Execution and its messages in one transaction); without one it is only recorded. Inactive
+ * notifications can be tested: that is what tests are for.
+ */
+export async function testNotification(
+  projectId: string,
+  requestId: string,
+  idOrKey: number | string,
+  versionId: string | null,
+  input: unknown,
+  delivery: Delivery,
+): Promise<TestResult> {
+  const parsed = testInputSchema.safeParse(input ?? {});
+  if (!parsed.success) throw badInput(issuesFrom(parsed.error.issues));
+  const item = parsed.data;
+  const notification = await getNotification(projectId, idOrKey);
+  const version = versionId ? await getVersion(projectId, notification.id, versionId) : await masterVersion(projectId, notification.id);
+  const user = item.recipient ? await findContact(projectId, contactRefOf(item.recipient)) : null;
+  const render = await renderVersion({ notification, version, user, data: item.data, variables: item.variables, overrides: item, locale: item.locale });
+  const id = uuidv7();
+  const drafts = user ? executionDrafts(notification, version, user, item, render, id) : [];
+  const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
+  const { execution, messages } = await prisma().$transaction(async (tx) => {
+    const execution = await tx.execution.create({
+      data: {
+        id,
+        projectId,
+        kind: 'TEST',
+        notificationId: notification.id,
+        versionId: version.id,
+        userId: user?.id ?? null,
+        requestId,
+        request: item as Prisma.InputJsonValue,
+        render: render as unknown as Prisma.InputJsonValue,
+        status: user ? TEST_SENT : TEST_RECORDED,
+      },
+    });
+    return { execution, messages: await acceptMessages(tx, ctx, drafts) };
+  });
+  await dispatchAccepted(delivery, messages);
+  return {
+    type: 'success',
+    id: execution.id,
+    notification,
+    version,
+    recipient: user ? footprint(user, await projectUnicityField(projectId)) : null,
+    render,
+    status: execution.status,
+    messageIds: messages.map((m) => m.id),
+  };
+}
+
+async function projectUnicityField(projectId: string): Promise<string> {
+  const project = await prisma().project.findUniqueOrThrow({ where: { id: projectId }, select: { unicityField: true } });
+  return project.unicityField;
+}

@@ -1,0 +1,518 @@
+import { z } from 'zod';
+import { prisma } from '../../db/client.ts';
+import { builder } from '../../graphql/builder.ts';
+import { requireProjectId } from '../../graphql/principal.ts';
+import { ItemError } from '../../graphql/types.ts';
+import { CHANNELS, fromStored, type LocaleContent } from './content.ts';
+import { findContact } from './contacts.ts';
+import { executeNotification, footprint, MAX_EXECUTIONS, testNotification, type ExecutionResult, type TestResult } from './executions.ts';
+import { renderVersion, type RenderedContent } from './render.ts';
+import * as notifications from './service.ts';
+
+const json = (value: unknown) => (value ?? null) as Record<string, unknown> | null;
+
+const Channel = builder.enumType('Channel', { values: CHANNELS });
+
+const Stamp = builder.objectRef<{ createdAt: Date; updatedAt: Date }>('Stamp').implement({
+  description: "NP6's creation and modification timestamps.",
+  fields: (t) => ({
+    creation: t.expose('createdAt', { type: 'DateTime' }),
+    modification: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+type Settings = { urgent?: boolean; category?: number; purpose?: object; expiration?: object; mp?: object };
+const NotificationSettings = builder.objectRef<Settings>('NotificationSettings').implement({
+  fields: (t) => ({
+    urgent: t.boolean({ resolve: (s) => s.urgent ?? false }),
+    category: t.int({ nullable: true, resolve: (s) => s.category ?? null }),
+    purpose: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => json(s.purpose) }),
+    expiration: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => json(s.expiration) }),
+    mp: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => json(s.mp) }),
+  }),
+});
+
+type Task = { id?: string; name?: string; description?: string; scheduler?: object };
+const NotificationTask = builder.objectRef<Task>('NotificationTask').implement({
+  fields: (t) => ({
+    id: t.id({ nullable: true, resolve: (task) => task.id ?? null }),
+    name: t.string({ nullable: true, resolve: (task) => task.name ?? null }),
+    description: t.string({ nullable: true, resolve: (task) => task.description ?? null }),
+    scheduler: t.field({ type: 'JSONObject', nullable: true, resolve: (task) => json(task.scheduler) }),
+  }),
+});
+
+const EmailContent = builder.objectRef<NonNullable<LocaleContent['email']>>('EmailContent').implement({
+  fields: (t) => ({
+    subject: t.string({ nullable: true, resolve: (c) => c.subject ?? null }),
+    html: t.string({ nullable: true, resolve: (c) => c.html ?? null }),
+    text: t.string({ nullable: true, resolve: (c) => c.text ?? null }),
+  }),
+});
+const SmsContent = builder.objectRef<{ text: string }>('SmsContent').implement({
+  fields: (t) => ({ text: t.exposeString('text') }),
+});
+const WhatsAppContent = builder.objectRef<NonNullable<LocaleContent['whatsapp']>>('WhatsAppContent').implement({
+  fields: (t) => ({
+    text: t.string({ nullable: true, resolve: (c) => c.text ?? null }),
+    templateName: t.string({ nullable: true, resolve: (c) => c.templateName ?? null }),
+    templateLanguage: t.string({ nullable: true, resolve: (c) => c.templateLanguage ?? null }),
+    parameters: t.stringList({ resolve: (c) => c.parameters ?? [] }),
+  }),
+});
+
+const LocaleContentRef = builder.objectRef<LocaleContent>('LocaleContent').implement({
+  description: 'The content of one locale. Every text is a Liquid template.',
+  fields: (t) => ({
+    locale: t.exposeString('locale'),
+    title: t.string({ nullable: true, resolve: (c) => c.title ?? null }),
+    body: t.string({ nullable: true, resolve: (c) => c.body ?? null }),
+    icon: t.string({ nullable: true, resolve: (c) => c.icon ?? null }),
+    thumbnail: t.string({ nullable: true, resolve: (c) => c.thumbnail ?? null }),
+    image: t.string({ nullable: true, resolve: (c) => c.image ?? null }),
+    email: t.field({ type: EmailContent, nullable: true, resolve: (c) => c.email ?? null }),
+    sms: t.field({ type: SmsContent, nullable: true, resolve: (c) => c.sms ?? null }),
+    whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (c) => c.whatsapp ?? null }),
+  }),
+});
+
+const NotificationVersion = builder.prismaObject('NotificationVersion', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    master: t.boolean({ resolve: (v) => v.masterOf !== null }),
+    label: t.exposeString('label', { nullable: true }),
+    scripting: t.field({ type: 'JSONObject', nullable: true, resolve: (v) => json(v.scripting) }),
+    contents: t.field({ type: [LocaleContentRef], resolve: (v) => fromStored(v.content) }),
+    redirection: t.field({ type: 'JSONObject', nullable: true, resolve: (v) => json(v.redirection) }),
+    channel: t.field({ type: 'JSONObject', nullable: true, resolve: (v) => json(v.channel) }),
+    stamp: t.field({ type: Stamp, resolve: (v) => v }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const Notification = builder.prismaObject('Notification', {
+  description: 'Which channels a message goes to, and its content per channel and language, in versions.',
+  fields: (t) => ({
+    id: t.exposeInt('id', { description: 'NP6 id (int32).' }),
+    key: t.exposeString('key', { nullable: true, description: 'Notifuse notificationId, e.g. "welcome".' }),
+    type: t.exposeString('type', { description: 'NP6 discriminator ("push-app") or a Herald channel type.' }),
+    channels: t.field({ type: [Channel], resolve: (n) => n.channels }),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    active: t.exposeBoolean('active'),
+    settings: t.field({ type: NotificationSettings, resolve: (n) => (n.settings ?? {}) as Settings }),
+    application: t.exposeString('application', { nullable: true }),
+    task: t.field({ type: NotificationTask, nullable: true, resolve: (n) => (n.task as Task | null) ?? null }),
+    defaultLanguage: t.exposeString('defaultLanguage'),
+    stamp: t.field({ type: Stamp, resolve: (n) => n }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    versions: t.relation('versions', { query: { orderBy: { createdAt: 'asc' } } }),
+    masterVersion: t.field({
+      type: NotificationVersion,
+      nullable: true,
+      resolve: (n) => prisma().notificationVersion.findUnique({ where: { masterOf: n.id } }),
+    }),
+  }),
+});
+
+// ---------- inputs ----------
+
+const EmailContentInput = builder.inputType('EmailContentInput', {
+  fields: (t) => ({ subject: t.string(), html: t.string({ description: 'Outputs are HTML-escaped unless `| raw`.' }), text: t.string() }),
+});
+const SmsContentInput = builder.inputType('SmsContentInput', { fields: (t) => ({ text: t.string({ required: true }) }) });
+const WhatsAppContentInput = builder.inputType('WhatsAppContentInput', {
+  fields: (t) => ({ text: t.string(), templateName: t.string(), templateLanguage: t.string(), parameters: t.stringList() }),
+});
+const LocaleContentInput = builder.inputType('LocaleContentInput', {
+  fields: (t) => ({
+    locale: t.string({ required: true }),
+    title: t.string(),
+    body: t.string(),
+    icon: t.string(),
+    thumbnail: t.string(),
+    image: t.string(),
+    email: t.field({ type: EmailContentInput }),
+    sms: t.field({ type: SmsContentInput }),
+    whatsapp: t.field({ type: WhatsAppContentInput }),
+  }),
+});
+const VersionInput = builder.inputType('NotificationVersionInput', {
+  fields: (t) => ({
+    id: t.id({ description: 'On PUT: the version to keep and update; omit for a new version.' }),
+    master: t.boolean(),
+    label: t.string(),
+    scripting: t.field({ type: 'JSONObject' }),
+    contents: t.field({ type: [LocaleContentInput], required: true }),
+    redirection: t.field({ type: 'JSONObject' }),
+    channel: t.field({ type: 'JSONObject' }),
+  }),
+});
+const SettingsInput = builder.inputType('NotificationSettingsInput', {
+  fields: (t) => ({
+    urgent: t.boolean(),
+    category: t.int(),
+    purpose: t.field({ type: 'JSONObject' }),
+    expiration: t.field({ type: 'JSONObject' }),
+    mp: t.field({ type: 'JSONObject' }),
+  }),
+});
+const TaskInput = builder.inputType('NotificationTaskInput', {
+  fields: (t) => ({ id: t.id(), name: t.string(), description: t.string(), scheduler: t.field({ type: 'JSONObject' }) }),
+});
+const NotificationInput = builder.inputType('NotificationInput', {
+  fields: (t) => ({
+    key: t.string(),
+    type: t.string({ required: true }),
+    channels: t.field({ type: [Channel] }),
+    name: t.string({ required: true }),
+    description: t.string(),
+    active: t.boolean({ description: 'Defaults to true on create, unchanged on update.' }),
+    settings: t.field({ type: SettingsInput }),
+    application: t.id(),
+    task: t.field({ type: TaskInput }),
+    defaultLanguage: t.string({ description: 'Defaults to "en".' }),
+    versions: t.field({ type: [VersionInput], description: 'On update, replaces the versions when given.' }),
+  }),
+});
+
+// ---------- catalog operations ----------
+
+const auth = { operator: true } as const;
+
+builder.queryField('notification', (t) =>
+  t.field({
+    type: Notification,
+    description: 'One notification, by id or key (exactly one). Unknown → NOT_FOUND.',
+    authScopes: auth,
+    args: { id: t.arg.int(), key: t.arg.string() },
+    validate: z
+      .object({ id: z.number().nullish(), key: z.string().nullish() })
+      .refine((a) => (a.id != null) !== (a.key != null), { message: 'give exactly one of id and key', path: ['id'] }),
+    resolve: (_r, args, ctx) => notifications.getNotification(requireProjectId(ctx), (args.id ?? args.key)!),
+  }),
+);
+
+const NotificationFilter = builder.inputType('NotificationFilter', {
+  fields: (t) => ({
+    active: t.boolean(),
+    type: t.string(),
+    application: t.id(),
+    search: t.string({ description: 'Substring of the name, description or key.' }),
+  }),
+});
+
+builder.queryField('notifications', (t) =>
+  t.prismaConnection({
+    type: 'Notification',
+    cursor: 'id',
+    description: 'Notifications of the project, by id.',
+    authScopes: auth,
+    maxSize: 200,
+    defaultSize: 50,
+    args: { filter: t.arg({ type: NotificationFilter }) },
+    totalCount: (_c, args, ctx) => prisma().notification.count({ where: notificationWhere(requireProjectId(ctx), args.filter) }),
+    resolve: (query, _r, args, ctx) => prisma().notification.findMany({ ...query, where: notificationWhere(requireProjectId(ctx), args.filter) }),
+  }),
+);
+
+function notificationWhere(
+  projectId: string,
+  filter: { active?: boolean | null; type?: string | null; application?: string | number | null; search?: string | null } | null | undefined,
+) {
+  const search = filter?.search?.trim();
+  const application = filter?.application == null ? undefined : String(filter.application);
+  return {
+    projectId,
+    ...(filter?.active != null ? { active: filter.active } : {}),
+    ...(filter?.type ? { type: filter.type } : {}),
+    ...(application ? (z.uuid().safeParse(application).success ? { application } : { id: -1 }) : {}),
+    ...(search
+      ? { OR: (['name', 'description', 'key'] as const).map((f) => ({ [f]: { contains: search, mode: 'insensitive' as const } })) }
+      : {}),
+  };
+}
+
+builder.mutationFields((t) => ({
+  createNotification: t.field({
+    type: Notification,
+    authScopes: auth,
+    args: { input: t.arg({ type: NotificationInput, required: true }) },
+    resolve: (_r, args, ctx) => notifications.createNotification(requireProjectId(ctx), args.input),
+  }),
+  updateNotification: t.field({
+    type: Notification,
+    description: 'Replaces the notification (PUT semantics); `versions`, when given, replace its versions.',
+    authScopes: auth,
+    args: { id: t.arg.int({ required: true }), input: t.arg({ type: NotificationInput, required: true }) },
+    resolve: (_r, args, ctx) => notifications.updateNotification(requireProjectId(ctx), args.id, args.input),
+  }),
+  deleteNotification: t.int({
+    description: 'Deletes the notification and its versions; answers its id.',
+    authScopes: auth,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: async (_r, args, ctx) => (await notifications.deleteNotification(requireProjectId(ctx), args.id)).id,
+  }),
+  duplicateNotification: t.field({
+    type: Notification,
+    description: 'Copies the notification and its versions with new ids. The copy is inactive and has no key.',
+    authScopes: auth,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_r, args, ctx) => notifications.duplicateNotification(requireProjectId(ctx), args.id),
+  }),
+  activateNotification: t.field({
+    type: Notification,
+    authScopes: auth,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_r, args, ctx) => notifications.setActive(requireProjectId(ctx), args.id, true),
+  }),
+  deactivateNotification: t.field({
+    type: Notification,
+    authScopes: auth,
+    args: { id: t.arg.int({ required: true }) },
+    resolve: (_r, args, ctx) => notifications.setActive(requireProjectId(ctx), args.id, false),
+  }),
+  createNotificationVersion: t.field({
+    type: NotificationVersion,
+    description: 'Adds a version. It becomes the master when `master` is true or when there is none yet.',
+    authScopes: auth,
+    args: { notificationId: t.arg.int({ required: true }), input: t.arg({ type: VersionInput, required: true }) },
+    resolve: (_r, args, ctx) => notifications.createVersion(requireProjectId(ctx), args.notificationId, args.input),
+  }),
+  updateNotificationVersion: t.field({
+    type: NotificationVersion,
+    authScopes: auth,
+    args: {
+      notificationId: t.arg.int({ required: true }),
+      versionId: t.arg.id({ required: true }),
+      input: t.arg({ type: VersionInput, required: true }),
+    },
+    resolve: (_r, args, ctx) => notifications.updateVersion(requireProjectId(ctx), args.notificationId, String(args.versionId), args.input),
+  }),
+  deleteNotificationVersion: t.id({
+    description: 'Deletes a version; the master cannot be deleted (CONFLICT). Answers its id.',
+    authScopes: auth,
+    args: { notificationId: t.arg.int({ required: true }), versionId: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => (await notifications.deleteVersion(requireProjectId(ctx), args.notificationId, String(args.versionId))).id,
+  }),
+  setMasterVersion: t.field({
+    type: NotificationVersion,
+    description: 'Makes the version the master, atomically (the previous master stops being one).',
+    authScopes: auth,
+    args: { notificationId: t.arg.int({ required: true }), versionId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => notifications.setMasterVersion(requireProjectId(ctx), args.notificationId, String(args.versionId)),
+  }),
+}));
+
+// ---------- renders, tests, executions ----------
+
+const Rendered = builder.objectRef<RenderedContent>('RenderedContent').implement({
+  description: 'Content after templating, in the locale that was picked.',
+  fields: (t) => ({
+    locale: t.exposeString('locale'),
+    title: t.exposeString('title', { nullable: true }),
+    body: t.exposeString('body', { nullable: true }),
+    icon: t.exposeString('icon', { nullable: true }),
+    thumbnail: t.exposeString('thumbnail', { nullable: true }),
+    image: t.exposeString('image', { nullable: true }),
+    email: t.field({ type: EmailContent, nullable: true, resolve: (r) => r.email }),
+    sms: t.field({ type: SmsContent, nullable: true, resolve: (r) => r.sms }),
+    whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (r) => r.whatsapp }),
+  }),
+});
+
+const Footprint = builder.objectRef<ReturnType<typeof footprint>>('ContactFootprint').implement({
+  description: 'How NP6 identifies a contact: id, unicity value and hash (sha256 of the lower-cased unicity).',
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    id: t.exposeID('id'),
+    externalId: t.exposeString('externalId'),
+    unicity: t.exposeString('unicity', { nullable: true }),
+    hash: t.exposeString('hash', { nullable: true }),
+  }),
+});
+
+interface RenderMetaShape {
+  notification: number;
+  version: string;
+  application: string | null;
+  channel: string | null;
+  redirection: string | null;
+  stamp: Record<string, unknown> | null;
+}
+const RenderMeta = builder.objectRef<RenderMetaShape>('RenderMeta').implement({
+  fields: (t) => ({
+    notification: t.exposeInt('notification'),
+    version: t.exposeID('version'),
+    application: t.exposeString('application', { nullable: true }),
+    subscription: t.id({ nullable: true, description: 'Web-push subscriptions arrive with the delivery pipeline.', resolve: () => null }),
+    channel: t.exposeString('channel', { nullable: true }),
+    redirection: t.exposeString('redirection', { nullable: true }),
+    stamp: t.field({ type: 'JSONObject', nullable: true, resolve: (m) => m.stamp }),
+  }),
+});
+
+function metaOf(
+  n: { id: number; application: string | null },
+  v: { id: string; channel: unknown; redirection: unknown },
+  stamp?: Record<string, unknown> | null,
+): RenderMetaShape {
+  const typed = (value: unknown) => {
+    const o = value as { type?: string; value?: unknown } | null;
+    if (!o) return null;
+    if (typeof o.value === 'string') return o.value;
+    // A structured value (e.g. { href }) is answered as JSON rather than "[object Object]".
+    return o.value != null ? JSON.stringify(o.value) : (o.type ?? null);
+  };
+  return { notification: n.id, version: v.id, application: n.application, channel: typed(v.channel), redirection: typed(v.redirection), stamp: stamp ?? null };
+}
+
+interface RenderResultShape {
+  type: 'success';
+  meta: RenderMetaShape;
+  render: RenderedContent;
+  contact: ReturnType<typeof footprint> | null;
+}
+const RenderResult = builder.objectRef<RenderResultShape>('RenderResult').implement({
+  description: "NP6's render result.",
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    meta: t.field({ type: RenderMeta, resolve: (r) => r.meta }),
+    render: t.field({ type: Rendered, resolve: (r) => r.render }),
+    contact: t.field({ type: Footprint, nullable: true, resolve: (r) => r.contact }),
+  }),
+});
+
+const ContactInput = builder.inputType('ContactInput', {
+  description: 'Exactly one of: id (Herald id or externalId), unicity (value of the unicity field), hash (sha256 hex of the lower-cased unicity).',
+  fields: (t) => ({ id: t.string(), unicity: t.string(), hash: t.string() }),
+});
+const StampInput = builder.inputType('StampInput', {
+  fields: (t) => ({ time: t.float({ description: 'Milliseconds since the epoch.' }), id: t.id(), thread: t.id(), set: t.id() }),
+});
+
+builder.queryField('renderNotification', (t) =>
+  t.field({
+    type: RenderResult,
+    description: 'Renders the master version (or `versionId`), with no contact or for one contact.',
+    authScopes: auth,
+    args: {
+      id: t.arg.int({ required: true }),
+      versionId: t.arg.id(),
+      contact: t.arg({ type: ContactInput }),
+      data: t.arg({ type: 'JSONObject' }),
+      variables: t.arg({ type: ['JSONObject'] }),
+      locale: t.arg.string(),
+      stamp: t.arg({ type: StampInput }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const projectId = requireProjectId(ctx);
+      const notification = await notifications.getNotification(projectId, args.id);
+      const version = args.versionId
+        ? await notifications.getVersion(projectId, notification.id, String(args.versionId))
+        : await notifications.masterVersion(projectId, notification.id);
+      const hasContact = args.contact && Object.values(args.contact).some((v) => v != null && v !== '');
+      const user = hasContact ? await findContact(projectId, args.contact!) : null;
+      const render = await renderVersion({ notification, version, user, data: args.data, variables: args.variables, locale: args.locale });
+      const project = await prisma().project.findUniqueOrThrow({ where: { id: projectId }, select: { unicityField: true } });
+      return {
+        type: 'success' as const,
+        meta: metaOf(notification, version, args.stamp as Record<string, unknown> | null),
+        render,
+        contact: user ? footprint(user, project.unicityField) : null,
+      };
+    },
+  }),
+);
+
+const RecipientInput = builder.inputType('RecipientInput', {
+  description: 'NP6 recipient: `type` is "id", "unicity" or "hash" and `value` the string; or `value` is an object { id | unicity | hash }.',
+  fields: (t) => ({ type: t.string(), value: t.field({ type: 'JSON', required: true }) }),
+});
+
+
+const ExecutionInput = builder.inputType('ExecutionInput', {
+  fields: (t) => ({
+    recipient: t.field({ type: RecipientInput, required: true }),
+    title: t.string(),
+    body: t.string(),
+    icon: t.string(),
+    thumbnail: t.string(),
+    image: t.string(),
+    data: t.field({ type: 'JSONObject' }),
+    variables: t.field({ type: ['JSONObject'] }),
+    redirection: t.field({ type: 'JSONObject' }),
+    channel: t.field({ type: 'JSONObject' }),
+    stamp: t.field({ type: StampInput }),
+    urgent: t.boolean(),
+    locale: t.string({ description: "Herald: the locale to render (default: the user's language)." }),
+  }),
+});
+
+const TestInput = builder.inputType('NotificationTestInput', {
+  fields: (t) => ({
+    recipient: t.field({ type: RecipientInput }),
+    title: t.string(),
+    body: t.string(),
+    icon: t.string(),
+    thumbnail: t.string(),
+    image: t.string(),
+    data: t.field({ type: 'JSONObject' }),
+    variables: t.field({ type: ['JSONObject'] }),
+    expiration: t.field({ type: 'JSONObject' }),
+    redirection: t.field({ type: 'JSONObject' }),
+    channel: t.field({ type: 'JSONObject' }),
+    locale: t.string(),
+  }),
+});
+
+const ExecutionResultRef = builder.objectRef<ExecutionResult>('ExecutionResult').implement({
+  description: 'The outcome of one execution, in input order: type "success" or "failure".',
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    id: t.id({ nullable: true, resolve: (r) => (r.type === 'success' ? r.id : null) }),
+    recipient: t.field({ type: Footprint, nullable: true, resolve: (r) => (r.type === 'success' ? r.recipient : null) }),
+    render: t.field({ type: Rendered, nullable: true, resolve: (r) => (r.type === 'success' ? r.render : null) }),
+    error: t.field({ type: ItemError, nullable: true, resolve: (r) => (r.type === 'failure' ? r.error : null) }),
+    messageIds: t.idList({
+      description: 'The messages the execution created (one per channel of the notification); empty for a failure.',
+      resolve: (r) => (r.type === 'success' ? r.messageIds : []),
+    }),
+  }),
+});
+
+const TestResultRef = builder.objectRef<TestResult>('NotificationTestResult').implement({
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    id: t.exposeID('id', { description: 'The recorded test.' }),
+    status: t.exposeString('status'),
+    meta: t.field({ type: RenderMeta, resolve: (r) => metaOf(r.notification, r.version) }),
+    recipient: t.field({ type: Footprint, nullable: true, resolve: (r) => r.recipient }),
+    render: t.field({ type: Rendered, resolve: (r) => r.render }),
+    messageIds: t.idList({ description: 'The messages sent to the test recipient; empty when there is none.', resolve: (r) => r.messageIds }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  testNotification: t.field({
+    type: TestResultRef,
+    description:
+      'Renders the master version (or `versionId`) for the test recipient and records the test; with a recipient, also sends it to them (status SENT_TO_PIPELINE, else RECORDED).',
+    authScopes: auth,
+    args: { id: t.arg.int({ required: true }), versionId: t.arg.id(), input: t.arg({ type: TestInput }) },
+    resolve: (_r, args, ctx) =>
+      testNotification(requireProjectId(ctx), ctx.requestId, args.id, args.versionId == null ? null : String(args.versionId), args.input ?? {}, ctx.delivery),
+  }),
+  executeNotification: t.field({
+    type: [ExecutionResultRef],
+    description: `Executes an active notification for up to ${MAX_EXECUTIONS} recipients: records each execution with its messages and sends them; one result per execution.`,
+    authScopes: auth,
+    args: {
+      id: t.arg.int({ required: true }),
+      executions: t.arg({ type: [ExecutionInput], required: true }),
+    },
+    resolve: (_r, args, ctx) => executeNotification(requireProjectId(ctx), ctx.requestId, args.id, args.executions, ctx.delivery),
+  }),
+}));

@@ -1,0 +1,328 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { prisma } from '../../db/client.ts';
+import { Prisma, type Notification, type NotificationVersion } from '../../generated/prisma/client.ts';
+import { badInput, conflict, issuesFrom, notFound, type InputIssue } from '../../graphql/errors.ts';
+import { CHANNELS, localeContentSchema, NOTIFICATION_TYPES, templatesOf, toStored, TYPE_CHANNELS, type ChannelName } from './content.ts';
+import { checkTemplates } from './templates.ts';
+
+const jsonObject = z.record(z.string(), z.unknown());
+const typed = z.object({ type: z.string().min(1).max(100) }).catchall(z.unknown());
+
+export const versionInputSchema = z.object({
+  id: z.uuid().nullish(),
+  master: z.boolean().nullish(),
+  label: z.string().trim().max(200).nullish(),
+  scripting: z.object({ version: z.string().max(50).nullish() }).nullish(),
+  contents: z
+    .array(localeContentSchema)
+    .min(1, 'give the content of at least one locale')
+    .max(100)
+    .refine((list) => new Set(list.map((c) => c.locale.toLowerCase())).size === list.length, 'each locale may appear once'),
+  redirection: typed.nullish(),
+  channel: typed.nullish(),
+});
+export type VersionInput = z.input<typeof versionInputSchema>;
+type ParsedVersion = z.output<typeof versionInputSchema>;
+
+export const notificationInputSchema = z.object({
+  key: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, "_", ".", ":" or "-"')
+    .refine((k) => !/^\d+$/.test(k), 'must not be only digits (digits are notification ids)')
+    .nullish(),
+  type: z.enum(NOTIFICATION_TYPES as [string, ...string[]], { error: `must be one of ${NOTIFICATION_TYPES.join(', ')}` }),
+  channels: z.array(z.enum(CHANNELS)).max(CHANNELS.length).nullish(),
+  name: z.string({ error: 'is required' }).trim().min(1, 'is required').max(200),
+  description: z.string().max(2_000).nullish(),
+  active: z.boolean().nullish(),
+  settings: z
+    .object({
+      urgent: z.boolean().nullish(),
+      category: z.number().int().min(0).max(2_147_483_647).nullish(),
+      purpose: typed.nullish(),
+      expiration: typed.nullish(),
+      mp: jsonObject.nullish(),
+    })
+    .nullish(),
+  application: z.uuid().nullish(),
+  task: z
+    .object({ id: z.uuid().nullish(), name: z.string().max(200).nullish(), description: z.string().max(2_000).nullish(), scheduler: typed.nullish() })
+    .nullish(),
+  defaultLanguage: z
+    .string()
+    .trim()
+    .regex(/^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$/, 'must be a language tag such as "en"')
+    .nullish(),
+  versions: z.array(versionInputSchema).max(50).nullish(),
+});
+export type NotificationInput = z.input<typeof notificationInputSchema>;
+type ParsedNotification = z.output<typeof notificationInputSchema>;
+
+function parse<S extends z.ZodType>(schema: S, input: unknown, prefix: (string | number)[] = []): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw badInput(issuesFrom(result.error.issues, prefix));
+  return result.data;
+}
+
+/** Checks a version against its notification: default-language content and template syntax. */
+function versionIssues(version: ParsedVersion, defaultLanguage: string, prefix: string): InputIssue[] {
+  const issues: InputIssue[] = [];
+  if (!version.contents.some((c) => sameLanguage(c.locale, defaultLanguage))) {
+    issues.push({ field: `${prefix}.contents`, message: `must include content for the default language "${defaultLanguage}"` });
+  }
+  version.contents.forEach((content, i) => issues.push(...checkTemplates(templatesOf(content, `${prefix}.contents.${i}`))));
+  return issues;
+}
+
+export function sameLanguage(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function versionData(version: ParsedVersion) {
+  return {
+    label: version.label ?? null,
+    scripting: version.scripting ?? Prisma.DbNull,
+    content: toStored(version.contents) as Prisma.InputJsonValue,
+    redirection: (version.redirection as Prisma.InputJsonValue | undefined) ?? Prisma.DbNull,
+    channel: (version.channel as Prisma.InputJsonValue | undefined) ?? Prisma.DbNull,
+  };
+}
+
+function notificationData(n: ParsedNotification) {
+  return {
+    key: n.key ?? null,
+    type: n.type,
+    channels: (n.channels?.length ? n.channels : TYPE_CHANNELS[n.type]!) as ChannelName[],
+    name: n.name,
+    description: n.description ?? null,
+    settings: (n.settings ?? {}) as Prisma.InputJsonValue,
+    application: n.application ?? null,
+    task: (n.task as Prisma.InputJsonValue | undefined) ?? Prisma.DbNull,
+    defaultLanguage: (n.defaultLanguage ?? 'en').replace('_', '-'),
+  };
+}
+
+/** Validates the versions of a create/PUT body and says which one is the master. */
+function checkVersions(versions: ParsedVersion[], defaultLanguage: string): number {
+  const issues = versions.flatMap((v, i) => versionIssues(v, defaultLanguage, `versions.${i}`));
+  const masters = versions.flatMap((v, i) => (v.master ? [i] : []));
+  if (masters.length > 1) issues.push({ field: 'versions', message: 'exactly one version may be the master' });
+  if (issues.length) throw badInput(issues);
+  return masters[0] ?? 0;
+}
+
+function rethrowUnique(error: unknown, key: string | null | undefined): never {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+    throw conflict(`A notification with key ${JSON.stringify(key)} already exists`);
+  }
+  throw error;
+}
+
+export async function createNotification(projectId: string, input: unknown): Promise<Notification> {
+  const n = parse(notificationInputSchema, input);
+  const data = notificationData(n);
+  const versions = n.versions ?? [];
+  const master = checkVersions(versions, data.defaultLanguage);
+  try {
+    return await prisma().$transaction(async (tx) => {
+      // Without a master version it cannot be executed, so it starts inactive unless asked otherwise.
+      const active = n.active ?? versions.length > 0;
+      if (active && versions.length === 0) throw badInput([{ field: 'active', message: 'a notification without versions cannot be active' }]);
+      const created = await tx.notification.create({ data: { ...data, projectId, active } });
+      for (const [i, v] of versions.entries()) {
+        await tx.notificationVersion.create({
+          data: { id: uuidv7(), projectId, notificationId: created.id, masterOf: i === master ? created.id : null, ...versionData(v) },
+        });
+      }
+      return created;
+    });
+  } catch (error) {
+    rethrowUnique(error, data.key);
+  }
+}
+
+/** A notification of the project by numeric id or key; another project's is "not found". */
+export async function getNotification(projectId: string, idOrKey: number | string): Promise<Notification> {
+  const found = await findNotification(projectId, idOrKey);
+  if (!found) throw notFound('Notification', idOrKey);
+  return found;
+}
+
+export async function findNotification(projectId: string, idOrKey: number | string): Promise<Notification | null> {
+  const asNumber = typeof idOrKey === 'number' ? idOrKey : /^\d{1,10}$/.test(idOrKey) ? Number(idOrKey) : null;
+  if (asNumber !== null) {
+    if (asNumber > 2_147_483_647) return null;
+    return prisma().notification.findFirst({ where: { id: asNumber, projectId } });
+  }
+  return prisma().notification.findUnique({ where: { projectId_key: { projectId, key: String(idOrKey) } } });
+}
+
+/** PUT: replaces the notification's fields; when `versions` is given, they replace the versions too. */
+export async function updateNotification(projectId: string, id: number, input: unknown): Promise<Notification> {
+  const existing = await getNotification(projectId, id);
+  const n = parse(notificationInputSchema, input);
+  const data = notificationData(n);
+  const versions = n.versions;
+  let master = 0;
+  if (versions) {
+    if (versions.length === 0) throw badInput([{ field: 'versions', message: 'a notification keeps at least one version' }]);
+    master = checkVersions(versions, data.defaultLanguage);
+  } else {
+    // The kept versions must still have content for the (maybe new) default language.
+    const kept = await prisma().notificationVersion.findMany({ where: { notificationId: id } });
+    const lacking = kept.filter((v) => !Object.keys(v.content as object).some((l) => sameLanguage(l, data.defaultLanguage)));
+    if (lacking.length) {
+      throw badInput([{ field: 'defaultLanguage', message: `versions ${lacking.map((v) => v.id).join(', ')} have no content for "${data.defaultLanguage}"` }]);
+    }
+  }
+  try {
+    return await prisma().$transaction(async (tx) => {
+      await lockNotification(tx, id);
+      const updated = await tx.notification.update({ where: { id: existing.id }, data: { ...data, active: n.active ?? existing.active } });
+      if (versions) {
+        const keep = versions.flatMap((v) => (v.id ? [v.id] : []));
+        await tx.notificationVersion.deleteMany({ where: { notificationId: id, id: { notIn: keep } } });
+        // Clear the master first: the unique index allows one master at a time.
+        await tx.notificationVersion.updateMany({ where: { notificationId: id }, data: { masterOf: null } });
+        for (const [i, v] of versions.entries()) {
+          const fields = { ...versionData(v), masterOf: i === master ? id : null };
+          const current = v.id ? await tx.notificationVersion.findFirst({ where: { id: v.id, notificationId: id } }) : null;
+          if (v.id && !current) throw notFound('Version', v.id);
+          if (current) await tx.notificationVersion.update({ where: { id: current.id }, data: fields });
+          else await tx.notificationVersion.create({ data: { id: uuidv7(), projectId, notificationId: id, ...fields } });
+        }
+      }
+      return updated;
+    });
+  } catch (error) {
+    rethrowUnique(error, data.key);
+  }
+}
+
+export async function deleteNotification(projectId: string, id: number): Promise<Notification> {
+  const existing = await getNotification(projectId, id);
+  await prisma().notification.delete({ where: { id: existing.id } });
+  return existing;
+}
+
+/** Copies a notification and its versions with new ids; the copy is inactive and has no key. */
+export async function duplicateNotification(projectId: string, id: number): Promise<Notification> {
+  const source = await getNotification(projectId, id);
+  const versions = await prisma().notificationVersion.findMany({ where: { notificationId: id }, orderBy: { createdAt: 'asc' } });
+  return prisma().$transaction(async (tx) => {
+    const { id: _id, createdAt: _c, updatedAt: _u, ...fields } = source;
+    const copy = await tx.notification.create({
+      data: {
+        ...fields,
+        key: null,
+        active: false,
+        settings: source.settings as Prisma.InputJsonValue,
+        task: (source.task as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
+      },
+    });
+    for (const v of versions) {
+      await tx.notificationVersion.create({
+        data: {
+          id: uuidv7(),
+          projectId,
+          notificationId: copy.id,
+          masterOf: v.masterOf === null ? null : copy.id,
+          label: v.label,
+          scripting: (v.scripting as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
+          content: v.content as Prisma.InputJsonValue,
+          redirection: (v.redirection as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
+          channel: (v.channel as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
+        },
+      });
+    }
+    return copy;
+  });
+}
+
+export async function setActive(projectId: string, id: number, active: boolean): Promise<Notification> {
+  const existing = await getNotification(projectId, id);
+  if (active && !(await prisma().notificationVersion.findUnique({ where: { masterOf: id } }))) {
+    throw conflict('A notification without a master version cannot be activated: create a version first');
+  }
+  return prisma().notification.update({ where: { id: existing.id }, data: { active } });
+}
+
+/** Serializes changes to one notification's versions (set-master races, PUT). */
+async function lockNotification(tx: Prisma.TransactionClient, id: number) {
+  await tx.$queryRaw`SELECT id FROM "Notification" WHERE id = ${id} FOR UPDATE`;
+}
+
+export async function getVersion(projectId: string, notificationId: number, versionId: string): Promise<NotificationVersion> {
+  await getNotification(projectId, notificationId);
+  const version = z.uuid().safeParse(versionId).success
+    ? await prisma().notificationVersion.findFirst({ where: { id: versionId, notificationId, projectId } })
+    : null;
+  if (!version) throw notFound('Version', versionId);
+  return version;
+}
+
+export async function masterVersion(projectId: string, notificationId: number): Promise<NotificationVersion> {
+  const version = await prisma().notificationVersion.findFirst({ where: { masterOf: notificationId, projectId } });
+  if (!version) throw conflict(`Notification ${notificationId} has no master version`);
+  return version;
+}
+
+export async function createVersion(projectId: string, notificationId: number, input: unknown): Promise<NotificationVersion> {
+  const notification = await getNotification(projectId, notificationId);
+  const v = parse(versionInputSchema, input);
+  const issues = versionIssues(v, notification.defaultLanguage, 'version');
+  if (issues.length) throw badInput(issues);
+  return prisma().$transaction(async (tx) => {
+    await lockNotification(tx, notificationId);
+    const hasMaster = (await tx.notificationVersion.count({ where: { masterOf: notificationId } })) > 0;
+    const makeMaster = Boolean(v.master) || !hasMaster;
+    if (makeMaster) await tx.notificationVersion.updateMany({ where: { masterOf: notificationId }, data: { masterOf: null } });
+    return tx.notificationVersion.create({
+      data: { id: uuidv7(), projectId, notificationId, masterOf: makeMaster ? notificationId : null, ...versionData(v) },
+    });
+  });
+}
+
+export async function updateVersion(projectId: string, notificationId: number, versionId: string, input: unknown): Promise<NotificationVersion> {
+  const notification = await getNotification(projectId, notificationId);
+  const existing = await getVersion(projectId, notificationId, versionId);
+  const v = parse(versionInputSchema, input);
+  const issues = versionIssues(v, notification.defaultLanguage, 'version');
+  if (issues.length) throw badInput(issues);
+  if (v.master === false && existing.masterOf !== null) {
+    throw conflict('The master version stays master until another version is made master');
+  }
+  return prisma().$transaction(async (tx) => {
+    await lockNotification(tx, notificationId);
+    if (v.master && existing.masterOf === null) {
+      await tx.notificationVersion.updateMany({ where: { masterOf: notificationId }, data: { masterOf: null } });
+    }
+    return tx.notificationVersion.update({
+      where: { id: existing.id },
+      data: { ...versionData(v), masterOf: v.master || existing.masterOf !== null ? notificationId : null },
+    });
+  });
+}
+
+export async function deleteVersion(projectId: string, notificationId: number, versionId: string): Promise<NotificationVersion> {
+  const existing = await getVersion(projectId, notificationId, versionId);
+  if (existing.masterOf !== null) throw conflict('The master version cannot be deleted: make another version master first');
+  await prisma().notificationVersion.delete({ where: { id: existing.id } });
+  return existing;
+}
+
+/** Makes a version the master, atomically: at every instant exactly one version is master. */
+export async function setMasterVersion(projectId: string, notificationId: number, versionId: string): Promise<NotificationVersion> {
+  const existing = await getVersion(projectId, notificationId, versionId);
+  return prisma().$transaction(async (tx) => {
+    await lockNotification(tx, notificationId);
+    await tx.notificationVersion.updateMany({ where: { masterOf: notificationId, NOT: { id: existing.id } }, data: { masterOf: null } });
+    return tx.notificationVersion.update({ where: { id: existing.id }, data: { masterOf: notificationId } });
+  });
+}
+
+export async function listVersions(notificationId: number): Promise<NotificationVersion[]> {
+  return prisma().notificationVersion.findMany({ where: { notificationId }, orderBy: { createdAt: 'asc' } });
+}

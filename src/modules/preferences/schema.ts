@@ -1,0 +1,60 @@
+import { prisma } from '../../db/client.ts';
+import { builder } from '../../graphql/builder.ts';
+import type { Context } from '../../graphql/context.ts';
+import { forbidden } from '../../graphql/errors.ts';
+import { requireProjectId } from '../../graphql/principal.ts';
+import { CHANNELS } from '../notifications/content.ts';
+import { findUser } from '../users/service.ts';
+import { setPreferences } from './service.ts';
+import { PreferencesRef } from './types.ts';
+
+const PreferencesInput = builder.inputType('PreferencesInput', {
+  fields: (t) => ({
+    channels: t.stringList({ description: CHANNELS.join(', ') }),
+    categories: t.stringList(),
+    notifications: t.field({ type: 'JSONObject', description: '{ "<notification id or key>": ["EMAIL", ...] }' }),
+  }),
+});
+
+
+builder.mutationField('setUserPreferences', (t) =>
+  t.field({
+    type: PreferencesRef,
+    description: "Replaces a user's preferences (operators). userId: Herald id or externalId.",
+    authScopes: { operator: true },
+    args: { userId: t.arg.id({ required: true }), preferences: t.arg({ type: PreferencesInput, required: true }) },
+    resolve: async (_r, args, ctx) => {
+      const projectId = requireProjectId(ctx);
+      const id = String(args.userId);
+      const user = await findUser(projectId, /^[0-9a-f-]{36}$/i.test(id) ? { id } : { externalId: id });
+      return setPreferences(projectId, user.id, args.preferences);
+    },
+  }),
+);
+
+function endUser(ctx: Context) {
+  if (ctx.principal?.kind !== 'endUser') throw forbidden('This field is for end users (widget credentials)');
+  return ctx.principal;
+}
+
+builder.queryField('viewer', (t) =>
+  t.prismaField({
+    type: 'User',
+    description: 'The calling end user (widget credentials).',
+    authScopes: { endUser: true },
+    resolve: (query, _r, _a, ctx) => prisma().user.findUniqueOrThrow({ ...query, where: { id: endUser(ctx).userId } }),
+  }),
+);
+
+builder.mutationField('setMyPreferences', (t) =>
+  t.field({
+    type: PreferencesRef,
+    description: "Replaces the calling end user's preferences.",
+    authScopes: { endUser: true },
+    args: { preferences: t.arg({ type: PreferencesInput, required: true }) },
+    resolve: (_r, args, ctx) => {
+      const me = endUser(ctx);
+      return setPreferences(me.projectId, me.userId, args.preferences);
+    },
+  }),
+);

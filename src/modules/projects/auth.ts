@@ -1,0 +1,114 @@
+import { prisma } from '../../db/client.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { isUuid } from '../users/service.ts';
+import { parseApiKey, secretMatches, userHash } from './credentials.ts';
+
+/**
+ * Who is calling. Operators hold an API key of one project; end users (browser widgets) prove
+ * who they are with the HMAC of their externalId keyed by the project's widgetSecret.
+ */
+export type Principal =
+  | { kind: 'apiKey'; projectId: string; keyId: string }
+  | { kind: 'endUser'; projectId: string; userId: string; externalId: string };
+
+/** Credentials as presented, whatever legacy style carried them. */
+export interface WidgetCredentials {
+  style: 'widget';
+  projectId: string;
+  externalId: string;
+  userHash: string;
+}
+
+export interface PresentedCredentials {
+  style: 'bearer' | 'x-key' | 'neucron' | 'basic';
+  keyId: string;
+  secret: string;
+  /** Neucron names the project too; it must be the key's project. */
+  projectId?: string;
+}
+
+export type CredentialStyle = PresentedCredentials['style'];
+
+/**
+ * Reads credentials from request headers, in every legacy style Herald serves:
+ * - `X-Neucron-App-ID` + `X-Neucron-Key-ID` + `X-Neucron-Key-Secret` (they win over Authorization,
+ *   because Neucron clients also send an Authorization token of their own);
+ * - `X-Key: <apiKey>` (NP6);
+ * - `Authorization: Bearer <apiKey>` (Notifuse);
+ * - `Authorization: Basic base64(keyId:keySecret)` (department notify).
+ * Returns null when none is present, 'malformed' when one is present but unreadable.
+ */
+export function credentialsFromHeaders(headers: Headers): PresentedCredentials | WidgetCredentials | null | 'malformed' {
+  const widgetProject = headers.get('x-herald-project');
+  const widgetUser = headers.get('x-herald-user');
+  const widgetHash = headers.get('x-herald-user-hash');
+  if (widgetProject !== null || widgetUser !== null || widgetHash !== null) {
+    if (!widgetProject || !widgetUser || !widgetHash) return 'malformed';
+    return { style: 'widget', projectId: widgetProject, externalId: widgetUser, userHash: widgetHash };
+  }
+  const appId = headers.get('x-neucron-app-id');
+  const neucronKeyId = headers.get('x-neucron-key-id');
+  const neucronSecret = headers.get('x-neucron-key-secret');
+  if (appId !== null || neucronKeyId !== null || neucronSecret !== null) {
+    if (!appId || !neucronKeyId || !neucronSecret) return 'malformed';
+    return { style: 'neucron', keyId: neucronKeyId, secret: neucronSecret, projectId: appId };
+  }
+  const xKey = headers.get('x-key');
+  if (xKey !== null) {
+    const parsed = parseApiKey(xKey.trim());
+    return parsed ? { style: 'x-key', ...parsed } : 'malformed';
+  }
+  const authorization = headers.get('authorization');
+  if (authorization === null) return null;
+  const [scheme = '', value = ''] = authorization.trim().split(/\s+/, 2);
+  if (/^bearer$/i.test(scheme)) {
+    const parsed = parseApiKey(value);
+    return parsed ? { style: 'bearer', ...parsed } : 'malformed';
+  }
+  if (/^basic$/i.test(scheme)) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return 'malformed';
+    return { style: 'basic', keyId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+  }
+  return 'malformed';
+}
+
+/**
+ * Checks presented credentials against the stored keys. Looked up on every request (one
+ * primary-key read), so a revoked key stops working at once, on every instance.
+ */
+export async function authenticate(credentials: PresentedCredentials | WidgetCredentials): Promise<Principal | null> {
+  if (credentials.style === 'widget') return authenticateWidget(credentials);
+  const key = await prisma().apiKey.findUnique({
+    where: { id: credentials.keyId },
+    select: { id: true, projectId: true, secretHash: true, revokedAt: true },
+  });
+  // Compare even when the key is unknown, so timing does not reveal which key ids exist.
+  const matches = secretMatches(credentials.secret, key?.secretHash ?? '0'.repeat(64));
+  if (!key || !matches || key.revokedAt) return null;
+  if (credentials.projectId !== undefined && credentials.projectId !== key.projectId) return null;
+  return { kind: 'apiKey', projectId: key.projectId, keyId: key.id };
+}
+
+/**
+ * An end user: the hash must be the HMAC-SHA256 of their externalId keyed by the project's
+ * widgetSecret (compared in constant time). A user seen for the first time is created, so a
+ * widget can open before the user's first notification.
+ */
+async function authenticateWidget(credentials: WidgetCredentials): Promise<Principal | null> {
+  if (!isUuid(credentials.projectId) || credentials.externalId.length > 256) return null;
+  const project = await prisma().project.findUnique({ where: { id: credentials.projectId }, select: { id: true, widgetSecret: true } });
+  const expected = Buffer.from(userHash(project?.widgetSecret ?? 'no-project', credentials.externalId), 'hex');
+  const given = Buffer.from(credentials.userHash.toLowerCase(), 'hex');
+  const matches = expected.length === given.length && timingSafeEqual(expected, given);
+  if (!project || !matches) return null;
+  const user = await prisma().user.upsert({
+    where: { projectId_externalId: { projectId: project.id, externalId: credentials.externalId } },
+    create: { id: uuidv7(), projectId: project.id, externalId: credentials.externalId },
+    update: {},
+    select: { id: true },
+  });
+  return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId };
+}

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { prisma } from '../../db/client.ts';
+import { notFound } from '../../graphql/errors.ts';
+import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { formatApiKey, hashSecret, newKeyId, newSecret } from './credentials.ts';
+
+export interface NewProjectCredentials {
+  projectId: string;
+  keyId: string;
+  keySecret: string;
+  apiKey: string;
+  widgetSecret: string;
+}
+
+/** Creates a project with its first API key. The secrets are returned here and never again. */
+export async function createProject(name: string): Promise<NewProjectCredentials> {
+  const widgetSecret = randomBytes(32).toString('hex');
+  const keyId = newKeyId();
+  const keySecret = newSecret();
+  const project = await prisma().project.create({
+    data: { name, widgetSecret, signingSecret: randomBytes(32).toString('hex'), apiKeys: { create: { id: keyId, name: 'default', secretHash: hashSecret(keySecret) } } },
+  });
+  return { projectId: project.id, keyId, keySecret, apiKey: formatApiKey(keyId, keySecret), widgetSecret };
+}
+
+export async function createApiKey(projectId: string, name: string) {
+  const keySecret = newSecret();
+  const key = await prisma().apiKey.create({
+    data: { id: newKeyId(), name, projectId, secretHash: hashSecret(keySecret) },
+  });
+  return { key, keySecret, apiKey: formatApiKey(key.id, keySecret) };
+}
+
+/** Revokes a key of the caller's project; a key of another project is "not found". */
+export async function revokeApiKey(projectId: string, keyId: string, pubsub: HeraldPubSub) {
+  const key = await prisma().apiKey.findFirst({ where: { id: keyId, projectId } });
+  if (!key) throw notFound('ApiKey', keyId);
+  if (key.revokedAt) return key;
+  const revoked = await prisma().apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
+  // HTTP requests re-check the key on every call; open websockets are closed by this event.
+  pubsub.publish('apiKeyRevoked', { projectId, keyId, at: revoked.revokedAt!.toISOString() });
+  return revoked;
+}

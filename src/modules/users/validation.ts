@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+/** Profile rules shared by users.upsert and the user* fields of sends. */
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+
+const optionalText = (max: number) => z.string().trim().min(1).max(max).nullish();
+
+export const MAX_CUSTOM_BYTES = 16_384;
+
+export const userProfileSchema = z.object({
+  externalId: z.string().trim().min(1, 'is required').max(256),
+  email: z.string().trim().max(320).pipe(z.email('must be an email address')).nullish(),
+  // Clients send "+44 7911 123456" (Notifuse's own example): keep the digits, require E.164.
+  telephone: z
+    .string()
+    .transform((v) => v.replace(/[\s().-]/g, ''))
+    .refine((v) => E164.test(v), 'must be an international number in E.164 format, e.g. +447911123456')
+    .nullish(),
+  language: z
+    .string()
+    .trim()
+    .regex(/^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$/, 'must be a language tag such as "en" or "fr-FR"')
+    .transform((v) => v.replaceAll('_', '-'))
+    .nullish(),
+  timezone: z.string().trim().refine(isTimeZone, 'must be an IANA time zone such as "Europe/London"').nullish(),
+  firstName: optionalText(200),
+  lastName: optionalText(200),
+  photoURL: z
+    .string()
+    .trim()
+    .max(2048)
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))
+    .nullish(),
+  country: z
+    .string()
+    .trim()
+    .transform((v) => v.toUpperCase())
+    .refine((v) => /^[A-Z]{2}$/.test(v) && ![undefined, 'Unknown Region'].includes(regionNames.of(v)), 'must be an ISO 3166-1 alpha-2 code such as "GB"')
+    .nullish(),
+  custom: z
+    .record(z.string(), z.unknown())
+    .refine((v) => JSON.stringify(v).length <= MAX_CUSTOM_BYTES, `must be at most ${MAX_CUSTOM_BYTES} bytes of JSON`)
+    .nullish(),
+});
+
+export type UserProfileInput = z.input<typeof userProfileSchema>;
+export type UserProfile = z.output<typeof userProfileSchema>;

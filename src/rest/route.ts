@@ -1,0 +1,71 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { LegacyApi } from './apis.ts';
+
+export interface RestRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: unknown;
+  headers: Headers;
+  requestId: string;
+}
+
+export interface RestResponse {
+  status: number;
+  body?: unknown;
+  /** Extra response headers (e.g. NP6's `X-Next-Cursor`). */
+  headers?: Record<string, string>;
+}
+
+/** A query parameter, for the OpenAPI document. */
+export interface RestQueryParameter {
+  name: string;
+  description?: string;
+  required?: boolean;
+  schema: Record<string, unknown>;
+}
+
+/**
+ * One legacy route: which API it belongs to (credentials and error shape), the typed GraphQL
+ * operation it runs, and how the request becomes variables and the result the legacy answer.
+ * It holds no business logic: validation, auth and errors come from the GraphQL execution.
+ */
+export interface RestRoute<TData = any, TVars = any> {
+  api: LegacyApi;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Express-style path, e.g. "/notifications/:id". */
+  path: string;
+  summary: string;
+  operation: TypedDocumentNode<TData, TVars>;
+  /** Throws RestInputError when the legacy request cannot even be mapped. */
+  variables(request: RestRequest): TVars;
+  respond(data: TData, request: RestRequest): RestResponse;
+  /** JSON Schemas for the OpenAPI document. */
+  openapi?: {
+    requestBody?: Record<string, unknown>;
+    response?: Record<string, unknown>;
+    successStatus?: number;
+    query?: RestQueryParameter[];
+    /** Response headers of the success answer, by name. */
+    responseHeaders?: Record<string, { description: string; schema: Record<string, unknown> }>;
+  };
+}
+
+/** A legacy request that cannot be mapped to the operation (e.g. a body that is not an object). */
+export class RestInputError extends Error {
+  constructor(
+    message: string,
+    readonly field = '',
+  ) {
+    super(message);
+  }
+}
+
+export function defineRoute<TData, TVars>(route: RestRoute<TData, TVars>): RestRoute<TData, TVars> {
+  return route;
+}
+
+/** Reads an object body, or fails with a message naming what was expected. */
+export function objectBody(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RestInputError('the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}

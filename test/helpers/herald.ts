@@ -1,0 +1,92 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { parseConfig, type Config } from '../../src/config/env.ts';
+import { startHerald, type Herald } from '../../src/main.ts';
+import { createProject, type NewProjectCredentials } from '../../src/modules/projects/service.ts';
+import type { RestRoute } from '../../src/rest/route.ts';
+import { createLogger } from '../../src/server/logger.ts';
+import { createTestDatabase, TEST_REDIS_URL } from './database.ts';
+
+export interface TestHerald {
+  url: string;
+  port: number;
+  herald: Herald;
+  config: Config;
+  /** A project created for this file, with its first key. */
+  project: NewProjectCredentials;
+  newProject(name?: string): Promise<NewProjectCredentials>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real Herald in this process, on a free port, against its own PostgreSQL database
+ * and the real Redis, so test files never share data.
+ */
+export async function startTestHerald(options: { env?: Record<string, string>; routes?: RestRoute[] } = {}): Promise<TestHerald> {
+  const database = await createTestDatabase();
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...options.env,
+  });
+  const herald = await startHerald(config, createLogger(config), { routes: options.routes });
+  const project = await createProject('Test project');
+  return {
+    url: `http://127.0.0.1:${herald.port}`,
+    port: herald.port,
+    herald,
+    config,
+    project,
+    newProject: (name = 'Other project') => createProject(name),
+    async stop() {
+      await herald.stop();
+      await database.drop();
+    },
+  };
+}
+
+export interface GraphQLResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+/** Runs a typed operation over HTTP, as any client would. */
+export async function gql<TData, TVars>(
+  baseUrl: string,
+  document: TypedDocumentNode<TData, TVars>,
+  variables: TVars,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<TData>> {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const body = (await response.json()) as Omit<GraphQLResponse<TData>, 'status'>;
+  return { status: response.status, ...body };
+}
+
+export const bearer = (apiKey: string) => ({ authorization: `Bearer ${apiKey}` });
+
+/** POSTs JSON to a REST path and returns status and parsed body. */
+export async function rest(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: response.status, body: json, headers: response.headers };
+}

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { graphql } from '../src/generated/gql/index.ts';
+import { verify } from '../src/delivery/signing.ts';
+import { prisma } from '../src/db/client.ts';
+import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { pollFor, startHttpServer } from './helpers/http-server.ts';
+
+const CreateNotification = graphql(`
+  mutation MsgCreateNotification($input: NotificationInput!) {
+    createNotification(input: $input) {
+      id
+    }
+  }
+`);
+const Configure = graphql(`
+  mutation MsgConfigure($input: ProviderInput!) {
+    configureProvider(input: $input) {
+      id
+      hasSecrets
+    }
+  }
+`);
+const Send = graphql(`
+  mutation MsgSend($messages: [SendMessageInput!]!) {
+    sendMessages(messages: $messages) {
+      ok
+      id
+      error
+      messages {
+        id
+        channel
+        status
+      }
+    }
+  }
+`);
+const GetMessage = graphql(`
+  query MsgGet($id: ID!) {
+    message(id: $id) {
+      id
+      status
+      attempts
+      lastError
+      provider
+      events {
+        status
+        attempt
+        error
+      }
+    }
+  }
+`);
+const Retry = graphql(`
+  mutation MsgRetry($id: ID!) {
+    retryMessage(id: $id) {
+      status
+    }
+  }
+`);
+
+let h: TestHerald;
+let auth: Record<string, string>;
+let hook: Awaited<ReturnType<typeof startHttpServer>>;
+let hookAnswers: number[] = [];
+let signingSecret: string;
+
+beforeAll(async () => {
+  h = await startTestHerald({ env: { DELIVERY_BACKOFF_MS: '50', DELIVERY_MAX_ATTEMPTS: '3', RECONCILE_INTERVAL_MS: '500', RECONCILE_STALE_MS: '2000' } });
+  auth = bearer(h.project.apiKey);
+  hook = await startHttpServer(() => ({ status: hookAnswers.shift() ?? 200 }));
+  signingSecret = (await prisma().project.findUniqueOrThrow({ where: { id: h.project.projectId } })).signingSecret;
+});
+afterAll(async () => {
+  await h?.stop();
+  await hook?.close();
+});
+
+async function notification(key: string, type = 'in-app') {
+  const res = await gql(
+    h.url,
+    CreateNotification,
+    { input: { key, type, name: key, versions: [{ contents: [{ locale: 'en', title: 'Hi {{ user.firstName }}', body: 'You have {{ count }} news' }] }] } },
+    auth,
+  );
+  expect(res.errors).toBeUndefined();
+  return res.data!.createNotification.id;
+}
+
+const message = async (id: string) => (await gql(h.url, GetMessage, { id }, auth)).data!.message;
+
+describe('messages.send (Notifuse)', () => {
+  it('accepts, delivers in-app, answers one result per message and refuses a reused id', async () => {
+    await notification('welcome');
+    const res = await rest(
+      h.url,
+      'POST',
+      '/messages.send',
+      {
+        messages: [
+          { notificationId: 'welcome', userId: 'u1', id: 'm-1', data: { count: 3 }, userFirstName: 'Ada' },
+          { notificationId: 'nope', userId: 'u1' },
+          { notificationId: 'welcome', userId: 'u1', id: 'm-1' },
+        ],
+      },
+      auth,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.results).toEqual([
+      { id: 'm-1', ok: true },
+      { id: null, ok: false, error: 'notification/not-found' },
+      { id: 'm-1', ok: false, error: 'id/exists' },
+    ]);
+    const [sent] = await prisma().message.findMany({ where: { projectId: h.project.projectId, externalId: 'm-1' } });
+    const done = await pollFor(async () => ((await message(sent!.id)).status === 'DELIVERED' ? message(sent!.id) : null), 10_000, 'delivery');
+    expect(done.events.map((e) => e.status)).toEqual(['QUEUED', 'SENDING', 'DELIVERED']);
+    const item = await prisma().inboxItem.findUniqueOrThrow({ where: { messageId: sent!.id } });
+    expect(item).toMatchObject({ title: 'Hi Ada', body: 'You have 3 news', stackCount: 1 });
+  });
+
+  it('refuses 51 messages with 400 and writes nothing', async () => {
+    const before = await prisma().message.count();
+    const res = await rest(h.url, 'POST', '/messages.send', { messages: Array.from({ length: 51 }, () => ({ notificationId: 'welcome', userId: 'x' })) }, auth);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/50/);
+    expect(await prisma().message.count()).toBe(before);
+  });
+
+  it('stacks messages with the same incrementId onto one inbox item', async () => {
+    await notification('stacked');
+    for (const count of [1, 2, 3]) {
+      const res = await gql(h.url, Send, { messages: [{ notificationId: 'stacked', userId: 'stacker', incrementId: 'likes', data: { count } }] }, auth);
+      expect(res.data?.sendMessages[0]?.ok).toBe(true);
+      await pollFor(async () => (await message(res.data!.sendMessages[0]!.messages[0]!.id)).status === 'DELIVERED', 10_000, 'delivery');
+    }
+    const items = await prisma().inboxItem.findMany({ where: { projectId: h.project.projectId, incrementId: 'likes' } });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ stackCount: 3, body: 'You have 3 news' });
+  });
+});
+
+describe('webhook channel: signing, retries, permanent failures, dead letters', () => {
+  it('POSTs signed JSON, retries transient failures with backoff and ends SENT', async () => {
+    await notification('hooked', 'webhook');
+    await gql(h.url, Configure, { input: { channel: 'WEBHOOK', kind: 'webhook', name: 'primary', settings: { url: `${hook.url}/primary` } } }, auth);
+    hookAnswers = [503, 500];
+    const start = hook.received.length;
+    const res = await gql(h.url, Send, { messages: [{ notificationId: 'hooked', userId: 'w1', data: { count: 1 } }] }, auth);
+    const id = res.data!.sendMessages[0]!.messages[0]!.id;
+    const done = await pollFor(async () => ((await message(id)).status === 'SENT' ? message(id) : null), 10_000, 'webhook SENT');
+    expect(done.attempts).toBe(3);
+    expect(done.events.map((e) => e.status)).toEqual(['QUEUED', 'SENDING', 'QUEUED', 'SENDING', 'QUEUED', 'SENDING', 'SENT']);
+    const calls = hook.received.slice(start);
+    expect(calls).toHaveLength(3);
+    for (const call of calls) {
+      expect(verify(signingSecret, call.body, String(call.headers['x-herald-signature']))).toBe(true);
+      expect(call.headers['idempotency-key']).toBe(id);
+    }
+    expect(JSON.parse(calls[0]!.body)).toMatchObject({ id, content: { title: 'Hi ' } });
+  });
+
+  it('fails a permanent error at once, and retryMessage sends the dead letter again', async () => {
+    hookAnswers = [400];
+    const res = await gql(h.url, Send, { messages: [{ notificationId: 'hooked', userId: 'w2' }] }, auth);
+    const id = res.data!.sendMessages[0]!.messages[0]!.id;
+    const failed = await pollFor(async () => ((await message(id)).status === 'FAILED' ? message(id) : null), 10_000, 'FAILED');
+    expect(failed.attempts).toBe(1);
+    expect(failed.lastError).toMatch(/400/);
+    expect((await gql(h.url, Retry, { id }, auth)).data?.retryMessage.status).toBe('QUEUED');
+    await pollFor(async () => (await message(id)).status === 'SENT', 10_000, 'SENT after retry');
+  });
+
+  it('fails over to the failover provider when the primary keeps failing', async () => {
+    await gql(h.url, Configure, { input: { channel: 'WEBHOOK', kind: 'webhook', name: 'backup', priority: 1, settings: { url: `${hook.url}/backup` } } }, auth);
+    hookAnswers = [503, 503, 503];
+    const start = hook.received.length;
+    const res = await gql(h.url, Send, { messages: [{ notificationId: 'hooked', userId: 'w3' }] }, auth);
+    const id = res.data!.sendMessages[0]!.messages[0]!.id;
+    const done = await pollFor(async () => ((await message(id)).status === 'SENT' ? message(id) : null), 10_000, 'SENT by failover');
+    expect(done.provider).toBe('backup');
+    expect(hook.received.slice(start).map((r) => r.url)).toEqual(['/primary', '/primary', '/primary', '/backup']);
+  });
+});
+
+describe('messageStatus subscription', () => {
+  it('pushes every status change of a message over graphql-ws', async () => {
+    const client = createClient({ url: `${h.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { apiKey: h.project.apiKey } });
+    const seen: string[] = [];
+    let target: string | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      client.subscribe(
+        { query: 'subscription { messageStatus { messageId status } }' },
+        {
+          next: (value) => {
+            const event = (value.data as { messageStatus: { messageId: string; status: string } }).messageStatus;
+            if (target && event.messageId === target) seen.push(event.status);
+            if (seen.includes('DELIVERED')) resolve();
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const res = await gql(h.url, Send, { messages: [{ notificationId: 'welcome', userId: 'sub1' }] }, auth);
+    target = res.data!.sendMessages[0]!.messages[0]!.id;
+    await done;
+    await client.dispose();
+    expect(seen).toEqual(['SENDING', 'DELIVERED'].filter((s) => seen.includes(s)));
+    expect(seen).toContain('DELIVERED');
+  });
+});
