@@ -243,10 +243,10 @@ describe('POST /department/:departmentUUID/user/:userUUID/notify (myKaarma)', ()
     expect(phone.status).toBe(200);
     expect(phone.body.warnings).toEqual([{ warningCode: 'CHANNEL_SKIPPED', warningDescription: 'SMS: the user has no telephone number' }]);
     const rows = await prisma().message.findMany({ where: { requestId: 'dept-phone' }, orderBy: { channel: 'asc' } });
-    expect(rows.map((m) => [m.channel, m.status])).toEqual([
-      ['IN_APP', 'QUEUED'],
-      ['SMS', 'SKIPPED'],
-    ]);
+    // The in-app message may already be on its way: only the SMS's status is settled here.
+    expect(rows.map((m) => m.channel)).toEqual(['IN_APP', 'SMS']);
+    expect(rows[0]!.status).not.toBe('SKIPPED');
+    expect(rows[1]!.status).toBe('SKIPPED');
     expect(phone.body.notificationMessageUUID).toBe(rows[0]!.id);
   });
 

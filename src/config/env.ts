@@ -14,11 +14,20 @@ const schema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
-    /** Redis URL for pub/sub (and, later, queues). Unset: in-process pub/sub. */
+    /** Redis URL for pub/sub and the delivery queues (BullMQ). Unset: in-process pub/sub and queue. */
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
       .optional(),
+    /**
+     * Prefix of the queue keys in Redis. Deployments (or test runs) sharing one Redis need
+     * different prefixes: a worker takes any job under its prefix, and another deployment's
+     * message is unknown to its database.
+     */
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
+      .default('herald'),
     /** Where the embedded database and its lock live when DATABASE_URL is unset. */
     HERALD_DATA_DIR: z.string().min(1).default('./.herald'),
     /** Pool size of the PostgreSQL driver per process. */

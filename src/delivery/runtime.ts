@@ -23,7 +23,7 @@ export interface DeliveryRuntime {
  */
 export function createDeliveryRuntime(config: Config, logger: Logger, options: { providers?: ChannelProvider[] | undefined } = {}): DeliveryRuntime {
   const pubsub = openPubSub(config.REDIS_URL, logger);
-  const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger) : createInProcessQueue(logger);
+  const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers });
   return {
     pubsub,

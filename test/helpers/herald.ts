@@ -30,6 +30,8 @@ export async function startTestHerald(options: { env?: Record<string, string>; r
     HOST: '127.0.0.1',
     DATABASE_URL: database.url,
     REDIS_URL: TEST_REDIS_URL,
+    // Test files run in parallel on one Redis: each gets its own queues, as its own database.
+    QUEUE_PREFIX: database.name,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...options.env,
