@@ -1,7 +1,7 @@
 import { builder } from '../../graphql/builder.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { prisma } from '../../db/client.ts';
-import { createApiKey, revokeApiKey } from './service.ts';
+import { createApiKey, revokeApiKey, rotateProjectSecret, updateProjectSettings } from './service.ts';
 import { z } from 'zod';
 
 const ApiKey = builder.prismaObject('ApiKey', {
@@ -20,6 +20,21 @@ builder.prismaObject('Project', {
     id: t.exposeID('id'),
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    unicityField: t.exposeString('unicityField', {
+      description: 'The user field that identifies a contact "by unicity" in NP6 renders and executions: email, telephone or externalId.',
+    }),
+    stackTimeoutSeconds: t.exposeInt('stackTimeoutSeconds', {
+      description: 'A send with the same incrementId within this many seconds stacks onto the previous message.',
+    }),
+    statusWebhookUrl: t.exposeString('statusWebhookUrl', {
+      nullable: true,
+      description:
+        "The outcome of every message of the project (SENT, DELIVERED, FAILED, SKIPPED, CANCELED) is POSTed here, signed with signingSecret, with retries. Live status changes: the messageStatus subscription.",
+    }),
+    signingSecret: t.exposeString('signingSecret', {
+      description:
+        'Key of the X-Herald-Signature HMAC on everything Herald POSTs out (webhook channel, callbacks, status webhooks). Operators only.',
+    }),
     apiKeys: t.relation('apiKeys', {
       args: { includeRevoked: t.arg.boolean({ defaultValue: false }) },
       query: (args) => ({
@@ -69,5 +84,44 @@ builder.mutationField('revokeApiKey', (t) =>
     authScopes: { operator: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => revokeApiKey(requireProjectId(ctx), String(args.id), ctx.pubsub),
+  }),
+);
+
+const ProjectSettingsInput = builder.inputType('ProjectSettingsInput', {
+  description: 'Absent fields keep their value; statusWebhookUrl: null removes the webhook.',
+  fields: (t) => ({
+    name: t.string({ validate: z.string().trim().min(1).max(100) }),
+    unicityField: t.string({ validate: z.enum(['email', 'telephone', 'externalId']) }),
+    stackTimeoutSeconds: t.int({ validate: z.number().int().min(0).max(7 * 24 * 3600) }),
+    statusWebhookUrl: t.string({
+      validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).nullable(),
+    }),
+  }),
+});
+
+builder.mutationField('updateProject', (t) =>
+  t.prismaField({
+    type: 'Project',
+    description: "Updates the calling project's settings.",
+    authScopes: { operator: true },
+    args: { input: t.arg({ type: ProjectSettingsInput, required: true }) },
+    resolve: (query, _root, args, ctx) =>
+      updateProjectSettings(requireProjectId(ctx), args.input).then((p) => prisma().project.findUniqueOrThrow({ ...query, where: { id: p.id } })),
+  }),
+);
+
+const ProjectSecret = builder.enumType('ProjectSecret', {
+  values: {
+    WIDGET: { value: 'widgetSecret', description: "Keys end users' userHash (HMAC-SHA256 of their externalId)." },
+    SIGNING: { value: 'signingSecret', description: 'Keys the X-Herald-Signature of outgoing POSTs.' },
+  } as const,
+});
+
+builder.mutationField('rotateProjectSecret', (t) =>
+  t.string({
+    description: 'Replaces the widget or signing secret and answers the new one (shown once). The old one stops working at once.',
+    authScopes: { operator: true },
+    args: { secret: t.arg({ type: ProjectSecret, required: true }) },
+    resolve: (_root, args, ctx) => rotateProjectSecret(requireProjectId(ctx), args.secret),
   }),
 );

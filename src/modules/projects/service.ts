@@ -41,3 +41,35 @@ export async function revokeApiKey(projectId: string, keyId: string, pubsub: Her
   pubsub.publish('apiKeyRevoked', { projectId, keyId, at: revoked.revokedAt!.toISOString() });
   return revoked;
 }
+
+export interface ProjectSettings {
+  name?: string | null | undefined;
+  unicityField?: string | null | undefined;
+  stackTimeoutSeconds?: number | null | undefined;
+  /** null clears it; undefined leaves it alone. */
+  statusWebhookUrl?: string | null | undefined;
+}
+
+/** Updates the calling project's settings; absent fields keep their value. */
+export async function updateProjectSettings(projectId: string, settings: ProjectSettings) {
+  return prisma().project.update({
+    where: { id: projectId },
+    data: {
+      ...(settings.name != null ? { name: settings.name } : {}),
+      ...(settings.unicityField != null ? { unicityField: settings.unicityField } : {}),
+      ...(settings.stackTimeoutSeconds != null ? { stackTimeoutSeconds: settings.stackTimeoutSeconds } : {}),
+      ...(settings.statusWebhookUrl !== undefined ? { statusWebhookUrl: settings.statusWebhookUrl } : {}),
+    },
+  });
+}
+
+/**
+ * Replaces a project secret. The old one stops working at once: for the widget secret, every
+ * end user's hash changes (the app's backend must compute them with the new one); for the
+ * signing secret, receivers must verify with the new one.
+ */
+export async function rotateProjectSecret(projectId: string, secret: 'widgetSecret' | 'signingSecret'): Promise<string> {
+  const value = randomBytes(32).toString('hex');
+  await prisma().project.update({ where: { id: projectId }, data: { [secret]: value } });
+  return value;
+}
