@@ -541,4 +541,24 @@ describe('provider configuration', () => {
     const stored = await prisma().providerConfig.findMany({ where: { projectId: h.project.projectId } });
     for (const row of stored) for (const secret of Object.values(SECRETS)) expect(row.secrets ?? '').not.toContain(secret);
   });
+
+  it('refuses a configuration its kind cannot use, naming the field, and keeps the one in place', async () => {
+    const before = await prisma().providerConfig.findMany({ where: { projectId: h.project.projectId }, orderBy: { id: 'asc' } });
+    const attempt = async (input: Record<string, unknown>) => {
+      const res = await gql(h.url, Configure, { input: { name: 'bad', priority: 1, ...input } as never }, auth);
+      expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      return (res.errors![0]!.extensions!.issues as { field: string; message: string }[]).map((i) => i.field);
+    };
+    // Another channel's kind, a misspelt setting, a missing secret, a base URL that is not http(s).
+    expect(await attempt({ channel: 'EMAIL', kind: 'twilio' })).toEqual(['input.kind']);
+    expect(await attempt({ channel: 'EMAIL', kind: 'smtp', settings: { hots: 'smtp.example', from: 'a@b.c' } })).toEqual(
+      expect.arrayContaining(['input.settings.host', 'input.settings.hots']),
+    );
+    expect(await attempt({ channel: 'SMS', kind: 'twilio', settings: { from: '+15005550006' }, secrets: { accountSid: 'AC1' } })).toEqual(['input.secrets.authToken']);
+    expect(await attempt({ channel: 'WHATSAPP', kind: 'whatsapp-cloud', settings: { phoneNumberId: '1', baseUrl: 'file:///etc/passwd' }, secrets: { accessToken: 't' } })).toEqual([
+      'input.settings.baseUrl',
+    ]);
+    expect(await attempt({ channel: 'WEB_PUSH', kind: 'web-push', settings: { subject: 'me', publicKey: 'k' }, secrets: { privateKey: 'p' } })).toEqual(['input.settings.subject']);
+    expect(await prisma().providerConfig.findMany({ where: { projectId: h.project.projectId }, orderBy: { id: 'asc' } })).toEqual(before);
+  });
 });

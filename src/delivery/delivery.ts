@@ -64,6 +64,11 @@ export class Delivery {
     return [...this.providers.keys()];
   }
 
+  /** The provider implementing a kind (for validating its configuration), if any. */
+  providerOfKind(kind: string): ChannelProvider | undefined {
+    return this.providers.get(kind);
+  }
+
   /** Hands accepted messages to the queue. Failure is logged, not thrown: the reconciler retries. */
   async dispatch(messages: Pick<Message, 'id' | 'channel' | 'scheduledAt' | 'attempts'>[], jobSuffix?: string): Promise<void> {
     if (messages.length === 0) return;

@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { prisma } from '../../db/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import { lockInbox, publishInboxEvents, recordInboxEvents } from '../../modules/inbox/events.ts';
-import { ProviderError, type ChannelProvider } from './types.ts';
+import { none, ProviderError, type ChannelProvider } from './types.ts';
 
 interface InAppContent {
   title?: string | null;
@@ -22,6 +22,7 @@ export function inAppProvider(pubsub: HeraldPubSub): ChannelProvider {
   return {
     kind: 'in-app',
     channel: 'IN_APP',
+    config: { settings: none(), secrets: none() },
     async send({ message }) {
       if (!message.userId) throw new ProviderError('in-app messages need a user', true);
       const content = message.content as InAppContent;

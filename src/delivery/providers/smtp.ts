@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import { stringSetting } from './http.ts';
-import { ProviderError, type ChannelProvider } from './types.ts';
+import { z } from 'zod';
+import { ProviderError, requiredText, type ChannelProvider } from './types.ts';
 
 interface EmailContent {
   subject?: string | null;
@@ -25,6 +26,20 @@ const PERMANENT_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'ECONFIG', 'ENOAUTH', 
 export const smtpProvider: ChannelProvider = {
   kind: 'smtp',
   channel: 'EMAIL',
+  config: {
+    settings: z
+      .object({
+        host: requiredText(),
+        port: z.number().int().min(1).max(65_535).optional(),
+        secure: z.boolean().optional(),
+        from: requiredText(),
+        replyTo: requiredText().optional(),
+        requireTLS: z.boolean().optional(),
+        tlsRejectUnauthorized: z.boolean().optional(),
+      })
+      .strict(),
+    secrets: z.object({ user: requiredText().optional(), pass: z.string().max(1000).optional() }).strict(),
+  },
   async send({ message, idempotencyKey }, settings) {
     const content = message.content as EmailContent;
     const host = stringSetting(settings, 'host');

@@ -1,5 +1,6 @@
 import { baseUrl, callProvider, stringSetting } from './http.ts';
-import { httpError, ProviderError, type ChannelProvider } from './types.ts';
+import { z } from 'zod';
+import { httpError, httpUrl, ProviderError, requiredText, type ChannelProvider } from './types.ts';
 
 interface SmsContent {
   text?: string | null;
@@ -20,6 +21,13 @@ interface TwilioError {
 export const twilioProvider: ChannelProvider = {
   kind: 'twilio',
   channel: 'SMS',
+  config: {
+    settings: z
+      .object({ from: requiredText().optional(), messagingServiceSid: requiredText().optional(), baseUrl: httpUrl().optional() })
+      .strict()
+      .refine((s) => Boolean(s.from || s.messagingServiceSid), { message: 'give from (a number) or messagingServiceSid', path: ['from'] }),
+    secrets: z.object({ accountSid: requiredText(), authToken: requiredText() }).strict(),
+  },
   async send({ message, idempotencyKey }, settings) {
     const accountSid = stringSetting(settings, 'accountSid');
     const authToken = stringSetting(settings, 'authToken');

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Channel, Message, User } from '../../generated/prisma/client.ts';
 
 /** What a provider gets for one attempt. */
@@ -24,8 +25,20 @@ export interface SendOutcome {
 export interface ChannelProvider {
   kind: string;
   channel: Channel;
+  /**
+   * What configureProvider accepts for this kind. Strict objects: a misspelt key is refused
+   * when the provider is configured, not discovered at the first send.
+   */
+  config: { settings: z.ZodType; secrets: z.ZodType };
   send(outbound: OutboundMessage, settings: ProviderSettings): Promise<SendOutcome>;
 }
+
+/** An http(s) URL setting (base URLs are configurable so tests and proxies can stand in). */
+export const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+const nonEmpty = () => z.string().trim().min(1, 'must not be empty').max(1000);
+export const requiredText = nonEmpty;
+/** No settings or no secrets for this kind. */
+export const none = () => z.object({}).strict();
 
 /**
  * A provider failure. `permanent` ones (bad address, rejected content, bad credentials) are not

@@ -2,7 +2,8 @@ import webpush from 'web-push';
 import { prisma } from '../../db/client.ts';
 import type { PushSubscription } from '../../generated/prisma/client.ts';
 import { callProvider, stringSetting } from './http.ts';
-import { httpError, ProviderError, type ChannelProvider } from './types.ts';
+import { z } from 'zod';
+import { httpError, ProviderError, requiredText, type ChannelProvider } from './types.ts';
 
 /** The largest plaintext that fits the 4096-byte record of RFC 8291 (aes128gcm) once encrypted. */
 const MAX_PAYLOAD_BYTES = 3_993;
@@ -23,6 +24,17 @@ const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
 export const webPushProvider: ChannelProvider = {
   kind: 'web-push',
   channel: 'WEB_PUSH',
+  config: {
+    settings: z
+      .object({
+        subject: z.string().regex(/^(mailto:|https:\/\/)\S+$/, 'must be a mailto: or https: contact'),
+        publicKey: requiredText(),
+        ttl: z.number().int().min(0).max(2_419_200).optional(),
+        urgency: z.enum(URGENCIES).optional(),
+      })
+      .strict(),
+    secrets: z.object({ privateKey: requiredText() }).strict(),
+  },
   async send({ message }, settings) {
     const subject = stringSetting(settings, 'subject');
     const publicKey = stringSetting(settings, 'publicKey');

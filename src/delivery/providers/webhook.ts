@@ -1,5 +1,6 @@
 import { postSigned } from '../signing.ts';
-import { httpError, networkError, ProviderError, type ChannelProvider } from './types.ts';
+import { z } from 'zod';
+import { httpError, httpUrl, networkError, none, ProviderError, type ChannelProvider } from './types.ts';
 
 /**
  * Webhook channel: POSTs the rendered message as JSON to the message's address (or the
@@ -8,6 +9,7 @@ import { httpError, networkError, ProviderError, type ChannelProvider } from './
 export const webhookProvider: ChannelProvider = {
   kind: 'webhook',
   channel: 'WEBHOOK',
+  config: { settings: z.object({ url: httpUrl().optional() }).strict(), secrets: none() },
   async send({ message, user, idempotencyKey, signingSecret }, settings) {
     const url = message.to ?? (typeof settings.url === 'string' ? settings.url : null);
     if (!url) throw new ProviderError('no webhook URL: give the message an address or the provider a url', true);

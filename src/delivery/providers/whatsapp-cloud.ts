@@ -1,9 +1,11 @@
 import { baseUrl, callProvider, stringSetting } from './http.ts';
-import { httpError, ProviderError, type ChannelProvider } from './types.ts';
+import { z } from 'zod';
+import { httpError, httpUrl, ProviderError, requiredText, type ChannelProvider } from './types.ts';
 
 interface WhatsAppContent {
   text?: string | null;
-  template?: { name?: string | null; language?: string | null; parameters?: string[] | null } | null;
+  /** `components`: raw Cloud API components (header, buttons...), sent as given (Neucron's template sends). */
+  template?: { name?: string | null; language?: string | null; parameters?: string[] | null; components?: { type?: unknown }[] | null } | null;
 }
 
 interface GraphError {
@@ -26,6 +28,12 @@ const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 13
 export const whatsappCloudProvider: ChannelProvider = {
   kind: 'whatsapp-cloud',
   channel: 'WHATSAPP',
+  config: {
+    settings: z
+      .object({ phoneNumberId: requiredText(), apiVersion: z.string().regex(/^v\d+\.\d+$/, 'must look like v21.0').optional(), baseUrl: httpUrl().optional() })
+      .strict(),
+    secrets: z.object({ accessToken: requiredText() }).strict(),
+  },
   async send({ message }, settings) {
     const phoneNumberId = stringSetting(settings, 'phoneNumberId');
     const accessToken = stringSetting(settings, 'accessToken');
@@ -58,12 +66,16 @@ export function whatsappPayload(content: WhatsAppContent): Record<string, unknow
   if (template) {
     if (!template.name) throw new ProviderError('whatsapp-cloud: the template has no name', true);
     const parameters = template.parameters ?? [];
+    const given = template.components ?? [];
+    const body = parameters.length ? [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text })) }] : [];
+    // In the order of Meta's own examples: header, body, then the rest (buttons).
+    const components = [...given.filter((c) => c.type === 'header'), ...body, ...given.filter((c) => c.type !== 'header')];
     return {
       type: 'template',
       template: {
         name: template.name,
         language: { code: (template.language ?? 'en').replace('-', '_') },
-        ...(parameters.length ? { components: [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text })) }] } : {}),
+        ...(components.length ? { components } : {}),
       },
     };
   }

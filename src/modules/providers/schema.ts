@@ -53,6 +53,14 @@ builder.queryField('providers', (t) =>
   }),
 );
 
+function issuesOf(result: { success: boolean; error?: z.ZodError }, prefix: string) {
+  if (result.success || !result.error) return [];
+  return result.error.issues.map((i) => ({
+    field: [prefix, ...i.path.map(String), ...(i.code === 'unrecognized_keys' ? [i.keys.join(', ')] : [])].join('.'),
+    message: i.message,
+  }));
+}
+
 builder.mutationFields((t) => ({
   configureProvider: t.prismaField({
     type: 'ProviderConfig',
@@ -64,9 +72,19 @@ builder.mutationFields((t) => ({
       const parsed = providerSchema.safeParse(args.input);
       if (!parsed.success) throw badInput(parsed.error.issues.map((i) => ({ field: `input.${i.path.join('.')}`, message: i.message })));
       const input = parsed.data;
-      if (!ctx.delivery.providerKinds.includes(input.kind)) {
+      const provider = ctx.delivery.providerOfKind(input.kind);
+      if (!provider) {
         throw badInput([{ field: 'input.kind', message: `unknown provider kind; one of ${ctx.delivery.providerKinds.join(', ')}` }]);
       }
+      if (provider.channel !== input.channel) {
+        throw badInput([{ field: 'input.kind', message: `${input.kind} delivers ${provider.channel}, not ${input.channel}` }]);
+      }
+      // Checked here so a typo or a missing credential is refused now, not found at the first send.
+      const issues = [
+        ...issuesOf(provider.config.settings.safeParse(input.settings ?? {}), 'input.settings'),
+        ...issuesOf(provider.config.secrets.safeParse(input.secrets ?? {}), 'input.secrets'),
+      ];
+      if (issues.length) throw badInput(issues);
       const data = {
         kind: input.kind,
         name: input.name,
