@@ -833,7 +833,7 @@ function testRoute(prefix: '' | '/versions/:version'): RestRoute {
     api,
     method: 'POST',
     path: `/notifications/:id${prefix}/test`,
-    summary: `Test ${prefix ? 'the specified version' : 'the "master" version'} of the notification (renders and records the test; inactive notifications too)`,
+    summary: `Test ${prefix ? 'the specified version' : 'the "master" version'} of the notification (sends the render to the test recipient through the pipeline, or only records it without one; inactive notifications too)`,
     operation: Np6Test,
     variables: (request) => ({
       id: notificationId(request),
