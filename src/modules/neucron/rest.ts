@@ -36,22 +36,29 @@ function neucronBody(request: RestRequest): Record<string, unknown> {
   return isObject(body.subs) ? body.subs : body;
 }
 
-/** The first of `names` present in the body (null/undefined count as absent). */
-function first(body: Record<string, unknown>, names: string[]): { name: string; value: unknown } | null {
-  for (const name of names) if (body[name] !== undefined && body[name] !== null) return { name, value: body[name] };
+interface Found {
+  /** The field as the client named it, for errors ("phone", "template.name"). */
+  path: string;
+  value: unknown;
+}
+
+/** The first of `names` present in `body` (null/undefined count as absent); `prefix` when `body` is a nested object ("template."). */
+function first(body: Record<string, unknown>, names: string[], prefix = ''): Found | null {
+  for (const name of names) if (body[name] !== undefined && body[name] !== null) return { path: `${prefix}${name}`, value: body[name] };
   return null;
 }
 
 /** A string field; numbers are read as strings. Anything else is a 400 naming the field. */
-function text(body: Record<string, unknown>, names: string[]): string | undefined {
-  const found = first(body, names);
+function asText(found: Found | null): string | undefined {
   if (!found) return undefined;
   if (typeof found.value === 'string') return found.value;
   if (typeof found.value === 'number') return String(found.value);
   // WhatsApp Cloud style: { "text": { "body": "..." } }.
   if (isObject(found.value) && typeof found.value.body === 'string') return found.value.body;
-  throw new RestInputError(`${found.name}: must be a string`, found.name);
+  throw new RestInputError(`${found.path}: must be a string`, found.path);
 }
+
+const text = (body: Record<string, unknown>, names: string[], prefix = '') => asText(first(body, names, prefix));
 
 /** A list of ids or numbers: an array, or one value. Numbers are read as strings. */
 function list(body: Record<string, unknown>, names: string[]): string[] | undefined {
@@ -66,7 +73,8 @@ function list(body: Record<string, unknown>, names: string[]): string[] | undefi
       const inner = v.phone ?? v.to ?? v.number ?? v.id ?? v.userId ?? v.user_id ?? v.text;
       if (typeof inner === 'string' || typeof inner === 'number') return String(inner);
     }
-    throw new RestInputError(`${found.name}${Array.isArray(found.value) ? `.${i}` : ''}: must be a string`, found.name);
+    const path = Array.isArray(found.value) ? `${found.path}.${i}` : found.path;
+    throw new RestInputError(`${path}: must be a string`, path);
   });
 }
 
@@ -132,7 +140,7 @@ const send = defineRoute({
   variables(request) {
     const body = neucronBody(request);
     const data = first(body, ['data', 'payload']);
-    if (data && !isObject(data.value)) throw new RestInputError(`${data.name}: must be an object`, data.name);
+    if (data && !isObject(data.value)) throw new RestInputError(`${data.path}: must be an object`, data.path);
     return {
       userId: request.headers.get('x-neucron-user-id'),
       input: {
@@ -171,12 +179,14 @@ const whatsappSendTemplate = defineRoute({
   variables(request) {
     const body = neucronBody(request);
     // The template as a name, or as a WhatsApp Cloud API template object { name, language: { code }, components }.
-    const tpl = isObject(body.template) ? body.template : {};
-    const name = isObject(body.template) ? text(tpl, ['name']) : text(body, ['template', 'template_name', 'templateName', 'name']);
-    const lang = first(body, ['language', 'language_code', 'languageCode', 'lang']) ?? first(tpl, ['language']);
-    const language = lang && isObject(lang.value) ? text(lang.value, ['code']) : lang ? text({ [lang.name]: lang.value }, [lang.name]) : undefined;
-    const components = first(body, ['components']) ?? first(tpl, ['components']);
-    if (components && (!Array.isArray(components.value) || !components.value.every(isObject))) throw new RestInputError('components: must be an array of objects', 'components');
+    const cloud = isObject(body.template) ? body.template : null;
+    const name = cloud ? text(cloud, ['name'], 'template.') : text(body, ['template', 'template_name', 'templateName', 'name']);
+    const lang = first(body, ['language', 'language_code', 'languageCode', 'lang']) ?? (cloud && first(cloud, ['language'], 'template.'));
+    const language = lang && isObject(lang.value) ? text(lang.value, ['code'], `${lang.path}.`) : asText(lang);
+    const components = first(body, ['components']) ?? (cloud && first(cloud, ['components'], 'template.'));
+    if (components && (!Array.isArray(components.value) || !components.value.every(isObject))) {
+      throw new RestInputError(`${components.path}: must be an array of objects`, components.path);
+    }
     return {
       input: {
         to: list(body, PHONES),

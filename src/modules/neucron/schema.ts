@@ -44,7 +44,7 @@ const WhatsAppTemplateInput = builder.inputType('NeucronWhatsAppTemplateInput', 
     template: t.string({ required: true, description: 'The approved WhatsApp template name.' }),
     language: t.string({ description: 'Template language code (default "en").' }),
     parameters: t.stringList({ description: 'Body parameters {{1}}, {{2}}... in order.' }),
-    components: t.field({ type: ['JSONObject'], description: 'Raw WhatsApp Cloud API template components (header, buttons...).' }),
+    components: t.field({ type: ['JSONObject'], description: 'Raw WhatsApp Cloud API template components (header, buttons...), sent as given. A body component and parameters exclude each other.' }),
   }),
 });
 

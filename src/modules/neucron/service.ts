@@ -3,9 +3,9 @@ import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Message, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, type InputIssue } from '../../graphql/errors.ts';
-import { lookup } from '../notifications/contacts.ts';
 import { renderVersion } from '../notifications/render.ts';
 import { findNotification, masterVersion } from '../notifications/service.ts';
+import { isUuid } from '../users/service.ts';
 
 export const MAX_RECIPIENTS = 500;
 
@@ -39,14 +39,43 @@ export interface NeucronWhatsAppTemplateInput {
   components?: readonly Record<string, unknown>[] | null;
 }
 
-/** Users by Herald id or externalId, de-duplicated; each unknown one is an issue naming its position. */
-async function resolveUsers(projectId: string, refs: { field: string; id: string }[]): Promise<User[]> {
-  if (refs.length > MAX_RECIPIENTS) throw badInput([{ field: 'userIds', message: `at most ${MAX_RECIPIENTS} users per call` }]);
-  const found = await Promise.all(refs.map((r) => lookup(projectId, { id: r.id.trim() })));
-  const issues: InputIssue[] = refs.flatMap((r, i) => (found[i] ? [] : [{ field: r.field, message: `no user ${JSON.stringify(r.id)}` }]));
-  if (issues.length) throw badInput(issues);
-  const unique = new Map((found as User[]).map((u) => [u.id, u]));
-  return [...unique.values()];
+interface UserRef {
+  /** Where the reference came from, for the issue naming it ("userId", "userIds.3"). */
+  field: string;
+  id: string;
+}
+
+/** The references to users given in `userIds` (and the header's userId): each one must be a non-empty id. */
+function userRefs(userIds: readonly string[] | null | undefined, headerUserId: string | null = null): { refs: UserRef[]; issues: InputIssue[] } {
+  const refs: UserRef[] = headerUserId?.trim() ? [{ field: 'userId', id: headerUserId.trim() }] : [];
+  const issues: InputIssue[] = [];
+  (userIds ?? []).forEach((id, i) => {
+    if (id.trim() === '') issues.push({ field: `userIds.${i}`, message: 'must not be empty' });
+    else refs.push({ field: `userIds.${i}`, id: id.trim() });
+  });
+  return { refs, issues };
+}
+
+/**
+ * Users by Herald id or externalId (a uuid is tried as an id first, as contacts' `lookup` does),
+ * de-duplicated. One query for the whole call: 500 recipients must not be 500 round trips.
+ * Scoped by project, so another project's users are unknown ones.
+ */
+async function resolveUsers(projectId: string, refs: UserRef[]): Promise<{ users: User[]; issues: InputIssue[] }> {
+  if (refs.length === 0) return { users: [], issues: [] };
+  const ids = [...new Set(refs.map((r) => r.id))];
+  const uuids = ids.filter(isUuid).map((id) => id.toLowerCase());
+  const rows = await prisma().user.findMany({ where: { projectId, OR: [{ externalId: { in: ids } }, ...(uuids.length ? [{ id: { in: uuids } }] : [])] } });
+  const byId = new Map(rows.map((u) => [u.id, u]));
+  const byExternalId = new Map(rows.map((u) => [u.externalId, u]));
+  const users = new Map<string, User>();
+  const issues: InputIssue[] = [];
+  for (const ref of refs) {
+    const user = (isUuid(ref.id) ? byId.get(ref.id.toLowerCase()) : undefined) ?? byExternalId.get(ref.id);
+    if (user) users.set(user.id, user);
+    else issues.push({ field: ref.field, message: `no user ${JSON.stringify(ref.id)}` });
+  }
+  return { users: [...users.values()], issues };
 }
 
 async function accept(projectId: string, requestId: string, drafts: MessageDraft[], delivery: Delivery): Promise<Message[]> {
@@ -61,39 +90,36 @@ async function accept(projectId: string, requestId: string, drafts: MessageDraft
  * `/notif/send`: a notification to users by id. With `notificationId`, the notification's master
  * version is rendered for each user (title/body override it) on its channels; without one, an
  * ad-hoc in-app message with the given title and body. `headerUserId` is X-Neucron-User-ID.
+ * Every input issue is reported at once, and nothing is written unless all of it is valid.
  */
 export async function sendNotification(projectId: string, requestId: string, headerUserId: string | null, input: NeucronNotifyInput, delivery: Delivery): Promise<NeucronResult> {
-  const refs = [
-    ...(headerUserId?.trim() ? [{ field: 'userId', id: headerUserId }] : []),
-    ...(input.userIds ?? []).map((id, i) => ({ field: `userIds.${i}`, id })),
-  ].filter((r) => r.id.trim() !== '');
-  if (refs.length === 0) throw badInput([{ field: 'userIds', message: 'give at least one user (userIds in the body or the X-Neucron-User-ID header)' }]);
+  const { refs, issues } = userRefs(input.userIds, headerUserId);
+  if (refs.length + issues.length === 0) issues.push({ field: 'userIds', message: 'give at least one user (userIds in the body or the X-Neucron-User-ID header)' });
+  if (refs.length > MAX_RECIPIENTS) issues.push({ field: 'userIds', message: `at most ${MAX_RECIPIENTS} users per call` });
   const title = input.title?.trim() ? input.title : null;
   const body = input.body?.trim() ? input.body : null;
   const data = input.data ?? {};
+  const notificationRef = input.notificationId?.trim() || null;
+  if (!notificationRef && !title && !body) issues.push({ field: 'body', message: 'is required (body or message; or give a notificationId)' });
+  if (issues.length) throw badInput(issues);
+
+  const [resolved, notification] = await Promise.all([resolveUsers(projectId, refs), notificationRef ? findNotification(projectId, notificationRef) : null]);
+  const lookupIssues = [...resolved.issues];
+  if (notificationRef && !notification) lookupIssues.push({ field: 'notificationId', message: `no notification ${JSON.stringify(notificationRef)}` });
+  if (lookupIssues.length) throw badInput(lookupIssues);
+
   let drafts: MessageDraft[];
-  if (input.notificationId?.trim()) {
-    const notification = await findNotification(projectId, input.notificationId.trim());
-    if (!notification) throw badInput([{ field: 'notificationId', message: `no notification ${JSON.stringify(input.notificationId)}` }]);
+  if (notification) {
     if (!notification.active) throw conflict(`Notification ${notification.id} is inactive`);
     const version = await masterVersion(projectId, notification.id);
-    const users = await resolveUsers(projectId, refs);
     const redirection = (version.redirection as { value?: unknown } | null)?.value;
-    const urgent = Boolean((notification.settings as { urgent?: boolean } | null)?.urgent);
     drafts = [];
-    for (const user of users) {
+    for (const user of resolved.users) {
       const render = await renderVersion({ notification, version, user, data, overrides: { title, body } });
-      drafts.push(
-        ...draftsFor(notification, version.id, { channels: notification.channels, user, render, data, redirection: typeof redirection === 'string' ? redirection : null }).map((d) => ({
-          ...d,
-          critical: urgent,
-        })),
-      );
+      drafts.push(...draftsFor(notification, version.id, { channels: notification.channels, user, render, data, redirection: typeof redirection === 'string' ? redirection : null }));
     }
   } else {
-    if (!title && !body) throw badInput([{ field: 'body', message: 'is required (body or message; or give a notificationId)' }]);
-    const users = await resolveUsers(projectId, refs);
-    drafts = users.map((user) => ({
+    drafts = resolved.users.map((user) => ({
       channel: 'IN_APP',
       userId: user.id,
       notificationId: null,
@@ -118,22 +144,30 @@ export function e164(raw: string): string | null {
   return /^\+[1-9]\d{6,14}$/.test(value) ? value : null;
 }
 
-/** WhatsApp drafts: one per number, and one per user at their telephone (SKIPPED when they have none). */
-async function whatsappDrafts(projectId: string, input: { to?: readonly string[] | null; userIds?: readonly string[] | null }, content: Record<string, unknown>, data: Record<string, unknown>): Promise<MessageDraft[]> {
+/**
+ * WhatsApp drafts: one per number, and one per user at their telephone (SKIPPED when they have
+ * none, like every channel a user cannot be reached on). `contentIssues` are the caller's own
+ * checks, reported together with the recipients' ones.
+ */
+async function whatsappDrafts(projectId: string, input: { to?: readonly string[] | null; userIds?: readonly string[] | null }, content: Record<string, unknown>, contentIssues: InputIssue[]): Promise<MessageDraft[]> {
   const numbers = input.to ?? [];
-  const refs = (input.userIds ?? []).map((id, i) => ({ field: `userIds.${i}`, id })).filter((r) => r.id.trim() !== '');
-  if (numbers.length === 0 && refs.length === 0) throw badInput([{ field: 'to', message: 'give at least one recipient (a phone number in to, or userIds)' }]);
-  if (numbers.length + refs.length > MAX_RECIPIENTS) throw badInput([{ field: 'to', message: `at most ${MAX_RECIPIENTS} recipients per call` }]);
+  const { refs, issues: refIssues } = userRefs(input.userIds);
+  const issues = [...contentIssues, ...refIssues];
+  if (numbers.length === 0 && (input.userIds ?? []).length === 0) issues.push({ field: 'to', message: 'give at least one recipient (a phone number in to, or userIds)' });
+  if (numbers.length + refs.length > MAX_RECIPIENTS) issues.push({ field: 'to', message: `at most ${MAX_RECIPIENTS} recipients per call` });
   const normalized = numbers.map(e164);
-  const issues = normalized.flatMap((n, i) => (n ? [] : [{ field: `to.${i}`, message: 'must be an E.164 phone number such as +14155550100' }]));
+  normalized.forEach((n, i) => {
+    if (!n) issues.push({ field: `to.${i}`, message: 'must be an E.164 phone number such as +14155550100' });
+  });
   if (issues.length) throw badInput(issues);
-  const users = refs.length ? await resolveUsers(projectId, refs) : [];
-  const base = { notificationId: null, versionId: null, content, data };
+  const { users, issues: unknown } = await resolveUsers(projectId, refs);
+  if (unknown.length) throw badInput(unknown);
+  const base = { notificationId: null, versionId: null, content, data: {} };
   return [
     ...[...new Set(normalized as string[])].map((to): MessageDraft => ({ ...base, channel: 'WHATSAPP', userId: null, to })),
     ...users.map((user): MessageDraft => {
       const to = user.telephone ? e164(user.telephone) : null;
-      return { ...base, channel: 'WHATSAPP', userId: user.id, to: to ?? user.telephone, skipReason: to ? null : user.telephone ? 'the user\'s telephone number is not E.164' : 'the user has no telephone number' };
+      return { ...base, channel: 'WHATSAPP', userId: user.id, to: to ?? user.telephone, skipReason: to ? null : user.telephone ? "the user's telephone number is not E.164" : 'the user has no telephone number' };
     }),
   ];
 }
@@ -141,27 +175,45 @@ async function whatsappDrafts(projectId: string, input: { to?: readonly string[]
 /** `/notif/whatsappSend`: a WhatsApp text to phone numbers and/or users. */
 export async function sendWhatsApp(projectId: string, requestId: string, input: NeucronWhatsAppInput, delivery: Delivery): Promise<NeucronResult> {
   const text = input.text?.trim() ? input.text : null;
-  if (!text) throw badInput([{ field: 'text', message: 'is required (message or text)' }]);
-  if (text.length > 4_096) throw badInput([{ field: 'text', message: 'at most 4096 characters (WhatsApp limit)' }]);
-  const drafts = await whatsappDrafts(projectId, input, { text }, {});
+  const issues: InputIssue[] = [];
+  if (!text) issues.push({ field: 'text', message: 'is required (message or text)' });
+  else if (text.length > 4_096) issues.push({ field: 'text', message: 'at most 4096 characters (WhatsApp limit)' });
+  const drafts = await whatsappDrafts(projectId, input, { text }, issues);
   const messages = await accept(projectId, requestId, drafts, delivery);
   return { message: 'WhatsApp message sent successfully.', ids: messages.map((m) => m.id), messages };
 }
 
-/** `/notif/whatsappSendTemplate`: a WhatsApp template message (name, language, body parameters or raw components). */
+/** Meta refuses such template parameters (error 132018) after we would have answered 200. */
+const BAD_PARAMETER_TEXT = /[\n\t]| {5,}/;
+
+/** `/notif/whatsappSendTemplate`: a WhatsApp template message (name, language, body parameters and/or raw components). */
 export async function sendWhatsAppTemplate(projectId: string, requestId: string, input: NeucronWhatsAppTemplateInput, delivery: Delivery): Promise<NeucronResult> {
-  const name = input.template?.trim();
-  if (!name) throw badInput([{ field: 'template', message: 'is required (the template name)' }]);
-  if (!/^[a-z0-9_]{1,512}$/.test(name)) throw badInput([{ field: 'template', message: 'must be a WhatsApp template name (lower-case letters, digits and _)' }]);
+  const issues: InputIssue[] = [];
+  const name = input.template?.trim() ?? '';
+  if (!name) issues.push({ field: 'template', message: 'is required (the template name)' });
+  else if (!/^[a-z0-9_]{1,512}$/.test(name)) issues.push({ field: 'template', message: 'must be a WhatsApp template name (lower-case letters, digits and _)' });
   const language = input.language?.trim() || 'en';
-  if (!/^[a-zA-Z]{2,3}([_-][a-zA-Z0-9]{2,8})?$/.test(language)) throw badInput([{ field: 'language', message: 'must be a language code such as "en" or "en_US"' }]);
+  if (!/^[a-zA-Z]{2,3}([_-][a-zA-Z0-9]{2,8})?$/.test(language)) issues.push({ field: 'language', message: 'must be a language code such as "en" or "en_US"' });
+  const parameters = [...(input.parameters ?? [])];
+  parameters.forEach((p, i) => {
+    if (p.trim() === '') issues.push({ field: `parameters.${i}`, message: 'must not be empty' });
+    else if (BAD_PARAMETER_TEXT.test(p)) issues.push({ field: `parameters.${i}`, message: 'must not contain new lines, tabs or more than 4 consecutive spaces (WhatsApp rule)' });
+  });
+  const components = [...(input.components ?? [])];
+  components.forEach((c, i) => {
+    if (typeof c.type !== 'string' || c.type.trim() === '') issues.push({ field: `components.${i}.type`, message: 'is required (header, body, button...)' });
+  });
+  // The provider turns `parameters` into the body component: a second one would be refused by Meta.
+  if (parameters.length && components.some((c) => c.type === 'body')) {
+    issues.push({ field: 'parameters', message: 'give the body parameters either in parameters or in a body component, not both' });
+  }
   const template = {
     name,
     language: language.replace('-', '_'),
-    parameters: [...(input.parameters ?? [])],
-    ...(input.components?.length ? { components: input.components } : {}),
+    parameters,
+    ...(components.length ? { components } : {}),
   };
-  const drafts = await whatsappDrafts(projectId, input, { template }, {});
+  const drafts = await whatsappDrafts(projectId, input, { template }, issues);
   const messages = await accept(projectId, requestId, drafts, delivery);
   return { message: 'WhatsApp template message sent successfully.', ids: messages.map((m) => m.id), messages };
 }
