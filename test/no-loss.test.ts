@@ -244,8 +244,8 @@ describe('Redis killed and restarted while sends are accepted (in-app channel)',
   it('accepts every send during the outage and delivers each accepted message exactly once', { timeout: 45_000 }, async () => {
     const accepted: string[] = [];
     const refused: string[] = [];
-    /** Latencies of the requests that overlapped the outage. */
-    const outageLatencies: number[] = [];
+    /** Requests that started and were answered while Redis was down. */
+    let answeredDuringOutage = 0;
     let downAt = Infinity;
     let upAt = Infinity;
     let batch = 0;
@@ -270,7 +270,7 @@ describe('Redis killed and restarted while sends are accepted (in-app channel)',
         } catch (error) {
           refused.push((error as Error).message);
         }
-        if (started < upAt && Date.now() > downAt) outageLatencies.push(Date.now() - started);
+        if (started > downAt && Date.now() < upAt) answeredDuringOutage++;
         await sleep(100);
       }
     };
@@ -285,9 +285,9 @@ describe('Redis killed and restarted while sends are accepted (in-app channel)',
     await Promise.all([sender(1), sender(2), outage]);
 
     expect(refused).toEqual([]);
-    // Accepted while Redis was away, and answered without waiting for it to come back.
-    expect(outageLatencies.length).toBeGreaterThan(5);
-    expect(Math.max(...outageLatencies)).toBeLessThan(2_800);
+    // Accepted while Redis was away, and answered without waiting for it to come back (a
+    // causal check rather than a latency bound, which would depend on the machine's load).
+    expect(answeredDuringOutage).toBeGreaterThan(5);
     expect(accepted.length).toBeGreaterThan(50);
 
     await pollFor(async () => (await prisma().messageEvent.count({ where: { messageId: { in: accepted }, status: 'DELIVERED' } })) >= accepted.length, 25_000, 'all accepted messages DELIVERED');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -92,7 +93,7 @@ describe('configuration errors', () => {
 describe('graceful shutdown on PostgreSQL and Redis', () => {
   it('on SIGTERM stops accepting, finishes the in-flight request, closes sockets and exits 0', async () => {
     const database = await freshDatabase();
-    const { child, port } = await startServer({ DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: database.name, SHUTDOWN_TIMEOUT_MS: '5000' });
+    const { child, port } = await startServer({ DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: database.name, HERALD_ENCRYPTION_KEY: randomBytes(32).toString('base64'), SHUTDOWN_TIMEOUT_MS: '5000' });
     expect(logLines(child.stdout()).find((l) => l.msg === 'Herald started')).toMatchObject({ database: 'postgres', pubsub: 'redis' });
 
     // A request (undici keeps its connection alive afterwards, idle) and an open websocket.
