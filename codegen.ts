@@ -7,7 +7,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
  */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/**/*.ts', 'test/**/*.ts', '!src/generated/**'],
+  documents: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '!src/generated/**'],
   ignoreNoDocuments: true,
   generates: {
     'src/generated/gql/': {

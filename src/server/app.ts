@@ -11,6 +11,7 @@ import { useRestBridge, type BridgeServerContext } from '../rest/bridge.ts';
 import { useOpenApi } from '../rest/openapi.ts';
 import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
+import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { readBodyLimited } from './body.ts';
 
 export const VERSION = '0.1.0';
@@ -60,6 +61,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
         },
       }),
       useOpenApi(routes, VERSION),
+      useWidgetDemo(),
     ],
   });
   return yoga;

@@ -1,0 +1,116 @@
+import { HeraldWidgetClient, type InboxEvent, type WidgetCredentials } from './client.ts';
+import { InboxModel, PAGE_SIZE } from './inbox.ts';
+import { InboxView } from './view.ts';
+
+/**
+ * Herald's demo widget: /widget/demo?projectId=…&userId=…&userHash=…
+ *
+ * The credentials come from the query string because this is a demo. A real application
+ * renders the widget for its signed-in user and computes userHash on its backend; the
+ * project's widget secret never reaches the browser.
+ */
+
+const RESYNC_RETRY_MS = 3_000;
+
+function credentialsFromQuery(query: URLSearchParams): WidgetCredentials | null {
+  const projectId = query.get('projectId');
+  const userId = query.get('userId');
+  const userHash = query.get('userHash');
+  return projectId && userId && userHash ? { projectId, userId, userHash } : null;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function start(): void {
+  const credentials = credentialsFromQuery(new URLSearchParams(location.search));
+  if (!credentials) {
+    const idle = () => {};
+    new InboxView(document, { markRead: idle, archive: idle, markAllRead: idle }).showError(
+      "Open this page with ?projectId=…&userId=…&userHash=… (userHash: hex HMAC-SHA256 of userId keyed by the project's widget secret).",
+    );
+    return;
+  }
+  const client = new HeraldWidgetClient(location.origin, credentials);
+  const model = new InboxModel();
+  const view = new InboxView(document, {
+    markRead: (id, button) => void act(button, () => client.markRead(id)),
+    archive: (id, button) => void act(button, () => client.archive(id)),
+    markAllRead: (button) => void act(button, () => client.markAllRead()),
+  });
+
+  async function act(button: HTMLButtonElement, action: () => Promise<unknown>): Promise<void> {
+    button.disabled = true;
+    try {
+      await action();
+      view.showError(null);
+      // No local update: the change comes back as an inbox event, with the committed count.
+    } catch (error) {
+      view.showError(`That did not work: ${message(error)}`);
+      button.disabled = false;
+    }
+  }
+
+  const render = () => view.render(model.list(), model.unreadCount);
+  /** Events that arrive while a snapshot loads wait here and are applied on top of it. */
+  let held: InboxEvent[] | null = null;
+  let resyncAgain = false;
+
+  const apply = (event: InboxEvent) => {
+    if (model.apply(event) === 'resync') void resync();
+  };
+
+  async function resync(): Promise<void> {
+    if (held) {
+      // The snapshot in flight may predate the change that asked for this one.
+      resyncAgain = true;
+      return;
+    }
+    held = [];
+    let failed = false;
+    try {
+      const data = await client.snapshot(PAGE_SIZE);
+      model.reset(data.inbox.edges.map((e) => e.node), data.unreadCount);
+      view.showError(null);
+      view.markSynced();
+    } catch (error) {
+      failed = true;
+      view.showError(`Could not load the inbox: ${message(error)}`);
+    } finally {
+      const events: InboxEvent[] = held;
+      held = null;
+      events.forEach(apply);
+      render();
+    }
+    if (failed) setTimeout(() => void resync(), RESYNC_RETRY_MS);
+    else if (resyncAgain) {
+      resyncAgain = false;
+      void resync();
+    }
+  }
+
+  client.live({
+    since: () => model.lastCursor,
+    onEvent(event) {
+      if (held) held.push(event);
+      else {
+        apply(event);
+        render();
+      }
+    },
+    onEventError(error) {
+      view.showError(`An inbox event failed: ${error}`);
+      void resync();
+    },
+    onState: (state, detail) => view.setState(state, detail),
+    onConnected(retry) {
+      // The first snapshot is taken as the subscription starts, so changes after it arrive as
+      // events. Herald names no cursor for a snapshot, so a change committed in the few
+      // milliseconds between the snapshot's read and the subscription's start can be missed
+      // until the next snapshot. A reconnect replays from the last cursor instead; without one
+      // there is nothing to replay from, and only a new snapshot covers the time it was down.
+      if (!retry || model.lastCursor === null) void resync();
+    },
+  });
+}
+
+start();
