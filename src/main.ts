@@ -7,6 +7,7 @@ import type { Delivery } from './delivery/delivery.ts';
 import type { ChannelProvider } from './delivery/providers/types.ts';
 import { createDeliveryRuntime } from './delivery/runtime.ts';
 import { createProject } from './modules/projects/service.ts';
+import { webSocketOptions } from './realtime/websocket.ts';
 import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
 import { listen } from './server/http.ts';
@@ -39,7 +40,7 @@ export async function startHerald(
     // The embedded mode has no other process to deliver: its workers always run here.
     if (config.WORKERS_ENABLED || !config.REDIS_URL) delivery.startWorkers();
     const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes });
-    const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT);
+    const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
     if (db.kind === 'embedded') await ensureDefaultProject(logger, server.port);
     logger.info({ database: db.kind, pubsub: pubsub.kind }, 'Herald started');
     return {

@@ -37,7 +37,6 @@ const schema = z
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** How long SIGTERM waits for in-flight requests before closing sockets, in ms. */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-    /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     /** Run delivery workers in this process (set false on API-only instances; see `herald worker`). */
     WORKERS_ENABLED: z
       .enum(['true', 'false', '1', '0'])
@@ -72,6 +71,23 @@ const schema = z
       .string()
       .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
       .optional(),
+    /**
+     * graphql-ws keep-alive: every this many ms the server pings each socket (a ws ping frame)
+     * and terminates it if no pong came back within the same time, so a dead peer (a laptop
+     * lid closed, a dropped mobile link) frees its subscriptions within two intervals. 0: off.
+     */
+    WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(3_600_000).default(12_000),
+    /** A websocket that sends no connection_init within this time is closed with 4408. */
+    WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    /** Concurrent subscriptions per websocket; one more is refused with TOO_MANY_SUBSCRIPTIONS. */
+    WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
+    /**
+     * A websocket that still holds more than this many unsent bytes when the next message is due
+     * is a slow consumer: it is closed with 1013 (Try Again Later) instead of buffering without
+     * bound, and its client resubscribes with `since`.
+     */
+    WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])
       .default('true')

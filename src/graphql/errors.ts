@@ -11,6 +11,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** A websocket already runs WS_MAX_SUBSCRIPTIONS subscriptions; the socket stays open. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
+  /** A subscriber fell too far behind its events: resubscribe with `since` (a websocket is closed with 1013). */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -3,6 +3,7 @@ import { createPubSub, type PubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import type { InboxEventMessage } from '../modules/inbox/events.ts';
 import type { Logger } from 'pino';
+import { LiveStreams } from './streams.ts';
 
 /**
  * Typed topics. Payloads carry ids and ISO strings only (never rows or Date objects): they
@@ -30,7 +31,10 @@ export interface MessageStatusEvent {
   at: string;
 }
 
-export type HeraldPubSub = PubSub<Topics>;
+export type HeraldPubSub = PubSub<Topics> & {
+  /** Every subscription open on this pub/sub, so that stopping the server can end them. */
+  readonly streams: LiveStreams;
+};
 
 export interface PubSubHandle {
   pubsub: HeraldPubSub;
@@ -42,7 +46,7 @@ export interface PubSubHandle {
 /** Redis when REDIS_URL is set (several instances share events), otherwise in-process. */
 export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, 'warn'>): PubSubHandle {
   if (!redisUrl) {
-    return { pubsub: createPubSub<Topics>(), kind: 'in-process', ping: async () => {}, close: async () => {} };
+    return { pubsub: tracked(createPubSub<Topics>()), kind: 'in-process', ping: async () => {}, close: async () => {} };
   }
   // A subscribed ioredis connection cannot publish, hence two.
   const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
@@ -69,7 +73,7 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
     })) as typeof subscribeClient.unsubscribe;
   const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
   return {
-    pubsub: createPubSub<Topics>({ eventTarget }),
+    pubsub: tracked(createPubSub<Topics>({ eventTarget })),
     kind: 'redis',
     async ping() {
       await publishClient.ping();
@@ -78,6 +82,26 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
       await Promise.all([closeRedis(publishClient), closeRedis(subscribeClient)]);
     },
   };
+}
+
+/**
+ * Registers every subscription in `streams`. Ending one resolves its pending next() with done,
+ * so a subscription resolver looping over it (`for await`) finishes instead of waiting for an
+ * event that will never come once the server stops.
+ */
+function tracked(pubsub: PubSub<Topics>): HeraldPubSub {
+  const streams = new LiveStreams();
+  const subscribe = ((...args: Parameters<PubSub<Topics>['subscribe']>) => {
+    const repeater = (pubsub.subscribe as (...a: typeof args) => ReturnType<PubSub<Topics>['subscribe']>)(...args);
+    const end = repeater.return.bind(repeater);
+    const untrack = streams.add(() => end());
+    repeater.return = (value) => {
+      untrack();
+      return end(value);
+    };
+    return repeater;
+  }) as PubSub<Topics>['subscribe'];
+  return { publish: pubsub.publish, subscribe, streams };
 }
 
 /**

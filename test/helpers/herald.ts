@@ -6,6 +6,7 @@ import { createProject, type NewProjectCredentials } from '../../src/modules/pro
 import type { RestRoute } from '../../src/rest/route.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { createTestDatabase, TEST_REDIS_URL } from './database.ts';
+import { pino, type Logger } from 'pino';
 
 export interface TestHerald {
   url: string;
@@ -22,7 +23,7 @@ export interface TestHerald {
  * Starts a real Herald in this process, on a free port, against its own PostgreSQL database
  * and the real Redis, so test files never share data.
  */
-export async function startTestHerald(options: { env?: Record<string, string>; routes?: RestRoute[] } = {}): Promise<TestHerald> {
+export async function startTestHerald(options: { env?: Record<string, string>; routes?: RestRoute[]; logger?: Logger } = {}): Promise<TestHerald> {
   const database = await createTestDatabase();
   const config = parseConfig({
     NODE_ENV: 'test',
@@ -36,7 +37,7 @@ export async function startTestHerald(options: { env?: Record<string, string>; r
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...options.env,
   });
-  const herald = await startHerald(config, createLogger(config), { routes: options.routes });
+  const herald = await startHerald(config, options.logger ?? createLogger(config), { routes: options.routes });
   const project = await createProject('Test project');
   return {
     url: `http://127.0.0.1:${herald.port}`,
@@ -91,4 +92,11 @@ export async function rest(baseUrl: string, method: string, path: string, body?:
     json = text;
   }
   return { status: response.status, body: json, headers: response.headers };
+}
+
+/** A logger that keeps every line (parsed) in memory, for tests that assert what was logged. */
+export function memoryLogger(level = 'info'): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ name: 'herald', level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
 }

@@ -1,14 +1,25 @@
+import { createGraphQLError } from 'graphql-yoga';
+import { prisma } from '../../db/client.ts';
+import { ErrorCode } from '../../graphql/errors.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import { inboxEventsAfter, type InboxEventMessage } from './events.ts';
-import { prisma } from '../../db/client.ts';
 
-/** Past this many undelivered events a subscriber is too slow: its subscription ends with an error. */
+/**
+ * Past this many undelivered events a subscriber is too slow: its subscription ends with a
+ * SLOW_CONSUMER error (and its websocket is closed with 1013, see realtime/websocket.ts).
+ */
 export const MAX_BUFFERED_EVENTS = 1_000;
 
-export class SlowConsumerError extends Error {
-  constructor() {
-    super(`More than ${MAX_BUFFERED_EVENTS} inbox events are waiting for this subscriber: resubscribe with since = the last cursor you received`);
-  }
+/** When the stream re-reads the database while its live subscription may still be settling in. */
+const CATCH_UP_AFTER_MS = [250, 1_000, 3_000];
+
+// A GraphQLError with a code, so that it reaches the client as it is instead of being masked
+// and logged as an unexpected error.
+function slowConsumer() {
+  return createGraphQLError(
+    `More than ${MAX_BUFFERED_EVENTS} inbox events are waiting for this subscriber: resubscribe with since = the last cursor you received`,
+    { extensions: { code: ErrorCode.SLOW_CONSUMER } },
+  );
 }
 
 /**
@@ -17,64 +28,109 @@ export class SlowConsumerError extends Error {
  * event that skips a cursor (one published while Redis was subscribing, or on another instance
  * out of order) makes the stream fetch the gap from the database, and a few catch-up reads in
  * the first seconds close the window in which the subscription was being set up.
+ *
+ * return() ends the stream at once, even while it waits for an event: an async generator
+ * cannot be returned while it awaits, so a closed socket would otherwise keep the Redis
+ * subscription and the catch-up timers until the next event, and a timer could read the
+ * database after the server had closed it. Server stop ends every stream the same way.
  */
-export async function* inboxStream(pubsub: HeraldPubSub, projectId: string, userId: string, since: bigint | null): AsyncGenerator<InboxEventMessage> {
+export function inboxStream(pubsub: HeraldPubSub, projectId: string, userId: string, since: bigint | null): AsyncIterableIterator<InboxEventMessage> {
   const live = pubsub.subscribe('inboxEvent', `${projectId}:${userId}`)[Symbol.asyncIterator]();
   const buffer: (InboxEventMessage | 'tick')[] = [];
   let wake: (() => void) | undefined;
   let overflow = false;
-  let ended = false;
+  let closed = false;
+  const signal = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
   const push = (value: InboxEventMessage | 'tick') => {
     if (buffer.length >= MAX_BUFFERED_EVENTS) overflow = true;
     else buffer.push(value);
-    wake?.();
+    signal();
   };
+  const timers = CATCH_UP_AFTER_MS.map((ms) => setTimeout(() => push('tick'), ms));
+  let untrack = () => {};
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const timer of timers) clearTimeout(timer);
+    untrack();
+    void live.return?.();
+    signal();
+  };
+
   void (async () => {
-    for (;;) {
-      const next = await live.next();
-      if (next.done || ended) break;
-      push(next.value);
+    try {
+      for (;;) {
+        const next = await live.next();
+        if (next.done) break;
+        push(next.value);
+      }
+    } finally {
+      // The live subscription only ends when this stream or the server is closing.
+      close();
     }
   })();
-  const timers = [250, 1_000, 3_000].map((ms) => setTimeout(() => push('tick'), ms));
 
-  let last = since ?? (await prisma().inboxState.findUnique({ where: { userId } }))?.lastCursor ?? 0n;
-  try {
-    const catchUp = async function* (upTo?: bigint) {
-      for (;;) {
-        const page = await inboxEventsAfter(userId, last);
-        for (const event of page) {
-          const cursor = BigInt(event.cursor);
-          if (upTo !== undefined && cursor > upTo) return;
-          last = cursor;
-          yield event;
+  async function* run(): AsyncGenerator<InboxEventMessage> {
+    try {
+      let last = since ?? (await prisma().inboxState.findUnique({ where: { userId } }))?.lastCursor ?? 0n;
+      const catchUp = async function* (upTo?: bigint) {
+        while (!closed) {
+          const page = await inboxEventsAfter(userId, last);
+          for (const event of page) {
+            const cursor = BigInt(event.cursor);
+            if (upTo !== undefined && cursor > upTo) return;
+            last = cursor;
+            yield event;
+          }
+          if (page.length < 1_000) return;
         }
-        if (page.length < 1_000) return;
+      };
+      yield* catchUp();
+      for (;;) {
+        if (closed) return;
+        if (overflow) throw slowConsumer();
+        const next = buffer.shift();
+        if (next === undefined) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        if (next === 'tick') {
+          yield* catchUp();
+          continue;
+        }
+        const cursor = BigInt(next.cursor);
+        if (cursor <= last) continue; // already delivered (replay or catch-up)
+        if (cursor === last + 1n) {
+          last = cursor;
+          yield next;
+        } else yield* catchUp(cursor); // a gap: the database has everything up to this event
       }
-    };
-    yield* catchUp();
-    for (;;) {
-      if (overflow) throw new SlowConsumerError();
-      const next = buffer.shift();
-      if (next === undefined) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        continue;
-      }
-      if (next === 'tick') {
-        yield* catchUp();
-        continue;
-      }
-      const cursor = BigInt(next.cursor);
-      if (cursor <= last) continue; // already delivered (replay or catch-up)
-      if (cursor === last + 1n) {
-        last = cursor;
-        yield next;
-      } else yield* catchUp(cursor); // a gap: the database has everything up to this event
+    } finally {
+      close();
     }
-  } finally {
-    ended = true;
-    for (const timer of timers) clearTimeout(timer);
-    await live.return?.();
   }
+
+  const events = run();
+  // Closing first wakes a stream that waits for an event, so return() does not wait for one;
+  // a database read in flight is awaited, so none is left running when the database closes.
+  const end = async (): Promise<IteratorResult<InboxEventMessage>> => {
+    close();
+    return events.return(undefined);
+  };
+  untrack = pubsub.streams.add(end);
+  return {
+    next: () => events.next(),
+    return: end,
+    throw: (error?: unknown) => {
+      close();
+      return events.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
