@@ -288,6 +288,15 @@ describe('graphql-ws and SSE limits', () => {
       await pollFor(async () => (await redisSubscribers(channel)) === 0, 2_000, 'the stream to end with its connection');
     });
 
+    it('releases the Redis subscription of messageStatus as soon as its client goes, with no event in between', async () => {
+      const channel = `messageStatus:${h.project.projectId}`;
+      const before = await redisSubscribers(channel);
+      const stream = await sseSubscription(h.url, 'subscription { messageStatus { messageId status } }', {}, bearer(h.project.apiKey));
+      await pollFor(async () => (await redisSubscribers(channel)) === before + 1, 5_000, 'the subscription');
+      stream.close();
+      await pollFor(async () => (await redisSubscribers(channel)) === before, 2_000, 'the subscription to end with its connection');
+    });
+
     it('streams messageStatus to an API key, refuses the inbox to it, and answers 401 to a wrong key', async () => {
       const stream = await sseSubscription(h.url, 'subscription { messageStatus { messageId status } }', {}, bearer(h.project.apiKey));
       expect(stream.response.status).toBe(200);

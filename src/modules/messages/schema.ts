@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { filter, pipe } from 'graphql-yoga';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
@@ -204,9 +205,9 @@ builder.subscriptionField('messageStatus', (t) =>
         (args.messageId == null || e.messageId === String(args.messageId)) &&
         (args.userId == null || e.userId === String(args.userId)) &&
         (args.notificationId == null || e.notificationId === args.notificationId);
-      return (async function* () {
-        for await (const event of events) if (wanted(event)) yield event;
-      })();
+      // A Repeater, not an async generator: a generator cannot be returned while it awaits the
+      // next event, so a client's disconnect would keep its Redis subscription until then.
+      return pipe(events, filter(wanted));
     },
     resolve: (event) => event,
   }),
