@@ -63,6 +63,11 @@ const MarkAllRead = graphql(`
     markAllRead
   }
 `);
+const Cursor = graphql(`
+  query InboxCursor {
+    inboxCursor
+  }
+`);
 const Project = graphql(`
   query InboxProject {
     project {
@@ -181,6 +186,24 @@ describe('inbox', () => {
     expect(cursors).toEqual([Number(seen.cursor) + 1, Number(seen.cursor) + 2, Number(seen.cursor) + 3, Number(seen.cursor) + 4]);
     expect(again.events.map((e) => e.unreadCount)).toEqual([2, 3, 4, 5]);
     await again.client.dispose();
+  });
+
+  it('names the cursor to start from: a subscription from it gets what was sent after the read, none before', async () => {
+    expect((await gql(h.url, Cursor, {}, widget('fay'))).data?.inboxCursor).toBe('0');
+    await send('fay');
+    await pollFor(async () => (await gql(h.url, InboxQuery, {}, widget('fay'))).data?.unreadCount === 1, 10_000, 'the first item');
+    const cursor = (await gql(h.url, Cursor, {}, widget('fay'))).data!.inboxCursor;
+    expect(cursor).toBe('1');
+    // Sent after the cursor was read but before the subscription starts: replayed, not lost.
+    await send('fay');
+    await pollFor(async () => (await gql(h.url, InboxQuery, {}, widget('fay'))).data?.unreadCount === 2, 10_000, 'the second item');
+    const late = subscribe({ projectId: h.project.projectId, userId: 'fay', userHash: userHash(widgetSecret, 'fay') }, cursor);
+    await pollFor(() => late.events.length >= 1, 10_000, 'the replay');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(late.events.map((e) => [e.cursor, e.type, e.unreadCount])).toEqual([['2', 'CREATED', 2]]);
+    await late.client.dispose();
+    const operator = await gql(h.url, Cursor, {}, bearer(h.project.apiKey));
+    expect(operator.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('keeps the unread count exact under concurrent marks from several tabs', async () => {

@@ -4,7 +4,7 @@ import { builder } from '../../graphql/builder.ts';
 import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
 import type { InboxEventMessage } from './events.ts';
-import { changeItems, getItem, markAllRead, MAX_IDS, performAction, unreadCount, type InboxOwner } from './service.ts';
+import { changeItems, getItem, inboxCursor, markAllRead, MAX_IDS, performAction, unreadCount, type InboxOwner } from './service.ts';
 import { inboxStream } from './stream.ts';
 
 const endUser = { endUser: true } as const;
@@ -69,6 +69,15 @@ function inboxWhere(o: InboxOwner, filter: { unread?: boolean | null; archived?:
     ...(filter?.category ? { category: filter.category } : {}),
   };
 }
+
+builder.queryField('inboxCursor', (t) =>
+  t.string({
+    description:
+      'The cursor of your latest inbox event ("0" before the first). Read it before loading the inbox, then subscribe with `inbox(since: <it>)`: nothing committed in between is missed.',
+    authScopes: endUser,
+    resolve: (_r, _a, ctx) => inboxCursor(owner(ctx)),
+  }),
+);
 
 builder.queryField('unreadCount', (t) =>
   t.int({

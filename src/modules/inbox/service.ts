@@ -56,6 +56,16 @@ export async function markAllRead(owner: InboxOwner, category: string | null | u
   return unreadCount(owner);
 }
 
+/**
+ * The cursor of the user's latest inbox event ("0" before the first). Read before a snapshot of
+ * the inbox and used as the subscription's `since`, it makes the first load gap-free: whatever
+ * commits between the two is replayed (and applying it again to the snapshot changes nothing).
+ */
+export async function inboxCursor(owner: InboxOwner): Promise<string> {
+  const state = await prisma().inboxState.findFirst({ where: { userId: owner.userId, projectId: owner.projectId }, select: { lastCursor: true } });
+  return (state?.lastCursor ?? 0n).toString();
+}
+
 export async function unreadCount(owner: InboxOwner, category?: string | null): Promise<number> {
   return prisma().inboxItem.count({ where: unreadWhere(owner.projectId, owner.userId, category) });
 }

@@ -50,6 +50,12 @@ const WidgetInboxEvents = graphql(`
   }
 `);
 
+const WidgetInboxCursor = graphql(`
+  query WidgetInboxCursor {
+    inboxCursor
+  }
+`);
+
 const WidgetMarkRead = graphql(`
   mutation WidgetMarkRead($ids: [ID!]!) {
     markRead(ids: $ids) {
@@ -113,6 +119,11 @@ export class HeraldWidgetClient {
     private readonly origin: string,
     private readonly credentials: WidgetCredentials,
   ) {}
+
+  /** The cursor of the user's latest inbox event: read before the first snapshot, it is the subscription's first `since`. */
+  async cursor(): Promise<string> {
+    return (await this.request(WidgetInboxCursor, {})).inboxCursor;
+  }
 
   snapshot(first: number) {
     return this.request(WidgetInbox, { first });

@@ -1,4 +1,4 @@
-import { HeraldWidgetClient, type InboxEvent, type WidgetCredentials } from './client.ts';
+import { HeraldError, HeraldWidgetClient, type InboxEvent, type WidgetCredentials } from './client.ts';
 import { InboxModel, PAGE_SIZE } from './inbox.ts';
 import { InboxView } from './view.ts';
 
@@ -88,7 +88,25 @@ function start(): void {
     }
   }
 
-  client.live({
+  // The cursor is read before the first snapshot and the subscription starts from it, so a
+  // change committed between the snapshot's read and the subscription's start is replayed, not
+  // missed (applying it again on top of the snapshot changes nothing).
+  async function begin(): Promise<void> {
+    try {
+      model.lastCursor = await client.cursor();
+    } catch (error) {
+      if (error instanceof HeraldError && (error.code === 'UNAUTHENTICATED' || error.code === 'FORBIDDEN')) {
+        view.setState('forbidden', `Herald refused these credentials: ${error.message}`);
+        return;
+      }
+      view.showError(`Could not reach Herald: ${message(error)}`);
+      setTimeout(() => void begin(), RESYNC_RETRY_MS);
+      return;
+    }
+    goLive();
+  }
+
+  const goLive = () => client.live({
     since: () => model.lastCursor,
     onEvent(event) {
       if (held) held.push(event);
@@ -103,14 +121,11 @@ function start(): void {
     },
     onState: (state, detail) => view.setState(state, detail),
     onConnected(retry) {
-      // The first snapshot is taken as the subscription starts, so changes after it arrive as
-      // events. Herald names no cursor for a snapshot, so a change committed in the few
-      // milliseconds between the snapshot's read and the subscription's start can be missed
-      // until the next snapshot. A reconnect replays from the last cursor instead; without one
-      // there is nothing to replay from, and only a new snapshot covers the time it was down.
+      // A reconnect replays from the last cursor: only the first connection needs a snapshot.
       if (!retry || model.lastCursor === null) void resync();
     },
   });
+  void begin();
 }
 
 start();
