@@ -36,40 +36,75 @@ export interface AcceptContext {
  */
 export async function acceptMessages(tx: Prisma.TransactionClient, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
   const now = new Date();
-  const rows = drafts.map((d) => {
-    const status: MessageStatus = d.skipReason ? 'SKIPPED' : d.scheduledAt && d.scheduledAt > now ? 'SCHEDULED' : 'QUEUED';
-    return {
-      id: uuidv7(),
-      projectId: ctx.projectId,
-      requestId: ctx.requestId,
-      source: ctx.source,
-      maxAttempts: ctx.maxAttempts,
-      channel: d.channel,
-      status,
-      userId: d.userId,
-      notificationId: d.notificationId,
-      versionId: d.versionId,
-      to: d.to,
-      content: d.content as Prisma.InputJsonValue,
-      data: d.data as Prisma.InputJsonValue,
-      externalId: d.externalId ?? null,
-      incrementId: d.incrementId ?? null,
-      critical: d.critical ?? false,
-      category: d.category ?? null,
-      scheduledAt: status === 'SCHEDULED' ? d.scheduledAt! : null,
-      callbackUrl: d.callbackUrl ?? null,
-      callbackMetadata: (d.callbackMetadata ?? undefined) as Prisma.InputJsonValue | undefined,
-      executionId: d.executionId ?? null,
-      lastError: d.skipReason ?? null,
-      createdAt: now,
-    };
-  });
+  const rows = drafts.map((d) => rowOf(ctx, d, now));
   if (rows.length === 0) return [];
   const created = await tx.message.createManyAndReturn({ data: rows });
+  await recordAccepted(tx, created, now);
+  return created;
+}
+
+/**
+ * acceptMessages for several independent items (one group of drafts each) in one transaction:
+ * two statements for the whole batch instead of a transaction per item. An item stays atomic
+ * and does not drag the others down: when a concurrent request took one of its client ids
+ * (the unique index decides; the insert skips the row instead of aborting the transaction),
+ * its other rows are removed again and its entry is null. Other errors abort the whole batch.
+ */
+export async function acceptMessageGroups(tx: Prisma.TransactionClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
+  const now = new Date();
+  const rows = groups.map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
+  const all = rows.flat();
+  if (all.length === 0) return groups.map(() => []);
+  const created = new Map((await tx.message.createManyAndReturn({ data: all, skipDuplicates: true })).map((m) => [m.id, m]));
+  const orphans: string[] = [];
+  const result = rows.map((group) => {
+    const kept = group.flatMap((row) => created.get(row.id) ?? []);
+    if (kept.length === group.length) return kept;
+    orphans.push(...kept.map((m) => m.id));
+    return null;
+  });
+  if (orphans.length) {
+    await tx.message.deleteMany({ where: { id: { in: orphans } } });
+    for (const id of orphans) created.delete(id);
+  }
+  await recordAccepted(tx, [...created.values()], now);
+  return result;
+}
+
+function rowOf(ctx: AcceptContext, d: MessageDraft, now: Date) {
+  const status: MessageStatus = d.skipReason ? 'SKIPPED' : d.scheduledAt && d.scheduledAt > now ? 'SCHEDULED' : 'QUEUED';
+  return {
+    id: uuidv7(),
+    projectId: ctx.projectId,
+    requestId: ctx.requestId,
+    source: ctx.source,
+    maxAttempts: ctx.maxAttempts,
+    channel: d.channel,
+    status,
+    userId: d.userId,
+    notificationId: d.notificationId,
+    versionId: d.versionId,
+    to: d.to,
+    content: d.content as Prisma.InputJsonValue,
+    data: d.data as Prisma.InputJsonValue,
+    externalId: d.externalId ?? null,
+    incrementId: d.incrementId ?? null,
+    critical: d.critical ?? false,
+    category: d.category ?? null,
+    scheduledAt: status === 'SCHEDULED' ? d.scheduledAt! : null,
+    callbackUrl: d.callbackUrl ?? null,
+    callbackMetadata: (d.callbackMetadata ?? undefined) as Prisma.InputJsonValue | undefined,
+    executionId: d.executionId ?? null,
+    lastError: d.skipReason ?? null,
+    createdAt: now,
+  };
+}
+
+async function recordAccepted(tx: Prisma.TransactionClient, created: Message[], now: Date): Promise<void> {
+  if (created.length === 0) return;
   await tx.messageEvent.createMany({
     data: created.map((m) => ({ messageId: m.id, projectId: m.projectId, status: m.status, error: m.lastError, at: now })),
   });
-  return created;
 }
 
 export interface DraftOptions {

@@ -145,21 +145,23 @@ export class Delivery {
       await this.finish(message, 'FAILED', { error: chain.length ? message.lastError ?? 'all providers failed' : `no ${message.channel} provider is configured for this project` });
       return;
     }
-    const project = await prisma().project.findUniqueOrThrow({ where: { id: message.projectId }, select: { signingSecret: true } });
+    // The status webhook too: the outcome's callback then needs no second read of the project.
+    const project = await prisma().project.findUniqueOrThrow({ where: { id: message.projectId }, select: { signingSecret: true, statusWebhookUrl: true } });
     const user = message.userId ? await prisma().user.findUnique({ where: { id: message.userId } }) : null;
+    const { statusWebhookUrl } = project;
     try {
       const outcome = await entry.provider.send({ message, user, idempotencyKey: message.id, signingSecret: project.signingSecret }, entry.settings);
-      await this.finish(message, outcome.delivered ? 'DELIVERED' : 'SENT', { provider: entry.name, providerMessageId: outcome.providerMessageId });
+      await this.finish(message, outcome.delivered ? 'DELIVERED' : 'SENT', { provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
     } catch (error) {
       const providerError = error instanceof ProviderError ? error : new ProviderError((error as Error).message, false);
       if (providerError.permanent) {
-        await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message });
+        await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message, statusWebhookUrl });
         return;
       }
       const attemptOnProvider = ((message.attempts - 1) % message.maxAttempts) + 1;
       const failover = attemptOnProvider >= message.maxAttempts;
       if (failover && !chain[index + 1]) {
-        await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message });
+        await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message, statusWebhookUrl });
         return;
       }
       // Exponential backoff with jitter; a failover is tried at once.
@@ -194,7 +196,7 @@ export class Delivery {
   private async finish(
     message: Message,
     status: MessageStatus,
-    details: { provider?: string; providerMessageId?: string | undefined; error?: string },
+    details: { provider?: string; providerMessageId?: string | undefined; error?: string; statusWebhookUrl?: string | null },
   ): Promise<void> {
     const now = new Date();
     const finished = await prisma().message.updateMany({
@@ -210,7 +212,7 @@ export class Delivery {
       },
     });
     if (finished.count === 0) return this.leaseLost(message, status);
-    await this.event(message, status, { attempt: message.attempts, provider: details.provider, error: details.error });
+    await this.event(message, status, { attempt: message.attempts, provider: details.provider, error: details.error, statusWebhookUrl: details.statusWebhookUrl });
   }
 
   /**
@@ -225,7 +227,14 @@ export class Delivery {
   async event(
     message: Pick<Message, 'id' | 'projectId' | 'userId' | 'notificationId' | 'channel' | 'callbackUrl' | 'callbackMetadata' | 'requestId'>,
     status: MessageStatus,
-    details: { attempt?: number; provider?: string | undefined; error?: string | undefined; tx?: Prisma.TransactionClient } = {},
+    details: {
+      attempt?: number;
+      provider?: string | undefined;
+      error?: string | undefined;
+      tx?: Prisma.TransactionClient;
+      /** The project's, when the caller has just read it (undefined: read it here). */
+      statusWebhookUrl?: string | null | undefined;
+    } = {},
   ): Promise<void> {
     const db = details.tx ?? prisma();
     const event = await db.messageEvent.create({
@@ -244,7 +253,7 @@ export class Delivery {
     };
     if (details.tx) return; // the caller publishes after its commit (see publishAccepted)
     this.deps.pubsub.publish('messageStatus', message.projectId, payload);
-    if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload);
+    if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload, details.statusWebhookUrl);
   }
 
   /** Publishes the first status of messages written in a transaction that has now committed. */
@@ -267,9 +276,13 @@ export class Delivery {
   private async queueCallbacks(
     message: Pick<Message, 'id' | 'projectId' | 'callbackUrl' | 'callbackMetadata' | 'requestId'>,
     event: MessageStatusEvent,
+    statusWebhookUrl: string | null | undefined,
   ): Promise<void> {
-    const project = await prisma().project.findUnique({ where: { id: message.projectId }, select: { statusWebhookUrl: true } });
-    const targets = [message.callbackUrl, project?.statusWebhookUrl].filter((u): u is string => Boolean(u));
+    const projectUrl =
+      statusWebhookUrl !== undefined
+        ? statusWebhookUrl
+        : (await prisma().project.findUnique({ where: { id: message.projectId }, select: { statusWebhookUrl: true } }))?.statusWebhookUrl;
+    const targets = [message.callbackUrl, projectUrl].filter((u): u is string => Boolean(u));
     if (targets.length === 0) return;
     const payload = { ...event, requestId: message.requestId, metadata: message.callbackMetadata ?? null };
     await this.deps.queue
