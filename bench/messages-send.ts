@@ -27,9 +27,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import { prisma } from '../src/db/client.ts';
-import { TEST_REDIS_URL } from '../test/helpers/database.ts';
 import { bearer, startTestHerald, type TestHerald } from '../test/helpers/herald.ts';
 
 const SCENARIOS = ['in-app', 'webhook'] as const;
@@ -289,22 +287,9 @@ async function startWebhookSink(): Promise<WebhookSink> {
   };
 }
 
-/** Drops the database, then the queue keys BullMQ leaves behind (meta, id counters, event streams): its prefix only. */
-async function stopHerald(h: TestHerald): Promise<number> {
-  await h.stop();
-  const redis = new Redis(h.config.REDIS_URL ?? TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    let removed = 0;
-    let cursor = '0';
-    do {
-      const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${h.config.QUEUE_PREFIX}:*`, 'COUNT', 500);
-      cursor = nextCursor;
-      if (keys.length) removed += await redis.del(...keys);
-    } while (cursor !== '0');
-    return removed;
-  } finally {
-    redis.disconnect();
-  }
+/** Drops the database, then the queue keys BullMQ leaves behind (its prefix only): see startTestHerald. */
+function stopHerald(h: TestHerald): Promise<number> {
+  return h.stop();
 }
 
 function report(levels: Level[], h: TestHerald): number {

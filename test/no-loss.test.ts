@@ -128,7 +128,7 @@ describe('an API instance and separate worker processes (webhook channel)', () =
     h = await startTestHerald({
       env: { WORKERS_ENABLED: 'false', REDIS_URL: redis.url, DELIVERY_MAX_ATTEMPTS: '3' },
     });
-    cleanups.push(() => h.stop());
+    cleanups.push(async () => void (await h.stop()));
     await createNotification(h, 'hook', 'webhook');
     await graphqlCall(h, 'mutation($input: ProviderInput!) { configureProvider(input: $input) { id } }', {
       input: { channel: 'WEBHOOK', kind: 'webhook', name: 'only', settings: { url: `${endpoint.url}/hook` } },
@@ -237,7 +237,7 @@ describe('Redis killed and restarted while sends are accepted (in-app channel)',
     h = await startTestHerald({
       env: { REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: '500', RECONCILE_STALE_MS: '2000', DELIVERY_BACKOFF_MS: '50' },
     });
-    cleanups.push(() => h.stop());
+    cleanups.push(async () => void (await h.stop()));
     await createNotification(h, 'inbox', 'in-app');
   });
 

@@ -6,6 +6,7 @@ import { createProject, type NewProjectCredentials } from '../../src/modules/pro
 import type { RestRoute } from '../../src/rest/route.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { createTestDatabase, TEST_REDIS_URL } from './database.ts';
+import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 
 export interface TestHerald {
@@ -16,7 +17,8 @@ export interface TestHerald {
   /** A project created for this file, with its first key. */
   project: NewProjectCredentials;
   newProject(name?: string): Promise<NewProjectCredentials>;
-  stop(): Promise<void>;
+  /** Stops Herald, drops its database and its queue keys; answers how many keys were removed. */
+  stop(): Promise<number>;
 }
 
 /**
@@ -49,8 +51,29 @@ export async function startTestHerald(options: { env?: Record<string, string>; r
     async stop() {
       await herald.stop();
       await database.drop();
+      return removeQueueKeys(config.REDIS_URL ?? TEST_REDIS_URL, config.QUEUE_PREFIX);
     },
   };
+}
+
+/**
+ * Deletes the keys BullMQ leaves under a queue prefix (meta, id counters, event streams): each
+ * test file has a prefix of its own, and the machine's Redis outlives the run. Answers how many.
+ */
+export async function removeQueueKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) removed += await redis.del(...keys);
+    } while (cursor !== '0');
+    return removed;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export interface GraphQLResponse<T> {
