@@ -60,6 +60,12 @@ const Retry = graphql(`
   }
 `);
 
+const RetryFailed = graphql(`
+  mutation MsgRetryFailed($channel: String) {
+    retryFailed(channel: $channel)
+  }
+`);
+
 let h: TestHerald;
 let auth: Record<string, string>;
 let hook: Awaited<ReturnType<typeof startHttpServer>>;
@@ -169,6 +175,21 @@ describe('webhook channel: signing, retries, permanent failures, dead letters', 
     expect(failed.lastError).toMatch(/400/);
     expect((await gql(h.url, Retry, { id }, auth)).data?.retryMessage.status).toBe('QUEUED');
     await pollFor(async () => (await message(id)).status === 'SENT', 10_000, 'SENT after retry');
+  });
+
+  it('retryFailed sends every dead letter again once, even when two calls race', async () => {
+    hookAnswers = [400, 400, 400, 400];
+    const res = await gql(h.url, Send, { messages: ['d1', 'd2', 'd3', 'd4'].map((userId) => ({ notificationId: 'hooked', userId })) }, auth);
+    const ids = res.data!.sendMessages.map((r) => r.messages[0]!.id);
+    await pollFor(async () => (await prisma().message.count({ where: { id: { in: ids }, status: 'FAILED' } })) === 4, 10_000, '4 FAILED');
+    const [a, b] = await Promise.all([gql(h.url, RetryFailed, { channel: 'WEBHOOK' }, auth), gql(h.url, RetryFailed, { channel: 'WEBHOOK' }, auth)]);
+    expect(a.errors).toBeUndefined();
+    expect(b.errors).toBeUndefined();
+    expect(a.data!.retryFailed + b.data!.retryFailed).toBe(4);
+    await pollFor(async () => (await prisma().message.count({ where: { id: { in: ids }, status: 'SENT' } })) === 4, 10_000, '4 SENT after the retry');
+    const retries = await prisma().messageEvent.count({ where: { messageId: { in: ids }, error: 'retry requested' } });
+    expect(retries).toBe(4);
+    expect((await gql(h.url, RetryFailed, { channel: 'WEBHOOK' }, auth)).data!.retryFailed).toBe(0);
   });
 
   it('fails over to the failover provider when the primary keeps failing', async () => {

@@ -13,6 +13,7 @@ import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { readBodyLimited } from './body.ts';
+import { useVariableErrors } from './use-variable-errors.ts';
 
 export const VERSION = '0.1.0';
 
@@ -62,6 +63,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
+      useVariableErrors(),
     ],
   });
   return yoga;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
+import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
 import type { InboxEventMessage } from './events.ts';
@@ -54,9 +55,12 @@ builder.queryField('inbox', (t) =>
     maxSize: 100,
     defaultSize: 20,
     args: { filter: t.arg({ type: InboxFilter }) },
+    validate: connectionArgs('uuid'),
     totalCount: (_c, args, ctx) => prisma().inboxItem.count({ where: inboxWhere(owner(ctx), args.filter) }),
-    resolve: (query, _r, args, ctx) =>
-      prisma().inboxItem.findMany({ ...query, where: inboxWhere(owner(ctx), args.filter), orderBy: { id: 'desc' } }),
+    resolve: (query, _r, args, ctx) => {
+      const page = pageById(query, 'desc');
+      return prisma().inboxItem.findMany({ ...page.query, where: { AND: [inboxWhere(owner(ctx), args.filter), page.where] }, orderBy: { id: 'desc' } });
+    },
   }),
 );
 

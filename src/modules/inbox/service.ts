@@ -26,7 +26,8 @@ const CHANGES: Record<Change, { type: InboxEventType; when: object; data: () => 
  * (no event), unknown ids or another user's ids are NOT_FOUND and nothing is changed.
  */
 export async function changeItems(owner: InboxOwner, ids: string[], change: Change, pubsub: HeraldPubSub): Promise<{ items: InboxItem[]; unreadCount: number }> {
-  const unique = [...new Set(ids)];
+  // Stored ids are lower-case; inboxItem finds an upper-case one, so every operation must.
+  const unique = [...new Set(ids.map((id) => (isUuid(id) ? id.toLowerCase() : id)))];
   if (unique.length === 0) throw badInput([{ field: 'ids', message: 'give at least one id' }]);
   if (unique.length > MAX_IDS) throw badInput([{ field: 'ids', message: `at most ${MAX_IDS} ids per call` }]);
   const rule = CHANGES[change];
@@ -34,11 +35,12 @@ export async function changeItems(owner: InboxOwner, ids: string[], change: Chan
     await lockInbox(tx, owner.projectId, owner.userId);
     const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, projectId: owner.projectId, userId: owner.userId } });
     const missing = unique.find((id) => !found.some((item) => item.id === id));
-    if (missing) throw notFound('InboxItem', missing);
-    const toChange = await tx.inboxItem.findMany({ where: { id: { in: unique }, ...rule.when }, select: { id: true } });
+    // Not `if (missing)`: an empty id is missing too, and reached the uuid column below (a 500).
+    if (missing !== undefined) throw notFound('InboxItem', missing);
+    const toChange = await tx.inboxItem.findMany({ where: { id: { in: unique }, projectId: owner.projectId, userId: owner.userId, ...rule.when }, select: { id: true } });
     if (toChange.length) await tx.inboxItem.updateMany({ where: { id: { in: toChange.map((i) => i.id) } }, data: rule.data() });
     const events = await recordInboxEvents(tx, owner.projectId, owner.userId, toChange.map((i) => ({ type: rule.type, itemId: i.id })));
-    const items = await tx.inboxItem.findMany({ where: { id: { in: unique } }, orderBy: { createdAt: 'desc' } });
+    const items = await tx.inboxItem.findMany({ where: { id: { in: unique }, projectId: owner.projectId, userId: owner.userId }, orderBy: { createdAt: 'desc' } });
     return { items, events };
   });
   publishInboxEvents(pubsub, events);

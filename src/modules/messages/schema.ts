@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { filter, pipe } from 'graphql-yoga';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
+import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import type { MessageStatusEvent } from '../../realtime/pubsub.ts';
+import { isUuid } from '../users/service.ts';
 import { cancelMessage, getMessage, MAX_SEND_BATCH, retryFailed, retryMessage, sendMessages, type SendResult } from './service.ts';
 
 const auth = { operator: true } as const;
@@ -80,8 +82,12 @@ builder.queryField('messages', (t) =>
     maxSize: 200,
     defaultSize: 50,
     args: { filter: t.arg({ type: MessageFilter }) },
+    validate: connectionArgs('uuid'),
     totalCount: (_c, args, ctx) => prisma().message.count({ where: messageWhere(requireProjectId(ctx), args.filter) }),
-    resolve: (query, _r, args, ctx) => prisma().message.findMany({ ...query, where: messageWhere(requireProjectId(ctx), args.filter) }),
+    resolve: (query, _r, args, ctx) => {
+      const page = pageById(query, 'asc');
+      return prisma().message.findMany({ ...page.query, where: { AND: [messageWhere(requireProjectId(ctx), args.filter), page.where] }, orderBy: { id: 'asc' } });
+    },
   }),
 );
 
@@ -168,11 +174,15 @@ builder.mutationFields((t) => ({
   retryFailed: t.int({
     description: 'Retries every FAILED message (the dead letters) matching the filter; answers how many.',
     authScopes: auth,
-    args: { channel: t.arg.string(), notificationId: t.arg.int() },
+    // Refused rather than ignored: a filter dropped for a typo would retry every dead letter.
+    args: {
+      channel: t.arg.string({ validate: z.enum(CHANNELS, { error: `must be one of ${CHANNELS.join(', ')}` }).nullish() }),
+      notificationId: t.arg.int({ validate: z.number().int().min(1, 'must be a notification id (1 or more)').nullish() }),
+    },
     resolve: (_r, args, ctx) =>
       retryFailed(
         requireProjectId(ctx),
-        { channel: args.channel && (CHANNELS as readonly string[]).includes(args.channel) ? (args.channel as (typeof CHANNELS)[number]) : null, notificationId: args.notificationId },
+        { channel: (args.channel as (typeof CHANNELS)[number] | null | undefined) ?? null, notificationId: args.notificationId },
         ctx.delivery,
       ),
   }),
@@ -197,13 +207,20 @@ builder.subscriptionField('messageStatus', (t) =>
     type: MessageStatusEventRef,
     description: "Every delivery status change of the project's messages, optionally narrowed to a message, a user or a notification.",
     authScopes: auth,
-    args: { messageId: t.arg.id(), userId: t.arg.id(), notificationId: t.arg.int() },
+    // Herald ids are uuids: anything else could never match, and would wait silently forever.
+    args: {
+      messageId: t.arg.id({ validate: z.string().refine(isUuid, 'must be a message id (uuid)').nullish() }),
+      userId: t.arg.id({ validate: z.string().refine(isUuid, "must be a user's Herald id (uuid)").nullish() }),
+      notificationId: t.arg.int(),
+    },
     subscribe: (_r, args, ctx) => {
       const projectId = requireProjectId(ctx);
       const events = ctx.pubsub.subscribe('messageStatus', projectId);
+      const messageId = args.messageId == null ? null : String(args.messageId).toLowerCase();
+      const userId = args.userId == null ? null : String(args.userId).toLowerCase();
       const wanted = (e: MessageStatusEvent) =>
-        (args.messageId == null || e.messageId === String(args.messageId)) &&
-        (args.userId == null || e.userId === String(args.userId)) &&
+        (messageId === null || e.messageId === messageId) &&
+        (userId === null || e.userId === userId) &&
         (args.notificationId == null || e.notificationId === args.notificationId);
       // A Repeater, not an async generator: a generator cannot be returned while it awaits the
       // next event, so a client's disconnect would keep its Redis subscription until then.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { acceptMessageGroups, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import { TERMINAL, type Delivery } from '../../delivery/delivery.ts';
-import type { Channel, Message, User } from '../../generated/prisma/client.ts';
+import type { Channel, Message, Prisma, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom, notFound } from '../../graphql/errors.ts';
 import { findNotification, masterVersion } from '../notifications/service.ts';
 import { renderVersion } from '../notifications/render.ts';
@@ -233,35 +233,61 @@ export async function getMessage(projectId: string, id: string): Promise<Message
   return message;
 }
 
+/** The status a message has now (for a CONFLICT message: the one read before the update may be stale). */
+async function statusNow(id: string): Promise<string> {
+  return (await prisma().message.findUnique({ where: { id }, select: { status: true } }))?.status ?? 'gone';
+}
+
 /** Cancels a message that has not been sent yet (scheduled or queued). */
 export async function cancelMessage(projectId: string, id: string, delivery: Delivery): Promise<Message> {
   const message = await getMessage(projectId, id);
   const updated = await prisma().message.updateMany({ where: { id, status: { in: ['SCHEDULED', 'QUEUED'] } }, data: { status: 'CANCELED' } });
-  if (updated.count === 0) throw conflict(`Message ${id} is ${message.status}: only scheduled or queued messages can be canceled`);
+  if (updated.count === 0) throw conflict(`Message ${id} is ${await statusNow(id)}: only scheduled or queued messages can be canceled`);
   await delivery.event(message, 'CANCELED');
   return getMessage(projectId, id);
 }
 
 /** Sends a FAILED (dead-letter) message again, with a fresh attempt budget. */
 export async function retryMessage(projectId: string, id: string, delivery: Delivery): Promise<Message> {
-  const message = await getMessage(projectId, id);
-  const updated = await prisma().message.updateMany({
-    where: { id, status: 'FAILED' },
-    data: { status: 'QUEUED', attempts: 0, scheduledAt: null, leaseUntil: null },
-  });
-  if (updated.count === 0) throw conflict(`Message ${id} is ${message.status}: only failed messages can be retried`);
-  await delivery.event(message, 'QUEUED', { error: 'retry requested' });
-  const fresh = await getMessage(projectId, id);
+  await getMessage(projectId, id);
+  const [fresh] = await requeueFailed({ id, projectId });
+  if (!fresh) throw conflict(`Message ${id} is ${await statusNow(id)}: only failed messages can be retried`);
+  await delivery.event(fresh, 'QUEUED', { error: 'retry requested' });
   await delivery.dispatch([fresh], `retry${Date.now()}`);
   return fresh;
 }
 
+/** The most dead letters one retryFailed call sends again; call it again for more. */
+export const RETRY_FAILED_LIMIT = 10_000;
+
+/**
+ * Sends the project's FAILED messages matching the filter again; answers how many. One UPDATE
+ * decides which ones: a message another retry (or cancel) took meanwhile is simply not counted,
+ * instead of failing the call half-way with some messages requeued.
+ */
 export async function retryFailed(projectId: string, filter: { channel?: Channel | null; notificationId?: number | null }, delivery: Delivery): Promise<number> {
-  const failed = await prisma().message.findMany({
-    where: { projectId, status: 'FAILED', ...(filter.channel ? { channel: filter.channel } : {}), ...(filter.notificationId ? { notificationId: filter.notificationId } : {}) },
+  const candidates = await prisma().message.findMany({
+    where: {
+      projectId,
+      status: 'FAILED',
+      ...(filter.channel != null ? { channel: filter.channel } : {}),
+      ...(filter.notificationId != null ? { notificationId: filter.notificationId } : {}),
+    },
     select: { id: true },
-    take: 10_000,
+    orderBy: { id: 'asc' },
+    take: RETRY_FAILED_LIMIT,
   });
-  for (const { id } of failed) await retryMessage(projectId, id, delivery);
-  return failed.length;
+  if (candidates.length === 0) return 0;
+  const requeued = await requeueFailed({ id: { in: candidates.map((c) => c.id) }, projectId });
+  for (const message of requeued) await delivery.event(message, 'QUEUED', { error: 'retry requested' });
+  await delivery.dispatch(requeued, `retry${Date.now()}`);
+  return requeued.length;
+}
+
+/** FAILED → QUEUED with a fresh attempt budget, atomically; answers the messages it moved. */
+function requeueFailed(where: Prisma.MessageWhereInput): Promise<Message[]> {
+  return prisma().message.updateManyAndReturn({
+    where: { ...where, status: 'FAILED' },
+    data: { status: 'QUEUED', attempts: 0, scheduledAt: null, leaseUntil: null },
+  });
 }

@@ -16,7 +16,10 @@ const typed = z.object({ type: z.string().min(1).max(100) }).catchall(z.unknown(
 const contactValue = z.union([
   z.string().trim().min(1).max(320),
   z.number().int(),
-  z.object({ id: z.string().max(320).nullish(), unicity: z.string().max(320).nullish(), hash: z.string().max(64).nullish() }),
+  z
+    .object({ id: z.string().max(320).nullish(), unicity: z.string().max(320).nullish(), hash: z.string().max(64).nullish() })
+    // As findContact requires: with none, lookup() had nothing to search by and crashed.
+    .refine((ref) => [ref.id, ref.unicity, ref.hash].filter((v) => v != null && v.trim() !== '').length === 1, 'give exactly one of id, unicity and hash'),
 ]);
 const recipientSchema = z.object({ type: z.string().max(50).nullish(), value: contactValue });
 const stampSchema = z.object({
@@ -245,7 +248,8 @@ export async function testNotification(
   if (!parsed.success) throw badInput(issuesFrom(parsed.error.issues));
   const item = parsed.data;
   const notification = await getNotification(projectId, idOrKey);
-  const version = versionId ? await getVersion(projectId, notification.id, versionId) : await masterVersion(projectId, notification.id);
+  // An empty versionId is a version nobody has (NOT_FOUND), not a request for the master.
+  const version = versionId !== null ? await getVersion(projectId, notification.id, versionId) : await masterVersion(projectId, notification.id);
   const user = item.recipient ? await findContact(projectId, contactRefOf(item.recipient)) : null;
   const render = await renderVersion({ notification, version, user, data: item.data, variables: item.variables, overrides: item, locale: item.locale });
   const id = uuidv7();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
+import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { ItemError } from '../../graphql/types.ts';
 import { CHANNELS, fromStored, type LocaleContent } from './content.ts';
@@ -213,8 +214,16 @@ builder.queryField('notifications', (t) =>
     maxSize: 200,
     defaultSize: 50,
     args: { filter: t.arg({ type: NotificationFilter }) },
+    validate: connectionArgs('int'),
     totalCount: (_c, args, ctx) => prisma().notification.count({ where: notificationWhere(requireProjectId(ctx), args.filter) }),
-    resolve: (query, _r, args, ctx) => prisma().notification.findMany({ ...query, where: notificationWhere(requireProjectId(ctx), args.filter) }),
+    resolve: (query, _r, args, ctx) => {
+      const page = pageById(query, 'asc');
+      return prisma().notification.findMany({
+        ...page.query,
+        where: { AND: [notificationWhere(requireProjectId(ctx), args.filter), page.where] },
+        orderBy: { id: 'asc' },
+      });
+    },
   }),
 );
 
@@ -410,9 +419,10 @@ builder.queryField('renderNotification', (t) =>
     resolve: async (_r, args, ctx) => {
       const projectId = requireProjectId(ctx);
       const notification = await notifications.getNotification(projectId, args.id);
-      const version = args.versionId
-        ? await notifications.getVersion(projectId, notification.id, String(args.versionId))
-        : await notifications.masterVersion(projectId, notification.id);
+      const version =
+        args.versionId != null
+          ? await notifications.getVersion(projectId, notification.id, String(args.versionId))
+          : await notifications.masterVersion(projectId, notification.id);
       const hasContact = args.contact && Object.values(args.contact).some((v) => v != null && v !== '');
       const user = hasContact ? await findContact(projectId, args.contact!) : null;
       const render = await renderVersion({ notification, version, user, data: args.data, variables: args.variables, locale: args.locale });

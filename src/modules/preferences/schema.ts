@@ -4,7 +4,7 @@ import type { Context } from '../../graphql/context.ts';
 import { forbidden } from '../../graphql/errors.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { CHANNELS } from '../notifications/content.ts';
-import { findUser } from '../users/service.ts';
+import { findUserByRef } from '../users/service.ts';
 import { setPreferences } from './service.ts';
 import { PreferencesRef } from './types.ts';
 
@@ -25,8 +25,7 @@ builder.mutationField('setUserPreferences', (t) =>
     args: { userId: t.arg.id({ required: true }), preferences: t.arg({ type: PreferencesInput, required: true }) },
     resolve: async (_r, args, ctx) => {
       const projectId = requireProjectId(ctx);
-      const id = String(args.userId);
-      const user = await findUser(projectId, /^[0-9a-f-]{36}$/i.test(id) ? { id } : { externalId: id });
+      const user = await findUserByRef(projectId, String(args.userId), 'userId');
       return setPreferences(projectId, user.id, args.preferences);
     },
   }),

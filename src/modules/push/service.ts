@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { v7 as uuidv7 } from 'uuid';
 import { prisma } from '../../db/client.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
-import { badInput, ErrorCode, issuesFrom } from '../../graphql/errors.ts';
-import { findUser, isUuid } from '../users/service.ts';
+import { badInput, issuesFrom } from '../../graphql/errors.ts';
+import { findUserByRef } from '../users/service.ts';
 
 /** base64url (padding tolerated) that decodes to exactly `bytes` bytes. */
 const base64url = (bytes: number, what: string) =>
@@ -26,18 +26,6 @@ export const pushSubscriptionSchema = z.object({
 });
 export type PushSubscriptionInput = z.input<typeof pushSubscriptionSchema>;
 
-/** A user by Herald id or externalId (a uuid is tried as Herald id first). NOT_FOUND for another project's user. */
-export async function findUserByAnyId(projectId: string, userId: string) {
-  if (isUuid(userId)) {
-    try {
-      return await findUser(projectId, { id: userId });
-    } catch (error) {
-      if ((error as { extensions?: { code?: string } }).extensions?.code !== ErrorCode.NOT_FOUND) throw error;
-    }
-  }
-  return findUser(projectId, { externalId: userId });
-}
-
 /**
  * Stores a browser subscription for a user. The endpoint identifies it: registering it again
  * (new keys, or another user logged in on that browser) updates the one row.
@@ -45,7 +33,7 @@ export async function findUserByAnyId(projectId: string, userId: string) {
 export async function registerPushSubscription<Q extends object>(projectId: string, userId: string, input: PushSubscriptionInput, query: Q) {
   const parsed = pushSubscriptionSchema.safeParse(input);
   if (!parsed.success) throw badInput(issuesFrom(parsed.error.issues, ['subscription']));
-  const user = await findUserByAnyId(projectId, userId);
+  const user = await findUserByRef(projectId, userId, 'userId');
   const { endpoint, keys } = parsed.data;
   const data = { userId: user.id, p256dh: keys.p256dh, auth: keys.auth } satisfies Partial<Prisma.PushSubscriptionUncheckedCreateInput>;
   return prisma().pushSubscription.upsert({

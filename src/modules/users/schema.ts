@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
+import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { ItemError } from '../../graphql/types.ts';
 import { readPreferences } from '../preferences/service.ts';
@@ -107,9 +108,12 @@ builder.queryField('users', (t) =>
     maxSize: 200,
     defaultSize: 50,
     args: { filter: t.arg({ type: UserFilter }) },
+    validate: connectionArgs('uuid'),
     totalCount: (_connection, args, ctx) => prisma().user.count({ where: userWhere(requireProjectId(ctx), args.filter) }),
-    resolve: (query, _root, args, ctx) =>
-      prisma().user.findMany({ ...query, where: userWhere(requireProjectId(ctx), args.filter) }),
+    resolve: (query, _root, args, ctx) => {
+      const page = pageById(query, 'asc');
+      return prisma().user.findMany({ ...page.query, where: { AND: [userWhere(requireProjectId(ctx), args.filter), page.where] }, orderBy: { id: 'asc' } });
+    },
   }),
 );
 

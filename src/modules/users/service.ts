@@ -98,6 +98,20 @@ export async function findUser(projectId: string, by: { id?: string | null; exte
   return user;
 }
 
+/**
+ * A user of the project by Herald id or externalId, for arguments that take either (a uuid is
+ * tried as Herald id first: clients often use uuids as their own ids). Another project's user
+ * is NOT_FOUND like an unknown one; `field` names the argument when the reference is empty.
+ */
+export async function findUserByRef(projectId: string, ref: string, field: string): Promise<User> {
+  if (ref.trim() === '') throw badInput([{ field, message: 'must be a Herald user id or an externalId' }]);
+  if (isUuid(ref)) {
+    const byId = await prisma().user.findFirst({ where: { id: ref, projectId } });
+    if (byId) return byId;
+  }
+  return findUser(projectId, { externalId: ref });
+}
+
 export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
