@@ -237,6 +237,49 @@ describe('upsertUsers (GraphQL)', () => {
     expect((await byExternalId(externalId)).data!.user).toMatchObject(expected);
   });
 
+  it('a repeated externalId is applied item by item in input order, each result showing the user after its item', async () => {
+    const [fresh, stored] = [prefix('repeat-new'), prefix('repeat-old')];
+    const [seeded] = await upsertOk([{ externalId: stored, firstName: 'Stored', custom: { plan: 'free' } }]);
+    const fill = await upsertOk([
+      { externalId: stored, email: 'one@example.com', custom: { plan: 'pro', a: 1 } },
+      { externalId: fresh, custom: { a: 1 } },
+      { externalId: stored, email: 'two@example.com', lastName: 'Two', custom: { a: 2, b: 2 } },
+      { externalId: fresh, email: 'fresh@example.com', custom: { a: 2, b: 2 } },
+      { externalId: fresh, firstName: 'Fresh', email: 'ignored@example.com' },
+    ]);
+    expect(fill.map((r) => [r.externalId, r.created])).toEqual([
+      [stored, false],
+      [fresh, true],
+      [stored, false],
+      [fresh, false],
+      [fresh, false],
+    ]);
+    expect(fill.map((r) => r.user)).toMatchObject([
+      { id: seeded!.user!.id, firstName: 'Stored', email: 'one@example.com', lastName: null, custom: { plan: 'free', a: 1 } },
+      { email: null, firstName: null, custom: { a: 1 } },
+      { id: seeded!.user!.id, firstName: 'Stored', email: 'one@example.com', lastName: 'Two', custom: { plan: 'free', a: 1, b: 2 } },
+      { email: 'fresh@example.com', firstName: null, custom: { a: 1, b: 2 } },
+      { email: 'fresh@example.com', firstName: 'Fresh', custom: { a: 1, b: 2 } },
+    ]);
+    expect(new Set(fill.filter((r) => r.externalId === fresh).map((r) => r.user!.id)).size).toBe(1);
+    expect(fill[2]!.user).toMatchObject((await byExternalId(stored)).data!.user);
+    expect(fill[4]!.user).toMatchObject((await byExternalId(fresh)).data!.user);
+
+    const overwrite = await upsertOk(
+      [
+        { externalId: stored, email: 'three@example.com', custom: { a: 3 } },
+        { externalId: stored, firstName: 'Four', custom: { c: 4 } },
+      ],
+      'OVERWRITE',
+    );
+    expect(overwrite.map((r) => r.created)).toEqual([false, false]);
+    expect(overwrite.map((r) => r.user)).toMatchObject([
+      { firstName: 'Stored', email: 'three@example.com', lastName: 'Two', custom: { plan: 'free', a: 3, b: 2 } },
+      { firstName: 'Four', email: 'three@example.com', lastName: 'Two', custom: { plan: 'free', a: 3, b: 2, c: 4 } },
+    ]);
+    expect(overwrite[1]!.user).toMatchObject((await byExternalId(stored)).data!.user);
+  });
+
   it('OVERWRITE replaces the given fields and leaves the others', async () => {
     const externalId = prefix('over');
     await upsertOk([
@@ -636,5 +679,29 @@ describe('concurrency', () => {
     expect(await countUsers()).toBe(before + ids.length);
     const user = (await byExternalId(ids[0]!)).data!.user;
     expect(Object.keys(user.custom).sort()).toEqual(orders.map((_, k) => `call${k}`).sort());
+  });
+
+  it('overlapping batches that repeat users, existing or not, all succeed at once (no deadlock)', async () => {
+    const p = prefix('overlap-repeat');
+    const ids = Array.from({ length: 12 }, (_, i) => `${p}-${String(i).padStart(2, '0')}`);
+    await upsertOk(ids.filter((_, i) => i % 2).map((externalId) => ({ externalId })));
+    const orders = Array.from({ length: 8 }, (_, k) => {
+      const rotated = [...ids.slice(k * 2), ...ids.slice(0, k * 2)];
+      const order = k % 2 ? rotated.reverse() : rotated;
+      return [...order, ...order.slice(0, 6)];
+    });
+    const responses = await Promise.all(
+      orders.map((order, k) => upsert(order.map((externalId, i) => ({ externalId, custom: { [`call${k}-${i < ids.length ? 1 : 2}`]: true } })))),
+    );
+    for (const res of responses) {
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.upsertUsers.every((r) => r.ok)).toBe(true);
+    }
+    for (const externalId of ids) {
+      const created = responses.flatMap((res) => res.data!.upsertUsers.filter((r) => r.externalId === externalId && r.created));
+      expect(created, externalId).toHaveLength(ids.indexOf(externalId) % 2 ? 0 : 1);
+      const expected = orders.flatMap((order, k) => order.map((id, i) => (id === externalId ? `call${k}-${i < ids.length ? 1 : 2}` : null))).filter(Boolean);
+      expect(Object.keys((await byExternalId(externalId)).data!.user.custom).sort(), externalId).toEqual(expected.sort());
+    }
   });
 });

@@ -18,8 +18,12 @@ export type UpsertUserResult =
  * are kept; in OVERWRITE mode the given fields replace the stored ones.
  *
  * Each invalid item gets its own error; the valid ones are written together in one
- * transaction, each as one INSERT ... ON CONFLICT, so concurrent upserts of the same user
- * cannot race into a duplicate or lose a field.
+ * transaction. A repeated externalId acts as if its items were applied one after the other in
+ * input order, and each item's result is the user as it stood after that item.
+ *
+ * The whole batch is one INSERT ... ON CONFLICT, so concurrent upserts of the same user cannot
+ * race into a duplicate or lose a field; a batch that repeats an externalId which already
+ * exists takes one more statement.
  */
 export async function upsertUsers(projectId: string, items: UserProfileInput[], mode: UpsertMode): Promise<UpsertUserResult[]> {
   if (items.length > MAX_UPSERT_BATCH) {
@@ -30,17 +34,15 @@ export async function upsertUsers(projectId: string, items: UserProfileInput[], 
     const result = userProfileSchema.safeParse(item);
     return result.success ? { index, profile: result.data } : { index, issues: issuesFrom(result.error.issues) };
   });
-  const valid = parsed.filter((p): p is Parsed & { profile: UserProfile } => p.profile !== undefined);
-  // Write (and so lock) the rows in one global order, by externalId, so concurrent batches holding
-  // the same users in different orders cannot deadlock; repeats of a user keep their input order.
-  const ordered = [...valid].sort((a, b) =>
-    a.profile.externalId < b.profile.externalId ? -1 : a.profile.externalId > b.profile.externalId ? 1 : a.index - b.index,
-  );
-  const byIndex = await prisma().$transaction(async (tx) => {
-    const rows = new Map<number, User & { created: boolean }>();
-    for (const { index, profile } of ordered) rows.set(index, await upsertOne(tx, projectId, profile, mode));
-    return rows;
-  });
+  const groups = new Map<string, Step[]>();
+  for (const p of parsed) {
+    if (!p.profile) continue;
+    const steps = groups.get(p.profile.externalId) ?? [];
+    const previous = steps.at(-1)?.fields;
+    steps.push({ index: p.index, fields: previous ? fold(previous, p.profile, mode) : fieldsOf(p.profile) });
+    groups.set(p.profile.externalId, steps);
+  }
+  const byIndex = groups.size ? await writeGroups(projectId, groups, mode) : new Map<number, UpsertedUser>();
   return parsed.map((p, index): UpsertUserResult => {
     const row = byIndex.get(index);
     if (row) {
@@ -57,31 +59,133 @@ export async function upsertUsers(projectId: string, items: UserProfileInput[], 
   });
 }
 
-type Tx = Prisma.TransactionClient;
+const COLUMNS = ['email', 'telephone', 'language', 'timezone', 'firstName', 'lastName', 'photoURL', 'country'] as const;
+type Column = (typeof COLUMNS)[number];
+type Fields = { [C in Column]: string | null } & { custom: Record<string, unknown> };
+/** One valid item of a user, with `fields` = everything given for that user up to and including it. */
+type Step = { index: number; fields: Fields };
+type UpsertedUser = User & { created: boolean };
 
-async function upsertOne(tx: Tx, projectId: string, p: UserProfile, mode: UpsertMode) {
-  const custom = JSON.stringify(p.custom ?? {});
-  // FILL_MISSING keeps what is stored (COALESCE(stored, given)); OVERWRITE prefers the given value.
-  const pick = (column: string) =>
-    mode === 'FILL_MISSING'
-      ? Prisma.raw(`"${column}" = COALESCE("User"."${column}", EXCLUDED."${column}")`)
-      : Prisma.raw(`"${column}" = COALESCE(EXCLUDED."${column}", "User"."${column}")`);
-  const columns = ['email', 'telephone', 'language', 'timezone', 'firstName', 'lastName', 'photoURL', 'country'];
+function fieldsOf(p: UserProfile): Fields {
+  const fields = { custom: p.custom ?? {} } as Fields;
+  for (const c of COLUMNS) fields[c] = p[c] ?? null;
+  return fields;
+}
+
+/**
+ * What `before` then `p` add up to, so that upserting the result once leaves a user exactly as
+ * upserting both in turn would (COALESCE and the shallow jsonb `||` of two objects are associative).
+ */
+function fold(before: Fields, p: UserProfile, mode: UpsertMode): Fields {
+  const given = fieldsOf(p);
+  const fields = {
+    custom: mode === 'FILL_MISSING' ? { ...given.custom, ...before.custom } : { ...before.custom, ...given.custom },
+  } as Fields;
+  for (const c of COLUMNS) fields[c] = mode === 'FILL_MISSING' ? (before[c] ?? given[c]) : (given[c] ?? before[c]);
+  return fields;
+}
+
+/** The stored value of `column` once `given` is upserted onto `stored` (both SQL expressions). */
+function merged(column: Column | 'custom', stored: Prisma.Sql, given: Prisma.Sql, mode: UpsertMode): Prisma.Sql {
   // jsonb || keeps the right-hand side's value for a key present on both sides.
-  const customMerge = mode === 'FILL_MISSING' ? Prisma.raw(`EXCLUDED."custom" || "User"."custom"`) : Prisma.raw(`"User"."custom" || EXCLUDED."custom"`);
-  const rows = await tx.$queryRaw<(User & { created: boolean })[]>`
-    INSERT INTO "User" ("id", "projectId", "externalId", "email", "telephone", "language", "timezone",
-                        "firstName", "lastName", "photoURL", "country", "custom", "updatedAt")
-    VALUES (${uuidv7()}::uuid, ${projectId}::uuid, ${p.externalId}, ${p.email ?? null}, ${p.telephone ?? null},
-            ${p.language ?? null}, ${p.timezone ?? null}, ${p.firstName ?? null}, ${p.lastName ?? null},
-            ${p.photoURL ?? null}, ${p.country ?? null}, ${custom}::jsonb, now())
+  if (column === 'custom') return mode === 'FILL_MISSING' ? Prisma.sql`${given} || ${stored}` : Prisma.sql`${stored} || ${given}`;
+  return mode === 'FILL_MISSING' ? Prisma.sql`COALESCE(${stored}, ${given})` : Prisma.sql`COALESCE(${given}, ${stored})`;
+}
+
+const col = (table: string, column: string) => Prisma.raw(`${table}."${column}"`);
+const RETURNED = Prisma.raw(
+  ['id', 'projectId', 'externalId', ...COLUMNS, 'custom', 'createdAt', 'updatedAt'].map((c) => `"${c}"`).join(', '),
+);
+
+async function writeGroups(projectId: string, groups: Map<string, Step[]>, mode: UpsertMode): Promise<Map<number, UpsertedUser>> {
+  // Write (and so lock) the rows in one global order, by externalId, so concurrent batches holding
+  // the same users in different orders cannot deadlock: one multi-row INSERT takes its rows in order.
+  const externalIds = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const repeated = externalIds.filter((id) => groups.get(id)!.length > 1);
+  const values = externalIds.map((externalId) => {
+    const f = groups.get(externalId)!.at(-1)!.fields;
+    return Prisma.sql`(${uuidv7()}::uuid, ${projectId}::uuid, ${externalId}, ${Prisma.join(COLUMNS.map((c) => f[c]))},
+                       ${JSON.stringify(f.custom)}::jsonb, now())`;
+  });
+  // A repeated user that already exists is only locked here (the WHERE): the per-item results need
+  // its row from before the batch, which the second statement reads before updating it.
+  const upsert = Prisma.sql`
+    INSERT INTO "User" ("id", "projectId", "externalId", ${Prisma.raw(COLUMNS.map((c) => `"${c}"`).join(', '))}, "custom", "updatedAt")
+    VALUES ${Prisma.join(values)}
     ON CONFLICT ("projectId", "externalId") DO UPDATE SET
-      ${Prisma.join(columns.map(pick), ', ')},
-      "custom" = ${customMerge},
+      ${Prisma.join(
+        [...COLUMNS, 'custom' as const].map((c) => Prisma.sql`${Prisma.raw(`"${c}"`)} = ${merged(c, col('"User"', c), col('EXCLUDED', c), mode)}`),
+        ', ',
+      )},
       "updatedAt" = now()
-    RETURNING "id", "projectId", "externalId", "email", "telephone", "language", "timezone", "firstName",
-              "lastName", "photoURL", "country", "custom", "createdAt", "updatedAt", (xmax = 0) AS "created"`;
-  return rows[0]!;
+    ${repeated.length ? Prisma.sql`WHERE "User"."externalId" NOT IN (${Prisma.join(repeated)})` : Prisma.empty}
+    RETURNING ${RETURNED}, (xmax = 0) AS "created"`;
+
+  const byIndex = new Map<number, UpsertedUser>();
+  const collect = (rows: UpsertedUser[]) => {
+    for (const row of rows) {
+      const steps = groups.get(row.externalId)!;
+      if (steps.length === 1) byIndex.set(steps[0]!.index, row);
+    }
+    return rows;
+  };
+  if (!repeated.length) {
+    // One statement is its own transaction.
+    collect(await prisma().$queryRaw<UpsertedUser[]>(upsert));
+    return byIndex;
+  }
+  await prisma().$transaction(async (tx) => {
+    const rows = collect(await tx.$queryRaw<UpsertedUser[]>(upsert));
+    const inserted = new Set(rows.filter((r) => r.created).map((r) => r.externalId));
+    for (const row of await replay(tx, projectId, repeated, groups, inserted, mode)) {
+      const { index, ...user } = row;
+      const steps = groups.get(user.externalId)!;
+      byIndex.set(index, { ...user, created: inserted.has(user.externalId) && steps[0]!.index === index });
+    }
+  });
+  return byIndex;
+}
+
+/**
+ * The result of each item of the repeated users: a user the batch inserted started from nothing,
+ * one that existed (locked by the INSERT, not yet changed) from its stored row, which gets the
+ * batch's last state in the same statement (the SELECT still sees the row from before the UPDATE).
+ */
+async function replay(
+  tx: Prisma.TransactionClient,
+  projectId: string,
+  repeated: string[],
+  groups: Map<string, Step[]>,
+  inserted: Set<string>,
+  mode: UpsertMode,
+): Promise<(User & { index: number })[]> {
+  const values = repeated.flatMap((externalId) => {
+    const steps = groups.get(externalId)!;
+    return steps.map(
+      ({ index, fields: f }, k) =>
+        Prisma.sql`(${index}::int, ${externalId}::text, ${inserted.has(externalId)}::boolean, ${k === steps.length - 1}::boolean,
+                    ${Prisma.join(COLUMNS.map((c) => Prisma.sql`${f[c]}::text`))}, ${JSON.stringify(f.custom)}::jsonb)`,
+    );
+  });
+  const stored = (c: Column | 'custom') =>
+    Prisma.sql`CASE WHEN v."fresh" THEN ${c === 'custom' ? Prisma.sql`'{}'::jsonb` : Prisma.sql`NULL`} ELSE ${col('u', c)} END`;
+  return tx.$queryRaw<(User & { index: number })[]>`
+    WITH v ("index", "externalId", "fresh", "last", ${Prisma.raw(COLUMNS.map((c) => `"${c}"`).join(', '))}, "custom") AS (
+      VALUES ${Prisma.join(values)}
+    ), updated AS (
+      UPDATE "User" AS u SET
+        ${Prisma.join(
+          [...COLUMNS, 'custom' as const].map((c) => Prisma.sql`${Prisma.raw(`"${c}"`)} = ${merged(c, col('u', c), col('v', c), mode)}`),
+          ', ',
+        )},
+        "updatedAt" = now()
+      FROM v
+      WHERE v."last" AND NOT v."fresh" AND u."projectId" = ${projectId}::uuid AND u."externalId" = v."externalId"
+    )
+    SELECT v."index", u."id", u."projectId", u."externalId",
+           ${Prisma.join([...COLUMNS, 'custom' as const].map((c) => Prisma.sql`${merged(c, stored(c), col('v', c), mode)} AS ${Prisma.raw(`"${c}"`)}`), ', ')},
+           u."createdAt", now()::timestamp(3) AS "updatedAt"
+    FROM v JOIN "User" AS u ON u."projectId" = ${projectId}::uuid AND u."externalId" = v."externalId"`;
 }
 
 /** Finds a user of the project by Herald id or by the client's externalId. */
