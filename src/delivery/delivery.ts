@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import { prisma } from '../db/client.ts';
-import { Prisma, type Channel, type Message, type MessageStatus } from '../generated/prisma/client.ts';
+import { Prisma, type Channel, type Message, type MessageStatus, type User } from '../generated/prisma/client.ts';
 import type { HeraldPubSub, MessageStatusEvent } from '../realtime/pubsub.ts';
 import { mutedReason } from '../modules/preferences/service.ts';
 import { BUILT_IN, createProviderRegistry } from './providers/registry.ts';
@@ -17,6 +17,49 @@ export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPE
 
 /** The row as this attempt claimed it: its outcome is written only while nobody re-claimed it. */
 const claimOf = (message: Pick<Message, 'id' | 'attempts'>) => ({ id: message.id, status: 'SENDING' as const, attempts: message.attempts });
+
+/** A MessageEvent as publishing needs it. */
+interface EventRow {
+  attempt: number;
+  error: string | null;
+  at: Date;
+}
+
+interface ClaimedProviderConfig {
+  kind: string;
+  name: string;
+  settings: unknown;
+  secrets: string | null;
+}
+
+/** The user's columns in the claim statement, prefixed: the generated list follows the schema. */
+const USER_COLUMNS = Prisma.join(Object.values(Prisma.UserScalarFieldEnum).map((f) => Prisma.raw(`u."${f}" AS "user.${f}"`)));
+
+type ClaimRow = Message & { [column: `user.${string}`]: unknown } & {
+  _signingSecret: string | null;
+  _statusWebhookUrl: string | null;
+  _notificationKey: string | null;
+  _providers: ClaimedProviderConfig[];
+  _sendingAt: Date;
+};
+
+function splitClaim(row: ClaimRow) {
+  const message: Record<string, unknown> = {};
+  const user: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    if (column.startsWith('user.')) user[column.slice(5)] = value;
+    else if (!column.startsWith('_')) message[column] = value;
+  }
+  // The message's project cannot be missing (its rows cascade); a join that found none is a bug.
+  if (row._signingSecret === null) throw new Error(`project of message ${row.id} not found`);
+  return {
+    message: message as unknown as Message,
+    user: user.id == null ? null : (user as unknown as User),
+    project: { signingSecret: row._signingSecret, statusWebhookUrl: row._statusWebhookUrl },
+    notificationKey: row._notificationKey,
+    providerConfigs: row._providers,
+  };
+}
 
 interface DeliveryJob {
   messageId: string;
@@ -122,33 +165,54 @@ export class Delivery {
   async deliver(messageId: string): Promise<void> {
     const { config } = this.deps;
     const leaseUntil = new Date(Date.now() + config.DELIVERY_LEASE_MS);
-    const [claimed] = await prisma().$queryRaw<Message[]>`
-      UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "leaseUntil" = ${leaseUntil}, "updatedAt" = now()
-      WHERE id = ${messageId}::uuid
-        AND (status IN ('QUEUED', 'SCHEDULED') OR (status = 'SENDING' AND "leaseUntil" < now()))
-        AND ("scheduledAt" IS NULL OR "scheduledAt" <= now() + interval '1 second')
-      RETURNING *`;
-    if (!claimed) return;
-    const message = { ...claimed, channel: claimed.channel as Channel };
-    // Preferences are read at delivery time: a user who mutes a channel stops scheduled ones too.
-    const muted = await mutedReason(message);
+    // The claim, its SENDING event and everything the attempt reads, in one statement (seven
+    // round trips before): the user (and preferences, read at delivery time: a user who mutes a
+    // channel stops scheduled ones too), the notification's key, the project's secret and status
+    // webhook and the provider chain. Reading them in the claim's snapshot needs no cache, so a
+    // provider configuration change applies to the next attempt, as before. The SENDING event
+    // commits with the claim, so a muted message records SENDING before SKIPPED: its row went
+    // through SENDING too.
+    const [row] = await prisma().$queryRaw<ClaimRow[]>`
+      WITH claimed AS (
+        UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "leaseUntil" = ${leaseUntil}, "updatedAt" = now()
+        WHERE id = ${messageId}::uuid
+          AND (status IN ('QUEUED', 'SCHEDULED') OR (status = 'SENDING' AND "leaseUntil" < now()))
+          AND ("scheduledAt" IS NULL OR "scheduledAt" <= now() + interval '1 second')
+        RETURNING *
+      ),
+      sending AS (
+        INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt)
+        SELECT id, "projectId", 'SENDING', attempts FROM claimed
+        RETURNING at
+      )
+      SELECT c.*, ${USER_COLUMNS}, (SELECT at FROM sending) AS "_sendingAt",
+        p."signingSecret" AS "_signingSecret", p."statusWebhookUrl" AS "_statusWebhookUrl", n.key AS "_notificationKey",
+        (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', pc.kind, 'name', pc.name, 'settings', pc.settings, 'secrets', pc.secrets) ORDER BY pc.priority), '[]'::jsonb)
+          FROM "ProviderConfig" pc WHERE pc."projectId" = c."projectId" AND pc.channel = c.channel AND pc.enabled) AS "_providers"
+      FROM claimed c
+      LEFT JOIN "User" u ON u.id = c."userId"
+      LEFT JOIN "Project" p ON p.id = c."projectId"
+      LEFT JOIN "Notification" n ON n.id = c."notificationId"`;
+    if (!row) return;
+    const { message, user, project, notificationKey, providerConfigs } = splitClaim(row);
+    await this.announce(message, 'SENDING', { attempt: message.attempts, error: null, at: row._sendingAt });
+    const muted = mutedReason(message, { preferences: user?.preferences, notificationKey });
     if (muted) {
-      await this.finish(message, 'SKIPPED', { error: muted });
+      await this.finish(message, 'SKIPPED', { error: muted, statusWebhookUrl: project.statusWebhookUrl });
       return;
     }
-    await this.event(message, 'SENDING', { attempt: message.attempts });
 
-    const chain = await this.providerChain(message);
+    const chain = this.providerChain(message, providerConfigs);
     const index = Math.floor((message.attempts - 1) / message.maxAttempts);
     const entry = chain[index];
+    const { statusWebhookUrl } = project;
     if (!entry) {
-      await this.finish(message, 'FAILED', { error: chain.length ? message.lastError ?? 'all providers failed' : `no ${message.channel} provider is configured for this project` });
+      await this.finish(message, 'FAILED', {
+        error: chain.length ? message.lastError ?? 'all providers failed' : `no ${message.channel} provider is configured for this project`,
+        statusWebhookUrl,
+      });
       return;
     }
-    // The status webhook too: the outcome's callback then needs no second read of the project.
-    const project = await prisma().project.findUniqueOrThrow({ where: { id: message.projectId }, select: { signingSecret: true, statusWebhookUrl: true } });
-    const user = message.userId ? await prisma().user.findUnique({ where: { id: message.userId } }) : null;
-    const { statusWebhookUrl } = project;
     try {
       const outcome = await entry.provider.send({ message, user, idempotencyKey: message.id, signingSecret: project.signingSecret }, entry.settings);
       await this.finish(message, outcome.delivered ? 'DELIVERED' : 'SENT', { provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
@@ -167,21 +231,17 @@ export class Delivery {
       // Exponential backoff with jitter; a failover is tried at once.
       const delay = failover ? 0 : Math.round(config.DELIVERY_BACKOFF_MS * 2 ** (attemptOnProvider - 1) * (0.8 + Math.random() * 0.4));
       const scheduledAt = new Date(Date.now() + delay);
-      const requeued = await prisma().message.updateMany({
-        where: claimOf(message),
-        data: { status: 'QUEUED', lastError: providerError.message, provider: entry.name, scheduledAt, leaseUntil: null },
+      const requeued = await this.transition(message, 'QUEUED', [Prisma.sql`"lastError" = ${providerError.message}`, Prisma.sql`provider = ${entry.name}`, Prisma.sql`"scheduledAt" = ${scheduledAt}`], {
+        provider: entry.name,
+        error: providerError.message,
       });
-      if (requeued.count === 0) return this.leaseLost(message, 'QUEUED');
-      await this.event(message, 'QUEUED', { attempt: message.attempts, provider: entry.name, error: providerError.message });
+      if (!requeued) return this.leaseLost(message, 'QUEUED');
+      await this.announce(message, 'QUEUED', requeued);
       await this.dispatch([{ id: message.id, channel: message.channel, scheduledAt, attempts: message.attempts }]);
     }
   }
 
-  private async providerChain(message: Message): Promise<{ name: string; provider: ChannelProvider; settings: ProviderSettings }[]> {
-    const configs = await prisma().providerConfig.findMany({
-      where: { projectId: message.projectId, channel: message.channel, enabled: true },
-      orderBy: { priority: 'asc' },
-    });
+  private providerChain(message: Message, configs: ClaimedProviderConfig[]): { name: string; provider: ChannelProvider; settings: ProviderSettings }[] {
     const chain = configs.flatMap((c) => {
       const provider = this.providers.get(c.kind);
       if (!provider) return [];
@@ -196,23 +256,47 @@ export class Delivery {
   private async finish(
     message: Message,
     status: MessageStatus,
-    details: { provider?: string; providerMessageId?: string | undefined; error?: string; statusWebhookUrl?: string | null },
+    details: { provider?: string; providerMessageId?: string | undefined; error?: string; statusWebhookUrl: string | null },
   ): Promise<void> {
     const now = new Date();
-    const finished = await prisma().message.updateMany({
-      where: claimOf(message),
-      data: {
-        status,
-        leaseUntil: null,
-        provider: details.provider ?? message.provider,
-        providerMessageId: details.providerMessageId ?? null,
-        lastError: details.error ?? (status === 'FAILED' ? message.lastError : null),
-        ...(status === 'SENT' || status === 'DELIVERED' ? { sentAt: now } : {}),
-        ...(status === 'DELIVERED' ? { deliveredAt: now } : {}),
-      },
-    });
-    if (finished.count === 0) return this.leaseLost(message, status);
-    await this.event(message, status, { attempt: message.attempts, provider: details.provider, error: details.error, statusWebhookUrl: details.statusWebhookUrl });
+    const finished = await this.transition(
+      message,
+      status,
+      [
+        Prisma.sql`provider = ${details.provider ?? message.provider}`,
+        Prisma.sql`"providerMessageId" = ${details.providerMessageId ?? null}`,
+        Prisma.sql`"lastError" = ${details.error ?? (status === 'FAILED' ? message.lastError : null)}`,
+        ...(status === 'SENT' || status === 'DELIVERED' ? [Prisma.sql`"sentAt" = ${now}`] : []),
+        ...(status === 'DELIVERED' ? [Prisma.sql`"deliveredAt" = ${now}`] : []),
+      ],
+      { provider: details.provider, error: details.error },
+    );
+    if (!finished) return this.leaseLost(message, status);
+    await this.announce(message, status, finished, details.statusWebhookUrl);
+  }
+
+  /**
+   * Moves the message this attempt claimed out of SENDING and records the event, in one
+   * statement (an UPDATE then an INSERT before): the event row exists only if the claim check
+   * passed, and both commit together. Null when the lease was lost. The caller publishes.
+   */
+  private async transition(
+    message: Message,
+    status: MessageStatus,
+    set: Prisma.Sql[],
+    event: { provider?: string | undefined; error?: string | undefined },
+  ): Promise<EventRow | null> {
+    const claim = claimOf(message);
+    const [row] = await prisma().$queryRaw<EventRow[]>`
+      WITH moved AS (
+        UPDATE "Message" SET status = ${status}::"MessageStatus", "leaseUntil" = NULL, "updatedAt" = ${new Date()}, ${Prisma.join(set)}
+        WHERE id = ${claim.id}::uuid AND status = ${claim.status}::"MessageStatus" AND attempts = ${claim.attempts}
+        RETURNING id, "projectId"
+      )
+      INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt, provider, error)
+      SELECT id, "projectId", ${status}::"MessageStatus", ${message.attempts}, ${event.provider ?? null}, ${event.error ?? null} FROM moved
+      RETURNING attempt, error, at`;
+    return row ?? null;
   }
 
   /**
@@ -239,7 +323,20 @@ export class Delivery {
     const db = details.tx ?? prisma();
     const event = await db.messageEvent.create({
       data: { messageId: message.id, projectId: message.projectId, status, attempt: details.attempt ?? 0, provider: details.provider ?? null, error: details.error ?? null },
+      select: { attempt: true, error: true, at: true },
     });
+    if (details.tx) return; // the caller publishes after its commit (see publishAccepted)
+    await this.announce(message, status, event, details.statusWebhookUrl);
+  }
+
+  /** Publishes a recorded (committed) transition and queues the callbacks of terminal ones. */
+  private async announce(
+    message: Pick<Message, 'id' | 'projectId' | 'userId' | 'notificationId' | 'channel' | 'callbackUrl' | 'callbackMetadata' | 'requestId'>,
+    status: MessageStatus,
+    event: EventRow,
+    /** The project's, when the caller has just read it (undefined: read it here). */
+    statusWebhookUrl?: string | null,
+  ): Promise<void> {
     const payload: MessageStatusEvent = {
       messageId: message.id,
       projectId: message.projectId,
@@ -251,9 +348,8 @@ export class Delivery {
       error: event.error,
       at: event.at.toISOString(),
     };
-    if (details.tx) return; // the caller publishes after its commit (see publishAccepted)
     this.deps.pubsub.publish('messageStatus', message.projectId, payload);
-    if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload, details.statusWebhookUrl);
+    if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload, statusWebhookUrl);
   }
 
   /** Publishes the first status of messages written in a transaction that has now committed. */

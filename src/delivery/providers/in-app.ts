@@ -37,43 +37,44 @@ export function inAppProvider(pubsub: HeraldPubSub): ChannelProvider {
         category: message.category,
       };
       const userId = message.userId;
-      const { item, events } = await prisma().$transaction(async (tx) => {
+      const { itemId, events } = await prisma().$transaction(async (tx) => {
         await lockInbox(tx, message.projectId, userId);
-        // Re-delivery after a crash must not create a second item for the same message.
-        const existing = await tx.inboxItem.findUnique({ where: { messageId: message.id } });
-        if (existing) return { item: existing, events: [] };
         if (message.incrementId) {
-          const project = await tx.project.findUniqueOrThrow({ where: { id: message.projectId }, select: { stackTimeoutSeconds: true } });
-          const since = new Date(Date.now() - project.stackTimeoutSeconds * 1000);
+          // Re-delivery after a crash must not stack the same message twice.
+          const existing = await tx.inboxItem.findUnique({ where: { messageId: message.id }, select: { id: true } });
+          if (existing) return { itemId: existing.id, events: [] };
+          // The project's stack timeout is read in the same statement as the stack.
           const [stack] = await tx.$queryRaw<{ id: string }[]>`
-            SELECT id FROM "InboxItem"
-            WHERE "projectId" = ${message.projectId}::uuid AND "userId" = ${message.userId}::uuid
-              AND "incrementId" = ${message.incrementId} AND "updatedAt" >= ${since} AND "archivedAt" IS NULL
-            ORDER BY "updatedAt" DESC LIMIT 1 FOR UPDATE`;
+            SELECT i.id FROM "InboxItem" i JOIN "Project" p ON p.id = i."projectId"
+            WHERE i."projectId" = ${message.projectId}::uuid AND i."userId" = ${message.userId}::uuid
+              AND i."incrementId" = ${message.incrementId} AND i."archivedAt" IS NULL
+              AND i."updatedAt" >= ${new Date()}::timestamp - make_interval(secs => p."stackTimeoutSeconds")
+            ORDER BY i."updatedAt" DESC LIMIT 1 FOR UPDATE OF i`;
           if (stack) {
             const updated = await tx.inboxItem.update({
               where: { id: stack.id },
               data: { ...fields, stackCount: { increment: 1 }, readAt: null, seenAt: null },
+              select: { id: true, stackCount: true },
             });
             await tx.message.update({ where: { id: message.id }, data: { stackCount: updated.stackCount } });
-            return { item: updated, events: await recordInboxEvents(tx, message.projectId, userId, [{ type: 'UPDATED', itemId: updated.id }]) };
+            return { itemId: updated.id, events: await recordInboxEvents(tx, message.projectId, userId, [{ type: 'UPDATED', itemId: updated.id }]) };
           }
         }
-        const created = await tx.inboxItem.create({
-          data: {
-            id: uuidv7(),
-            projectId: message.projectId,
-            userId,
-            messageId: message.id,
-            notificationId: message.notificationId,
-            incrementId: message.incrementId,
-            ...fields,
-          },
+        // Idempotent per message id in one statement: a re-delivery after a crash hits the unique
+        // messageId and inserts nothing (the inbox lock above orders it after the first one).
+        const [created] = await tx.inboxItem.createManyAndReturn({
+          data: [{ id: uuidv7(), projectId: message.projectId, userId, messageId: message.id, notificationId: message.notificationId, incrementId: message.incrementId, ...fields }],
+          skipDuplicates: true,
+          select: { id: true },
         });
-        return { item: created, events: await recordInboxEvents(tx, message.projectId, userId, [{ type: 'CREATED', itemId: created.id }]) };
+        if (!created) {
+          const existing = await tx.inboxItem.findUniqueOrThrow({ where: { messageId: message.id }, select: { id: true } });
+          return { itemId: existing.id, events: [] };
+        }
+        return { itemId: created.id, events: await recordInboxEvents(tx, message.projectId, userId, [{ type: 'CREATED', itemId: created.id }]) };
       });
       publishInboxEvents(pubsub, events);
-      return { providerMessageId: item.id, delivered: true };
+      return { providerMessageId: itemId, delivered: true };
     },
   };
 }

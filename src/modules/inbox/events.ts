@@ -23,13 +23,16 @@ type Tx = Prisma.TransactionClient;
  * in commit order, and the unread count written with each event is exact.
  */
 export async function lockInbox(tx: Tx, projectId: string, userId: string): Promise<void> {
+  // One statement where an insert-then-SELECT FOR UPDATE took two: DO UPDATE locks the row
+  // whether it was there or another transaction has just committed it (a SELECT in the same
+  // statement would miss such a row, its snapshot being older). The no-op SET keeps it HOT.
   await tx.$executeRaw`
     INSERT INTO "InboxState" ("userId", "projectId", "lastCursor", "unreadCount", "updatedAt")
-    VALUES (${userId}::uuid, ${projectId}::uuid, 0, 0, now()) ON CONFLICT ("userId") DO NOTHING`;
-  await tx.$queryRaw`SELECT "userId" FROM "InboxState" WHERE "userId" = ${userId}::uuid FOR UPDATE`;
+    VALUES (${userId}::uuid, ${projectId}::uuid, 0, 0, now())
+    ON CONFLICT ("userId") DO UPDATE SET "lastCursor" = "InboxState"."lastCursor"`;
 }
 
-/** Unread = neither read nor archived. */
+/** Unread = neither read nor archived (recordInboxEvents counts the same in SQL). */
 export function unreadWhere(projectId: string, userId: string, category?: string | null) {
   return { projectId, userId, readAt: null, archivedAt: null, ...(category ? { category } : {}) };
 }
@@ -45,16 +48,30 @@ export async function recordInboxEvents(
   changes: { type: InboxEventType; itemId: string | null }[],
 ): Promise<InboxEventMessage[]> {
   if (changes.length === 0) return [];
-  const unreadCount = await tx.inboxItem.count({ where: unreadWhere(projectId, userId) });
-  const state = await tx.inboxState.update({
-    where: { userId },
-    data: { lastCursor: { increment: changes.length }, unreadCount },
-  });
-  const first = state.lastCursor - BigInt(changes.length) + 1n;
-  const at = new Date();
-  const rows = changes.map((c, i) => ({ userId, projectId, cursor: first + BigInt(i), type: c.type, itemId: c.itemId, unreadCount, at }));
-  await tx.inboxEvent.createMany({ data: rows });
-  return rows.map((r) => ({ projectId, userId, cursor: r.cursor.toString(), type: r.type as InboxEventType, itemId: r.itemId, unreadCount, at: at.toISOString() }));
+  // Count, cursor bump and event rows in one statement (three round trips before). The count
+  // sees this transaction's earlier changes: a statement's snapshot includes them. `at` is the
+  // clock after the inbox lock, not the transaction's start, so it follows cursor order.
+  const changeRows = JSON.stringify(changes.map((c, i) => ({ i: i + 1, type: c.type, itemId: c.itemId })));
+  const rows = await tx.$queryRaw<{ cursor: bigint; type: string; itemId: string | null; unreadCount: number; at: Date }[]>`
+    WITH state AS (
+      UPDATE "InboxState" SET
+        "lastCursor" = "lastCursor" + ${changes.length},
+        "unreadCount" = (
+          SELECT count(*)::int FROM "InboxItem"
+          WHERE "projectId" = ${projectId}::uuid AND "userId" = ${userId}::uuid AND "readAt" IS NULL AND "archivedAt" IS NULL),
+        "updatedAt" = now()
+      WHERE "userId" = ${userId}::uuid
+      RETURNING "lastCursor", "unreadCount"
+    )
+    INSERT INTO "InboxEvent" ("userId", "projectId", cursor, type, "itemId", "unreadCount", at)
+    SELECT ${userId}::uuid, ${projectId}::uuid, state."lastCursor" - ${changes.length} + c.i, c.type, c."itemId", state."unreadCount", clock_timestamp()
+    FROM state, jsonb_to_recordset(${changeRows}::jsonb) AS c(i int, type text, "itemId" uuid)
+    ORDER BY c.i
+    RETURNING cursor, type, "itemId", "unreadCount", at`;
+  if (rows.length !== changes.length) throw new Error(`inbox state of user ${userId} is missing: call lockInbox first`);
+  return rows
+    .sort((a, b) => (a.cursor < b.cursor ? -1 : 1))
+    .map((r) => ({ projectId, userId, cursor: r.cursor.toString(), type: r.type as InboxEventType, itemId: r.itemId, unreadCount: r.unreadCount, at: r.at.toISOString() }));
 }
 
 export function publishInboxEvents(pubsub: HeraldPubSub, events: InboxEventMessage[]): void {

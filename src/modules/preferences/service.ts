@@ -36,18 +36,23 @@ export async function setPreferences(projectId: string, userId: string, input: u
   return preferences;
 }
 
-/** Why this message must not go out, or null. */
-export async function mutedReason(message: Pick<Message, 'userId' | 'channel' | 'critical' | 'category' | 'notificationId'>): Promise<string | null> {
+/**
+ * Why this message must not go out, or null. Pure: the caller reads the user's preferences and
+ * the notification's key at delivery time (the delivery worker does so in its claim statement),
+ * so a user who mutes a channel stops scheduled messages too.
+ */
+export function mutedReason(
+  message: Pick<Message, 'userId' | 'channel' | 'critical' | 'category' | 'notificationId'>,
+  stored: { preferences: unknown; notificationKey: string | null },
+): string | null {
   if (message.critical || !message.userId) return null;
-  const user = await prisma().user.findUnique({ where: { id: message.userId }, select: { preferences: true } });
-  const prefs = readPreferences(user?.preferences);
+  const prefs = readPreferences(stored.preferences);
   const channel = message.channel as Channel;
   if (prefs.channels.includes(channel)) return `muted by the user's preferences (channel ${channel})`;
   if (message.category && prefs.categories.includes(message.category)) return `muted by the user's preferences (category ${message.category})`;
   if (message.notificationId != null) {
-    const notification = await prisma().notification.findUnique({ where: { id: message.notificationId }, select: { id: true, key: true } });
-    const muted = [String(notification?.id), notification?.key].flatMap((k) => (k ? (prefs.notifications[k] ?? []) : []));
-    if (muted.includes(channel)) return `muted by the user's preferences (notification ${notification?.key ?? notification?.id}, channel ${channel})`;
+    const muted = [String(message.notificationId), stored.notificationKey].flatMap((k) => (k ? (prefs.notifications[k] ?? []) : []));
+    if (muted.includes(channel)) return `muted by the user's preferences (notification ${stored.notificationKey ?? message.notificationId}, channel ${channel})`;
   }
   return null;
 }
