@@ -25,6 +25,25 @@ interface EventRow {
   at: Date;
 }
 
+/** What the messageStatus topic carries for a recorded transition: ids and ISO strings only. */
+function statusEvent(
+  message: Pick<Message, 'id' | 'projectId' | 'userId' | 'notificationId' | 'channel'>,
+  status: MessageStatus,
+  event: EventRow,
+): MessageStatusEvent {
+  return {
+    messageId: message.id,
+    projectId: message.projectId,
+    userId: message.userId,
+    notificationId: message.notificationId,
+    channel: message.channel,
+    status,
+    attempt: event.attempt,
+    error: event.error,
+    at: event.at.toISOString(),
+  };
+}
+
 interface ClaimedProviderConfig {
   kind: string;
   name: string;
@@ -337,36 +356,14 @@ export class Delivery {
     /** The project's, when the caller has just read it (undefined: read it here). */
     statusWebhookUrl?: string | null,
   ): Promise<void> {
-    const payload: MessageStatusEvent = {
-      messageId: message.id,
-      projectId: message.projectId,
-      userId: message.userId,
-      notificationId: message.notificationId,
-      channel: message.channel,
-      status,
-      attempt: event.attempt,
-      error: event.error,
-      at: event.at.toISOString(),
-    };
+    const payload = statusEvent(message, status, event);
     this.deps.pubsub.publish('messageStatus', message.projectId, payload);
     if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload, statusWebhookUrl);
   }
 
   /** Publishes the first status of messages written in a transaction that has now committed. */
   publishAccepted(messages: Message[]): void {
-    for (const m of messages) {
-      this.deps.pubsub.publish('messageStatus', m.projectId, {
-        messageId: m.id,
-        projectId: m.projectId,
-        userId: m.userId,
-        notificationId: m.notificationId,
-        channel: m.channel,
-        status: m.status,
-        attempt: 0,
-        error: null,
-        at: m.createdAt.toISOString(),
-      });
-    }
+    for (const m of messages) this.deps.pubsub.publish('messageStatus', m.projectId, statusEvent(m, m.status, { attempt: 0, error: null, at: m.createdAt }));
   }
 
   private async queueCallbacks(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isUuid } from '../modules/users/service.ts';
 
 /**
  * Cursor pagination of the prisma connections, which all page by `id`: uuid v7 ids (users,
@@ -6,7 +7,6 @@ import { z } from 'zod';
  */
 export type IdKind = 'uuid' | 'int';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INT32_MAX = 2_147_483_647;
 
 /**
@@ -16,7 +16,7 @@ const INT32_MAX = 2_147_483_647;
  */
 export function isListCursor(cursor: string, kind: IdKind): boolean {
   const decoded = Buffer.from(cursor, 'base64').toString('utf8');
-  if (kind === 'uuid') return UUID.test(/^GPC:S:(.*)$/s.exec(decoded)?.[1] ?? '');
+  if (kind === 'uuid') return isUuid(/^GPC:S:(.*)$/s.exec(decoded)?.[1] ?? '');
   const digits = /^GPC:N:(\d{1,10})$/.exec(decoded)?.[1];
   return digits !== undefined && Number(digits) <= INT32_MAX;
 }

@@ -48,16 +48,15 @@ export function webSocketOptions(config: Config): WebSocketOptions {
   };
 }
 
-const DEFAULTS: WebSocketOptions = { keepAliveMs: 12_000, connectionInitTimeoutMs: 10_000, maxSubscriptions: 100, maxBufferedBytes: 1_048_576 };
-
 /**
  * graphql-ws on the HTTP server's /graphql path. Operations run through yoga's envelop
  * (`getEnveloped`), so websocket and HTTP share plugins, context, auth and error masking.
  * A socket must present valid credentials in connection_init; each operation re-checks
- * them, and a socket whose key is revoked is closed at once.
+ * them, and a socket whose key is revoked is closed at once. The limits come from the
+ * configuration (webSocketOptions; src/config/env.ts holds their defaults).
  */
-export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: HeraldPubSub, options: Partial<WebSocketOptions> = {}) {
-  const { keepAliveMs, connectionInitTimeoutMs, maxSubscriptions, maxBufferedBytes, logger } = { ...DEFAULTS, ...options };
+export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: HeraldPubSub, options: WebSocketOptions) {
+  const { keepAliveMs, connectionInitTimeoutMs, maxSubscriptions, maxBufferedBytes, logger } = options;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const sockets = new Map<object, { principal: Principal; close: (code: number, reason: string) => void }>();
   /** The ids of each connection's running subscriptions (queries and mutations do not count). */

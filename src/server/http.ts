@@ -18,7 +18,7 @@ export async function listen(
   logger: Logger,
   host: string,
   port: number,
-  webSocket: Partial<WebSocketOptions> = {},
+  webSocket: WebSocketOptions,
 ): Promise<RunningServer> {
   const server = createServer(yoga);
   let stopping = false;

@@ -6,7 +6,7 @@ import type { Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Department, DepartmentMember, Message, User } from '../../generated/prisma/client.ts';
 import { badInput, issuesFrom, notFound } from '../../graphql/errors.ts';
 import { SYNC_WAIT_MS, waitForFirstAttempt } from '../messages/service.ts';
-import { isUuid } from '../users/service.ts';
+import { isUuid, userByRef, usersByRef } from '../users/service.ts';
 
 // ---------- departments and members ----------
 
@@ -48,19 +48,10 @@ export async function deleteDepartment(projectId: string, id: string): Promise<D
   return department;
 }
 
-/** A user of the project by Herald id or by the client's externalId (null when none). */
-export async function resolveUser(projectId: string, idOrExternalId: string): Promise<User | null> {
-  if (isUuid(idOrExternalId)) {
-    const byId = await prisma().user.findFirst({ where: { projectId, id: idOrExternalId } });
-    if (byId) return byId;
-  }
-  return prisma().user.findUnique({ where: { projectId_externalId: { projectId, externalId: idOrExternalId } } });
-}
-
 async function resolveUsers(projectId: string, ids: string[]): Promise<User[]> {
   if (ids.length === 0) throw badInput([{ field: 'userIds', message: 'give at least one user' }]);
   if (ids.length > 500) throw badInput([{ field: 'userIds', message: 'at most 500 users per call' }]);
-  const users = await Promise.all(ids.map((id) => resolveUser(projectId, id)));
+  const users = await usersByRef(projectId, ids);
   const issues = users.flatMap((u, i) => (u ? [] : [{ field: `userIds.${i}`, message: `no user ${JSON.stringify(ids[i])}` }]));
   if (issues.length) throw badInput(issues);
   return users as User[];
@@ -324,7 +315,7 @@ export async function notifyDepartmentUser(
     if (!member) return failure(NOTIFY_ERRORS.USER_NOT_FOUND, `Department ${JSON.stringify(departmentId)} has no default user`);
     user = member.user;
   } else {
-    const found = await resolveUser(projectId, userRef);
+    const found = await userByRef(projectId, userRef);
     const member = found && (await prisma().departmentMember.findUnique({ where: { departmentId_userId: { departmentId: department.id, userId: found.id } } }));
     if (!member) return failure(NOTIFY_ERRORS.USER_NOT_FOUND, `User ${JSON.stringify(userRef)} not found in department ${JSON.stringify(departmentId)}`);
     user = found;
@@ -340,7 +331,7 @@ export async function notifyDepartmentUser(
   const drafts = notifyDrafts(n, user!, notifyChannels(n), extra);
   // Extra users to pop the notifier for: in-app only; unknown ones are a warning, not a failure.
   for (const ref of n.notificationAttributes?.additionalNotifierNotificationDAUUIDs ?? []) {
-    const other = await resolveUser(projectId, ref);
+    const other = await userByRef(projectId, ref);
     if (!other) warnings.push({ warningCode: 'ADDITIONAL_USER_NOT_FOUND', warningDescription: `User ${JSON.stringify(ref)} not found` });
     else if (other.id !== user!.id) drafts.push(...notifyDrafts(n, other, ['IN_APP'], extra));
   }

@@ -2,6 +2,7 @@ import { prisma } from '../../db/client.ts';
 import type { InboxItem } from '../../generated/prisma/client.ts';
 import { badInput, forbidden, notFound } from '../../graphql/errors.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { isUuid } from '../users/service.ts';
 import { lockInbox, publishInboxEvents, recordInboxEvents, unreadWhere, type InboxEventType } from './events.ts';
 
 export interface InboxOwner {
@@ -87,8 +88,4 @@ export async function performAction(owner: InboxOwner, id: string, actionId: str
   if (action.disabled === true) throw forbidden('This action is disabled');
   const { items } = await changeItems(owner, [id], 'read', pubsub);
   return { item: items[0] ?? item, action };
-}
-
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

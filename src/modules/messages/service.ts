@@ -73,6 +73,9 @@ export async function sendMessages(projectId: string, requestId: string, items: 
 
 type Accepted = Omit<SendResult, 'emailError' | 'smsError'>;
 
+/** Notifuse's per-item error for invalid input: "invalid/<field>: <message>; ...". */
+const invalid = (issues: { field: string; message: string }[]) => `invalid/${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`;
+
 /**
  * Takes every item through the checks in the order a lone item would meet them (input, notification,
  * client id, profile, user, version, render), so each gets the error it would get alone, but each
@@ -97,7 +100,7 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
     if (id) seen.add(id);
     const item = sendItemSchema.safeParse(raw);
     if (item.success) parsed.set(index, item.data);
-    else fail(index, `invalid/${issuesFrom(item.error.issues).map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+    else fail(index, invalid(issuesFrom(item.error.issues)));
   }
   const item = (index: number) => parsed.get(index)!;
 
@@ -134,7 +137,8 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
       const profile = profileOf(it);
       const check = userProfileSchema.safeParse(profile);
       if (check.success) profiles.set(index, profile);
-      else fail(index, `invalid/${issuesFrom(check.error.issues).map((i) => `user${i.field.charAt(0).toUpperCase()}${i.field.slice(1)}: ${i.message}`).join('; ')}`);
+      // The profile's fields are the message's user* fields.
+      else fail(index, invalid(issuesFrom(check.error.issues).map((i) => ({ ...i, field: `user${i.field.charAt(0).toUpperCase()}${i.field.slice(1)}` }))));
     }
   }
 

@@ -5,7 +5,7 @@ import type { Message, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, type InputIssue } from '../../graphql/errors.ts';
 import { renderVersion } from '../notifications/render.ts';
 import { findNotification, masterVersion } from '../notifications/service.ts';
-import { isUuid } from '../users/service.ts';
+import { usersByRef } from '../users/service.ts';
 
 export const MAX_RECIPIENTS = 500;
 
@@ -62,19 +62,14 @@ function userRefs(userIds: readonly string[] | null | undefined, headerUserId: s
  * Scoped by project, so another project's users are unknown ones.
  */
 async function resolveUsers(projectId: string, refs: UserRef[]): Promise<{ users: User[]; issues: InputIssue[] }> {
-  if (refs.length === 0) return { users: [], issues: [] };
-  const ids = [...new Set(refs.map((r) => r.id))];
-  const uuids = ids.filter(isUuid).map((id) => id.toLowerCase());
-  const rows = await prisma().user.findMany({ where: { projectId, OR: [{ externalId: { in: ids } }, ...(uuids.length ? [{ id: { in: uuids } }] : [])] } });
-  const byId = new Map(rows.map((u) => [u.id, u]));
-  const byExternalId = new Map(rows.map((u) => [u.externalId, u]));
+  const found = await usersByRef(projectId, refs.map((r) => r.id));
   const users = new Map<string, User>();
   const issues: InputIssue[] = [];
-  for (const ref of refs) {
-    const user = (isUuid(ref.id) ? byId.get(ref.id.toLowerCase()) : undefined) ?? byExternalId.get(ref.id);
+  refs.forEach((ref, i) => {
+    const user = found[i];
     if (user) users.set(user.id, user);
     else issues.push({ field: ref.field, message: `no user ${JSON.stringify(ref.id)}` });
-  }
+  });
   return { users: [...users.values()], issues };
 }
 

@@ -1,7 +1,7 @@
 import { prisma } from '../../db/client.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import { badInput, notFound } from '../../graphql/errors.ts';
-import { isUuid } from '../users/service.ts';
+import { userByRef } from '../users/service.ts';
 
 /**
  * NP6 identifies a contact three ways:
@@ -30,13 +30,7 @@ export async function findContact(projectId: string, ref: ContactRef): Promise<U
 /** Like findContact, but null when nobody matches. */
 export async function lookup(projectId: string, ref: ContactRef): Promise<User | null> {
   const db = prisma();
-  if (ref.id) {
-    if (isUuid(ref.id)) {
-      const byId = await db.user.findFirst({ where: { projectId, id: ref.id } });
-      if (byId) return byId;
-    }
-    return db.user.findUnique({ where: { projectId_externalId: { projectId, externalId: ref.id } } });
-  }
+  if (ref.id) return userByRef(projectId, ref.id);
   const field = await unicityFieldOf(projectId);
   if (ref.unicity) {
     return db.user.findFirst({ where: { projectId, [field]: { equals: ref.unicity.trim(), mode: 'insensitive' } }, orderBy: { createdAt: 'asc' } });

@@ -93,6 +93,7 @@ function merged(column: Column | 'custom', stored: Prisma.Sql, given: Prisma.Sql
 }
 
 const col = (table: string, column: string) => Prisma.raw(`${table}."${column}"`);
+const COLUMN_LIST = Prisma.raw(COLUMNS.map((c) => `"${c}"`).join(', '));
 const RETURNED = Prisma.raw(
   ['id', 'projectId', 'externalId', ...COLUMNS, 'custom', 'createdAt', 'updatedAt'].map((c) => `"${c}"`).join(', '),
 );
@@ -110,7 +111,7 @@ async function writeGroups(projectId: string, groups: Map<string, Step[]>, mode:
   // A repeated user that already exists is only locked here (the WHERE): the per-item results need
   // its row from before the batch, which the second statement reads before updating it.
   const upsert = Prisma.sql`
-    INSERT INTO "User" ("id", "projectId", "externalId", ${Prisma.raw(COLUMNS.map((c) => `"${c}"`).join(', '))}, "custom", "updatedAt")
+    INSERT INTO "User" ("id", "projectId", "externalId", ${COLUMN_LIST}, "custom", "updatedAt")
     VALUES ${Prisma.join(values)}
     ON CONFLICT ("projectId", "externalId") DO UPDATE SET
       ${Prisma.join(
@@ -170,7 +171,7 @@ async function replay(
   const stored = (c: Column | 'custom') =>
     Prisma.sql`CASE WHEN v."fresh" THEN ${c === 'custom' ? Prisma.sql`'{}'::jsonb` : Prisma.sql`NULL`} ELSE ${col('u', c)} END`;
   return tx.$queryRaw<(User & { index: number })[]>`
-    WITH v ("index", "externalId", "fresh", "last", ${Prisma.raw(COLUMNS.map((c) => `"${c}"`).join(', '))}, "custom") AS (
+    WITH v ("index", "externalId", "fresh", "last", ${COLUMN_LIST}, "custom") AS (
       VALUES ${Prisma.join(values)}
     ), updated AS (
       UPDATE "User" AS u SET
@@ -209,11 +210,32 @@ export async function findUser(projectId: string, by: { id?: string | null; exte
  */
 export async function findUserByRef(projectId: string, ref: string, field: string): Promise<User> {
   if (ref.trim() === '') throw badInput([{ field, message: 'must be a Herald user id or an externalId' }]);
+  const user = await userByRef(projectId, ref);
+  if (!user) throw notFound('User', ref);
+  return user;
+}
+
+/**
+ * userByRef for many references in one query (a uuid is tried as Herald id first), answered in
+ * the references' order, null where the project has no such user.
+ */
+export async function usersByRef(projectId: string, refs: readonly string[]): Promise<(User | null)[]> {
+  if (refs.length === 0) return [];
+  const ids = [...new Set(refs)];
+  const uuids = ids.filter(isUuid).map((id) => id.toLowerCase());
+  const rows = await prisma().user.findMany({ where: { projectId, OR: [{ externalId: { in: ids } }, ...(uuids.length ? [{ id: { in: uuids } }] : [])] } });
+  const byId = new Map(rows.map((u) => [u.id, u]));
+  const byExternalId = new Map(rows.map((u) => [u.externalId, u]));
+  return refs.map((ref) => (isUuid(ref) ? byId.get(ref.toLowerCase()) : undefined) ?? byExternalId.get(ref) ?? null);
+}
+
+/** Like findUserByRef, but null when the project has no such user. */
+export async function userByRef(projectId: string, ref: string): Promise<User | null> {
   if (isUuid(ref)) {
     const byId = await prisma().user.findFirst({ where: { id: ref, projectId } });
     if (byId) return byId;
   }
-  return findUser(projectId, { externalId: ref });
+  return prisma().user.findUnique({ where: { projectId_externalId: { projectId, externalId: ref } } });
 }
 
 export function isUuid(value: string): boolean {
