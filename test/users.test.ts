@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../src/generated/gql/index.ts';
 import type { UserFilter, UserInput } from '../src/generated/gql/graphql.ts';
+import { userHash } from '../src/modules/projects/credentials.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { NOTIFUSE_UPSERT_DOC_USER } from './helpers/legacy-bodies.ts';
+import { expectDocumented } from './helpers/openapi.ts';
 
 const Upsert = graphql(`
   mutation UsersUpsert($users: [UserInput!]!, $mode: UpsertMode! = FILL_MISSING) {
@@ -408,6 +411,21 @@ describe('POST /users.upsert (Notifuse)', () => {
       lastName: 'Added',
       custom: { plan: 'pro', company: { name: 'ACME' }, seats: 2 },
     });
+  });
+
+  it("stores the documentation's telephone in E.164 and returns it so where Notifuse returns the profile (a deliberate difference)", async () => {
+    const res = await rest(h.url, 'POST', '/users.upsert', NOTIFUSE_UPSERT_DOC_USER, auth);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectDocumented('POST', '/users.upsert', 200, res.body);
+    expect(res.body.results).toEqual([{ id: 'notifuse-phone', ok: true, created: true }]);
+    const hmac = userHash(h.project.widgetSecret, 'notifuse-phone');
+    const front = await rest(h.url, 'GET', `/front/users.get?projectId=${h.project.projectId}&userId=notifuse-phone&userHmac=${hmac}`);
+    expect(front.status, JSON.stringify(front.body)).toBe(200);
+    expect(front.body.user).toMatchObject({ id: 'notifuse-phone', email: 'john@doe.com', telephone: '+447911123456', country: 'GB' });
+    // The international "00" prefix is the same number.
+    const dialled = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: 'notifuse-phone-00', telephone: '0044 7911 123456' }] }, auth);
+    expect(dialled.body.results).toEqual([{ id: 'notifuse-phone-00', ok: true, created: true }]);
+    expect((await byExternalId('notifuse-phone-00')).data!.user).toMatchObject({ telephone: '+447911123456' });
   });
 
   it('accepts a numeric id as its string', async () => {

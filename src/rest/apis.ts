@@ -19,6 +19,8 @@ interface ApiProfile {
   /** Headers forwarded to GraphQL: only this API's own credential style is honoured. */
   credentialHeaders: string[];
   credentialStyle: CredentialStyle | 'widget';
+  /** What a request without credentials is told to send. */
+  credentialsHint: string;
   /**
    * For APIs that carry credentials in the query or body (Notifuse's widget API): builds the
    * headers GraphQL authenticates with.
@@ -45,6 +47,7 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   notifuse: {
     credentialHeaders: ['authorization'],
     credentialStyle: 'bearer',
+    credentialsHint: 'Authorization: Bearer <apiKey>',
     securityScheme: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <apiKey>' },
     errorBody: (e) => ({ error: SHORT_CODES[e.code] ?? 'internal_error', message: e.message, ...(e.issues ? { issues: e.issues } : {}) }),
   },
@@ -52,6 +55,7 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   'notifuse-front': {
     credentialHeaders: [],
     credentialStyle: 'widget',
+    credentialsHint: 'projectId, userId and userHmac in the query or the body',
     securityScheme: { type: 'apiKey', in: 'query', name: 'userHmac', description: 'with projectId and userId: hex HMAC-SHA256 of userId keyed by the widget secret' },
     credentialsFromRequest: (query, body) => {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
@@ -64,6 +68,7 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   np6: {
     credentialHeaders: ['x-key'],
     credentialStyle: 'x-key',
+    credentialsHint: 'X-Key: <apiKey>',
     securityScheme: { type: 'apiKey', in: 'header', name: 'X-Key' },
     errorBody: (e) => ({ type: 'error', status: e.status, code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) }),
   },
@@ -71,6 +76,7 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   neucron: {
     credentialHeaders: ['x-neucron-app-id', 'x-neucron-key-id', 'x-neucron-key-secret'],
     credentialStyle: 'neucron',
+    credentialsHint: 'X-Neucron-App-ID, X-Neucron-Key-ID and X-Neucron-Key-Secret',
     securityScheme: { type: 'apiKey', in: 'header', name: 'X-Neucron-Key-Secret', description: 'with X-Neucron-App-ID and X-Neucron-Key-ID' },
     errorBody: (e) => ({ error: e.message, message: e.message, status_code: e.status }),
   },
@@ -78,6 +84,7 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   department: {
     credentialHeaders: ['authorization'],
     credentialStyle: 'basic',
+    credentialsHint: 'Authorization: Basic base64(<keyId>:<keySecret>)',
     securityScheme: { type: 'http', scheme: 'basic', description: 'keyId as user name, keySecret as password' },
     errorBody: (e) => ({
       status: 'FAILURE',

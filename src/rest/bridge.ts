@@ -1,13 +1,17 @@
-import { print, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
+import { principalFromHeaders } from '../graphql/context.ts';
+import { credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
 import { readBodyLimited } from '../server/body.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
-import { RestInputError, type RestRequest, type RestRoute } from './route.ts';
+import { RestAnswer, RestInputError, type RestRequest, type RestResponse, type RestRoute } from './route.ts';
 
 /** The server context of the bridge's own requests to /graphql (the body limit lets them through). */
 export interface BridgeServerContext {
   heraldRestBridge: true;
+  /** Who the bridge already authenticated: the GraphQL context takes it instead of checking the key again. */
+  heraldPrincipal?: Principal;
 }
 
 interface CompiledRoute {
@@ -62,9 +66,20 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   const fail = (error: Omit<LegacyError, 'requestId'>) =>
     Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
 
+  // Credentials come first, on every route (a client without them learns nothing about its body):
+  // header-borne ones before the body is even read; Notifuse's widget API may carry them in the body.
+  const carriedInBody = profile.credentialsFromRequest !== undefined;
+  let principal: Principal | undefined;
+  if (!carriedInBody) {
+    const refused = await authenticateRoute(forwardedHeaders(profile, request, url, undefined, requestId), profile.credentialsHint);
+    if (typeof refused === 'string') return fail({ status: 401, code: 'UNAUTHENTICATED', message: refused });
+    principal = refused;
+  }
+
   const values = c.pattern.exec(url.pathname)!.slice(1);
   const params = Object.fromEntries(c.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)]));
   let body: unknown;
+  let invalidJson = false;
   if (request.method !== 'GET' && request.method !== 'DELETE') {
     const bytes = await readBodyLimited(request, maxBodyBytes);
     if (bytes === null) {
@@ -75,10 +90,17 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
       try {
         body = JSON.parse(text);
       } catch {
-        return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
+        invalidJson = true;
       }
     }
   }
+  const headers = forwardedHeaders(profile, request, url, body, requestId);
+  if (carriedInBody) {
+    const refused = await authenticateRoute(headers, profile.credentialsHint);
+    if (typeof refused === 'string') return fail({ status: 401, code: 'UNAUTHENTICATED', message: refused });
+    principal = refused;
+  }
+  if (invalidJson) return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
   const restRequest: RestRequest = { params, query: url.searchParams, body, headers: request.headers, requestId };
 
   let variables: unknown;
@@ -88,9 +110,42 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     if (error instanceof RestInputError) {
       return fail({ status: 400, code: 'BAD_USER_INPUT', message: error.message, issues: [{ field: error.field, message: error.message }] });
     }
+    // The route can answer without running its operation (e.g. a Notifuse batch whose every item is invalid).
+    if (error instanceof RestAnswer) return answerWith(error.response, requestId);
     throw error;
   }
 
+  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldPrincipal: principal! };
+  const response = await yoga.fetch(
+    new URL('/graphql', url),
+    { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables }) },
+    bridgeContext,
+  );
+  const result = (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] };
+  if (result.errors?.length) {
+    const first = result.errors[0]!;
+    const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
+    const status = STATUS_BY_CODE[code] ?? (response.status >= 400 ? response.status : 500);
+    let issues = first.extensions?.issues as LegacyError['issues'];
+    let message = first.message;
+    // Issues named in the legacy body's terms (the GraphQL input may spell a field differently).
+    if (issues && c.route.errorField) {
+      issues = issues.map((i) => ({ ...i, field: i.field ? c.route.errorField!(i.field, restRequest) : i.field }));
+      message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
+    }
+    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message, issues });
+  }
+  return answerWith(c.route.respond(result.data as never, restRequest), requestId);
+}
+
+function answerWith(answer: RestResponse, requestId: string): Response {
+  const answerHeaders = { ...answer.headers, 'x-request-id': requestId };
+  if (answer.status === 204 || answer.body === undefined) return new Response(null, { status: answer.status, headers: answerHeaders });
+  return Response.json(answer.body, { status: answer.status, headers: answerHeaders });
+}
+
+/** The headers the GraphQL request carries: the request id and this API's own credentials only. */
+function forwardedHeaders(profile: (typeof API_PROFILES)[keyof typeof API_PROFILES], request: Request, url: URL, body: unknown, requestId: string): Headers {
   const headers = new Headers({ 'content-type': 'application/json', accept: 'application/graphql-response+json', 'x-request-id': requestId });
   for (const name of profile.credentialHeaders) {
     const value = request.headers.get(name);
@@ -102,23 +157,20 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   // Only this API's credential style counts (e.g. a Neucron client's own Authorization token is not a Herald key).
   if (profile.credentialStyle === 'bearer' && !/^bearer\s/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
   if (profile.credentialStyle === 'basic' && !/^basic\s/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
+  return headers;
+}
 
-  const bridgeContext: BridgeServerContext = { heraldRestBridge: true };
-  const response = await yoga.fetch(
-    new URL('/graphql', url),
-    { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables }) },
-    bridgeContext,
-  );
-  const result = (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] };
-  if (result.errors?.length) {
-    const first = result.errors[0]!;
-    const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
-    const status = STATUS_BY_CODE[code] ?? (response.status >= 400 ? response.status : 500);
-    const issues = first.extensions?.issues as LegacyError['issues'];
-    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message: first.message, issues });
+/**
+ * Every legacy operation needs a caller: the principal, or why there is none (401). Checked
+ * once here; the GraphQL context of the bridged request reuses it (see BridgeServerContext).
+ */
+async function authenticateRoute(headers: Headers, hint: string): Promise<Principal | string> {
+  const missing = `Missing credentials: send ${hint}`;
+  if (credentialsFromHeaders(headers) === null) return missing;
+  try {
+    return (await principalFromHeaders(headers)) ?? missing;
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return error.message;
+    throw error;
   }
-  const answer = c.route.respond(result.data as never, restRequest);
-  const answerHeaders = { ...answer.headers, 'x-request-id': requestId };
-  if (answer.status === 204 || answer.body === undefined) return new Response(null, { status: answer.status, headers: answerHeaders });
-  return Response.json(answer.body, { status: answer.status, headers: answerHeaders });
 }

@@ -39,6 +39,11 @@ export interface RestRoute<TData = any, TVars = any> {
   /** Throws RestInputError when the legacy request cannot even be mapped. */
   variables(request: RestRequest): TVars;
   respond(data: TData, request: RestRequest): RestResponse;
+  /**
+   * The legacy body's name of a field GraphQL reported an issue on (its input may spell it
+   * differently, e.g. Neucron's `UserIDs` read as `userIds`). Identity when absent.
+   */
+  errorField?(field: string, request: RestRequest): string;
   /** JSON Schemas for the OpenAPI document. */
   openapi?: {
     requestBody?: Record<string, unknown>;
@@ -68,4 +73,12 @@ export function defineRoute<TData, TVars>(route: RestRoute<TData, TVars>): RestR
 export function objectBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RestInputError('the request body must be a JSON object');
   return body as Record<string, unknown>;
+}
+
+/**
+ * Thrown by `variables()` when the route can answer without running its operation (e.g. a
+ * Notifuse batch whose every item is invalid). The bridge has checked the credentials already.
+ */
+export class RestAnswer {
+  constructor(readonly response: RestResponse) {}
 }
