@@ -343,7 +343,7 @@ describe('POST /notif/whatsappSend', () => {
     await refused('/notif/whatsappSend', { userIds: ['cy', 'ghost'], message: 'hi' }, 400, /^userIds\.1: no user "ghost"/);
     await refused('/notif/whatsappSend', { userIds: [strangerId], message: 'hi' }, 400, /^userIds\.0: no user/);
     await refused('/notif/whatsappSend', { userIds: [''], message: 'hi' }, 400, /^userIds\.0: must not be empty$/);
-    await refused('/notif/whatsappSend', { phone: ['bad'] }, 400, /^text: is required.*; to\.0: must be an E\.164/);
+    await refused('/notif/whatsappSend', { phone: ['bad'] }, 400, /^text: is required.*; phone\.0: must be an E\.164/);
     await refused('/notif/whatsappSend', { to: Array.from({ length: 501 }, (_, i) => `+1415555${String(i).padStart(4, '0')}`), message: 'hi' }, 400, /^to: at most 500/);
   });
 });
