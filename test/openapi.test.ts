@@ -41,6 +41,9 @@ describe('the legacy bodies, as their documentation writes them, match the docum
   it('Notifuse: messages.send (an item without userId is still a valid batch) and users.upsert', () => {
     expect(requestErrors('POST', '/messages.send', NOTIFUSE_SEND_WITHOUT_USER_ID)).toBeNull();
     expect(requestErrors('POST', '/users.upsert', NOTIFUSE_UPSERT_DOC_USER)).toBeNull();
+    // Each item is either a message that can be sent or one answered with its own ok:false.
+    const message = ajv.compile({ $ref: 'openapi.json#/components/schemas/NotifuseMessage' });
+    expect(NOTIFUSE_SEND_WITHOUT_USER_ID.messages.map((m) => message(m))).toEqual([true, false]);
     // Unknown keys are open: ignored on messages, custom fields on users.
     expect(requestErrors('POST', '/messages.send', { messages: [{ notificationId: 'a', userId: 'b', later: 1 }] })).toBeNull();
     // What is refused as a whole (400) is outside the document.

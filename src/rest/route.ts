@@ -46,6 +46,12 @@ export interface RestRoute<TData = any, TVars = any> {
   errorField?(field: string, request: RestRequest): string;
   /** JSON Schemas for the OpenAPI document. */
   openapi?: {
+    /** Longer than the summary: semantics, per-item errors, deliberate differences. */
+    description?: string;
+    /** Named schemas this route's schemas point at (`#/components/schemas/<name>`). */
+    components?: Record<string, Record<string, unknown>>;
+    /** The body of an error status when it is not the API's usual error body. */
+    errorResponses?: Record<number, Record<string, unknown>>;
     requestBody?: Record<string, unknown>;
     response?: Record<string, unknown>;
     successStatus?: number;

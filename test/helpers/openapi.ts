@@ -14,15 +14,20 @@ export const openApiDocument = buildOpenApi(restRoutes, 'test') as { paths: Reco
 // so strict mode still refuses any unknown keyword inside a schema.
 export const ajv = new Ajv2020({
   strict: true,
+  // `type: ["string", "null"]` is plain 2020-12 (OpenAPI 3.1 dropped `nullable` for it).
+  allowUnionTypes: true,
   allErrors: true,
   formats: {
     uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
     uri: (v: string) => URL.canParse(v),
     email: /^[^\s@]+@[^\s@]+$/,
     'date-time': (v: string) => !Number.isNaN(Date.parse(v)),
+    // OpenAPI's own data type formats.
+    int32: { type: 'number', validate: (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 },
+    int64: { type: 'number', validate: (v: number) => Number.isInteger(v) },
   },
 });
-ajv.addVocabulary(['openapi', 'info', 'paths', 'components', 'servers', 'tags', 'security']);
+ajv.addVocabulary(['openapi', 'jsonSchemaDialect', 'info', 'paths', 'components', 'servers', 'tags', 'security', 'webhooks', 'externalDocs']);
 ajv.addSchema(openApiDocument, 'openapi.json');
 
 const pointer = (...parts: string[]) => parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');

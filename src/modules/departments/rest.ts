@@ -81,8 +81,6 @@ const STATUS_BY_ERROR: Record<string, number> = {
   MISSING_MESSAGE_ATTRIBUTES: 400,
   MISSING_MESSAGE_BODY: 400,
   INVALID_REQUEST: 400,
-  INVALID_CALLBACK_URL: 400,
-  INVALID_SCHEDULED_ON: 400,
   DEPARTMENT_NOT_FOUND: 404,
   USER_NOT_FOUND: 404,
 };
@@ -90,78 +88,83 @@ const STATUS_BY_ERROR: Record<string, number> = {
 const str = { type: 'string' } as const;
 const bool = { type: 'boolean' } as const;
 const stringMap = { type: 'object', additionalProperties: true } as const;
-const requestBody = {
-  type: 'object',
-  description: 'Unknown keys are ignored. `callbackURL` / `callbackMetaData` are read as `callBackUrl` / `callBackMetadata`.',
-  properties: {
+const open = <T extends Record<string, unknown>>(properties: T, description?: string) => ({ type: 'object', additionalProperties: true, ...(description ? { description } : {}), properties }) as const;
+const requestBody = open(
+  {
     messageAttributes: {
-      type: 'object',
-      description: 'Required (MISSING_MESSAGE_ATTRIBUTES otherwise).',
+      ...open(
+        {
+          body: { type: 'string', description: 'Required (MISSING_MESSAGE_BODY otherwise).' },
+          subject: { type: 'string', description: "The note's title" },
+          type: { type: 'string', description: 'Accepted and ignored: the note is always NOTE (myKaarma forces it).' },
+          protocol: { type: 'string', description: 'Accepted and ignored: always NONE (myKaarma forces it); the note goes to the in-app inbox.' },
+          purpose: { type: 'string', description: "myKaarma MessagePurpose (any string); the message's category" },
+          isManual: { type: 'boolean', description: 'Accepted and ignored: always false (myKaarma forces it).' },
+          metaData: stringMap,
+          tags: { type: 'array', items: str },
+          attachments: { type: 'array', items: stringMap },
+          draftAttributes: open(
+            { draftStatus: str, scheduledOn: str, draftFailureReason: str },
+            'Stored and returned as given (the inbox item\'s data); a note is never a draft, so a SCHEDULED draftStatus does not delay it.',
+          ),
+          messageTags: { type: 'array', items: stringMap },
+          defaultReplyAction: str,
+          updateThreadTimestamp: bool,
+          updateTotalMessageCount: bool,
+          showInCustomerConversation: bool,
+        },
+        'Required (MISSING_MESSAGE_ATTRIBUTES otherwise).',
+      ),
       required: ['body'],
-      properties: {
-        body: { type: 'string', description: 'Required (MISSING_MESSAGE_BODY otherwise).' },
-        subject: str,
-        type: { type: 'string', description: 'Accepted; the note is always NOTE.' },
-        protocol: { type: 'string', enum: ['TEXT', 'EMAIL', 'VOICE_CALL', 'NONE'], description: 'EMAIL → email, TEXT → SMS, otherwise in-app.' },
-        purpose: str,
-        isManual: bool,
-        metaData: stringMap,
-        tags: { type: 'array', items: str },
-        attachments: { type: 'array', items: stringMap },
-        draftAttributes: {
-          type: 'object',
-          properties: { draftStatus: { type: 'string', description: 'SCHEDULED: delivered at scheduledOn' }, scheduledOn: { type: 'string', description: 'ISO 8601 or epoch ms' }, draftFailureReason: str },
-        },
-        messageTags: { type: 'array', items: stringMap },
-        defaultReplyAction: str,
-      },
     },
-    notificationAttributes: {
-      type: 'object',
-      properties: {
-        internalSubscribersNotifierPop: bool,
-        externalSubscribersNotifierPop: bool,
-        threadOwnerNotifierPop: bool,
-        sendPhoneNotification: { type: 'boolean', description: 'Also send an SMS' },
-        additionalNotifierNotificationDAUUIDs: { type: 'array', items: str },
-        notificationButtons: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              buttonTextTranslationWidgetKey: str,
-              buttonTextTranslationKey: str,
-              buttonDefaultText: str,
-              buttonTheme: { type: 'string', enum: ['PRIMARY', 'SECONDARY', 'TERTIARY', 'QUATERNARY'] },
-              buttonActionEventData: stringMap,
-              isPrimaryButton: bool,
-            },
-          },
-        },
-        bodyTagsForSpecialRendering: stringMap,
+    notificationAttributes: open({
+      internalSubscribersNotifierPop: { type: 'boolean', description: 'Accepted: the notifier is the in-app note, always sent' },
+      externalSubscribersNotifierPop: bool,
+      threadOwnerNotifierPop: bool,
+      sendPhoneNotification: { type: 'boolean', description: "Also notify the user's phone: an SMS to their telephone (Herald has no mobile push channel yet)" },
+      additionalNotifierNotificationDAUUIDs: { type: 'array', items: str, description: 'More users (ids or externalIds) who get the in-app note; unknown ones are warnings' },
+      notificationButtons: {
+        type: 'array',
+        items: open({
+          buttonTextTranslationWidgetKey: str,
+          buttonTextTranslationKey: str,
+          buttonDefaultText: str,
+          buttonTheme: { type: 'string', description: 'PRIMARY, SECONDARY, TERTIARY or QUATERNARY' },
+          buttonActionEventData: stringMap,
+          isPrimaryButton: bool,
+        }),
       },
-    },
-    messageSendingAttributesLite: {
-      type: 'object',
-      properties: {
-        delay: { type: 'integer', minimum: 0, description: 'Seconds' },
-        sendSynchronously: { type: 'boolean', description: 'Answer after the outcome (at most ~10 s)' },
-        callBackUrl: { type: 'string', format: 'uri', description: 'http(s); receives a signed POST (X-Herald-Signature) on each terminal status' },
-        callBackMetadata: stringMap,
-      },
-    },
+      bodyTagsForSpecialRendering: { type: 'object', additionalProperties: { type: 'string' }, description: '{ CUSTOMER_NAMES }: replaces `_customer_names` in the body' },
+    }),
+    messageSendingAttributesLite: open({
+      delay: { type: 'integer', minimum: 0, description: 'Seconds before the note is sent' },
+      sendSynchronously: { type: 'boolean', description: 'Answer after the outcome (at most ~10 s)' },
+      callBackUrl: { type: 'string', description: 'http(s): receives a signed POST (X-Herald-Signature) on each terminal status; anything else is a warning INVALID_CALLBACK_URL and no callback. Also callbackURL' },
+      callBackMetadata: { ...stringMap, description: 'Echoed to the callback. Also callbackMetaData' },
+    }),
   },
-} as const;
-const response = {
+  'Unknown keys are ignored. `callbackURL` / `callbackMetaData` are read as `callBackUrl` / `callBackMetadata`.',
+);
+Object.assign(requestBody, { required: ['messageAttributes'] });
+const envelope = (status: Record<string, unknown>) => ({
   type: 'object',
+  required: ['notificationMessageUUID', 'status', 'requestUUID', 'errors', 'warnings'],
   properties: {
-    notificationMessageUUID: { type: ['string', 'null'] },
-    status: { type: 'string', enum: ['SUCCESS', 'FAILURE'] },
+    notificationMessageUUID: { type: ['string', 'null'], description: "The target user's in-app note" },
+    status,
     requestUUID: str,
-    errors: { type: 'array', items: { type: 'object', properties: { errorCode: str, errorDescription: str, errorUID: { type: ['string', 'null'] } } } },
-    warnings: { type: 'array', items: { type: 'object', properties: { warningCode: str, warningDescription: str } } },
+    errors: {
+      type: 'array',
+      items: { type: 'object', required: ['errorCode', 'errorDescription'], properties: { errorCode: str, errorDescription: str, errorUID: { type: ['string', 'null'] } } },
+    },
+    warnings: {
+      type: 'array',
+      description: 'INVALID_CALLBACK_URL, ADDITIONAL_USER_NOT_FOUND, CHANNEL_SKIPPED (e.g. SMS to a user without telephone), DELIVERY_PENDING',
+      items: { type: 'object', required: ['warningCode', 'warningDescription'], properties: { warningCode: str, warningDescription: str } },
+    },
   },
-} as const;
+});
+const response = envelope({ enum: ['SUCCESS', 'FAILURE'], description: 'FAILURE with 200: a synchronous send failed (MESSAGE_SEND_FAILED)' });
 
 function notifyRoute(path: string): RestRoute {
   return defineRoute({
@@ -186,7 +189,12 @@ function notifyRoute(path: string): RestRoute {
         body: { notificationMessageUUID: r.notificationMessageUUID ?? null, status: r.status, requestUUID: r.requestUUID, errors: r.errors, warnings: r.warnings },
       };
     },
-    openapi: { requestBody, response },
+    openapi: {
+      description:
+        "myKaarma's semantics: the endpoint raises an internal note (type NOTE, protocol NONE, forced) for a staff user. The note goes to the user's in-app inbox; sendPhoneNotification adds an SMS to their telephone; messageSendingAttributesLite.delay postpones it; draft attributes are stored, not acted on. 400 and 404 answer this same envelope with status FAILURE.",
+      requestBody,
+      response,
+    },
   });
 }
 

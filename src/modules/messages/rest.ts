@@ -95,48 +95,75 @@ export const messagesSendRoute = defineRoute({
     return { status: 200, body: { results: results(batches.get(request)!, data.sendMessages) } };
   },
   openapi: {
+    description:
+      'Each message is decided on its own: one that cannot be read (not an object, notificationId or userId missing, a field of the wrong JSON type) or that fails (unknown or inactive notification, invalid profile field, reused id) gets `ok: false` and an `error` ("invalid/userId: is required", "notification/not-found", "id/exists"...), and the others are sent. Only a body that is not a batch of 1 to 50 messages is refused (400). Unknown keys of a message are ignored.',
+    components: {
+      NotifuseMessage: {
+        type: 'object',
+        description: 'A message that can be sent. Unknown keys are ignored; numeric ids are read as strings.',
+        required: ['notificationId', 'userId'],
+        additionalProperties: true,
+        properties: {
+          notificationId: { type: ['string', 'integer'], description: "The notification's key or numeric id" },
+          userId: { type: ['string', 'integer'], description: "Your user id (Herald's externalId); the user is created if missing" },
+          data: { type: 'object', description: 'Template data' },
+          id: { type: ['string', 'integer'], description: 'Your unique id; reusing one answers "id/exists"' },
+          incrementId: { type: ['string', 'integer'] },
+          userEmail: { type: 'string' },
+          userTelephone: { type: 'string', description: 'International format; stored as E.164' },
+          userLanguage: { type: 'string' },
+          userTimezone: { type: 'string' },
+          userFirstName: { type: 'string' },
+          userLastName: { type: 'string' },
+          userPhotoURL: { type: 'string' },
+          userCountry: { type: 'string' },
+          widgetSettingsOverride: { type: 'object' },
+          emailSettingsOverride: { type: 'object' },
+        },
+      },
+      NotifuseUnreadableMessage: {
+        description: 'Any other item: answered with its own `ok: false` result ("invalid/<field>: <reason>"), not a 400.',
+        not: { $ref: '#/components/schemas/NotifuseMessage' },
+      },
+      NotifuseSendResult: {
+        description: 'One per message, in input order.',
+        oneOf: [
+          {
+            type: 'object',
+            required: ['id', 'ok'],
+            additionalProperties: false,
+            properties: {
+              id: { type: 'string', description: 'Your id, or the one Herald generated' },
+              ok: { const: true },
+              emailError: { type: 'string', description: 'The email provider failed (the message is accepted)' },
+              smsError: { type: 'string', description: 'The SMS provider failed (the message is accepted)' },
+            },
+          },
+          {
+            type: 'object',
+            required: ['id', 'ok', 'error'],
+            additionalProperties: false,
+            properties: { id: { type: ['string', 'null'] }, ok: { const: false }, error: { type: 'string' } },
+          },
+        ],
+      },
+    },
     requestBody: {
       type: 'object',
       required: ['messages'],
       properties: {
         messages: {
           type: 'array',
-          maxItems: 50,
-          items: {
-            type: 'object',
-            required: ['notificationId', 'userId'],
-            properties: {
-              notificationId: { type: 'string' },
-              userId: { type: 'string' },
-              data: { type: 'object' },
-              id: { type: 'string' },
-              incrementId: { type: 'string' },
-              userEmail: { type: 'string' },
-              userTelephone: { type: 'string' },
-              userLanguage: { type: 'string' },
-              userTimezone: { type: 'string' },
-              userFirstName: { type: 'string' },
-              userLastName: { type: 'string' },
-              userPhotoURL: { type: 'string' },
-              userCountry: { type: 'string' },
-              widgetSettingsOverride: { type: 'object' },
-              emailSettingsOverride: { type: 'object' },
-            },
-          },
+          minItems: 1,
+          maxItems: MAX_SEND_BATCH,
+          items: { anyOf: [{ $ref: '#/components/schemas/NotifuseMessage' }, { $ref: '#/components/schemas/NotifuseUnreadableMessage' }] },
         },
       },
     },
     response: {
       type: 'object',
-      properties: {
-        results: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: { id: { type: 'string' }, ok: { type: 'boolean' }, error: { type: 'string' }, emailError: { type: 'string' }, smsError: { type: 'string' } },
-          },
-        },
-      },
+      required: ['results'],
+      properties: { results: { type: 'array', items: { $ref: '#/components/schemas/NotifuseSendResult' } } },
     },
   },
 });

@@ -142,34 +142,71 @@ const envelope = (r: { message: string; ids: string[] }) => ({ status: 200, body
 // ---------- OpenAPI: the inferred body shapes ----------
 
 const str = { type: 'string' } as const;
-const strOrList = { oneOf: [str, { type: 'array', items: str }] } as const;
+const strOrList = { oneOf: [{ type: ['string', 'number'] }, { type: 'array', items: { type: ['string', 'number'] } }] } as const;
+const KEYS =
+  'Keys are matched as Go matches them, without case (`UserIDs`, `userids`), and without `_` or `-` (`user_ids`). Unknown keys are ignored. A refusal names the field as the body spells it.';
 const wrapped = (schema: Record<string, unknown>) => ({
-  description: 'Inferred shape (Neucron does not publish notifmodel schemas). Sent bare or wrapped as { "subs": { ... } }; unknown keys are ignored.',
-  oneOf: [schema, { type: 'object', required: ['subs'], properties: { subs: schema } }],
+  description: `Inferred shape (Neucron does not publish its notifmodel schemas): sent bare or wrapped as { "subs": { ... } }. ${KEYS}`,
+  anyOf: [schema, { type: 'object', required: ['subs'], properties: { subs: schema } }],
 });
-const sendSchema = wrapped({
+const content = { type: 'object', additionalProperties: true } as const;
+const fcmNotification = {
   type: 'object',
+  description: 'FCM style: the title and body (top-level title/body win)',
+  additionalProperties: true,
+  properties: { title: str, body: str },
+} as const;
+const sendBody = {
+  type: 'object',
+  additionalProperties: true,
   properties: {
-    userIds: { ...strOrList, description: 'Herald user ids or externalIds (also user_ids, users, userId, user_id, ids); X-Neucron-User-ID is added' },
-    title: { type: 'string', description: 'Also subject, heading' },
-    body: { type: 'string', description: 'Also message, text, content. Required without notificationId' },
-    data: { type: 'object', description: 'Also payload: template data and in-app data' },
-    notificationId: { type: ['string', 'integer'], description: "Also notification_id, notification, template: send that notification's master version" },
+    userIds: { ...strOrList, description: 'Herald user ids or externalIds (also user_ids, UserIDs, users, userId, ids); X-Neucron-User-ID is added' },
+    title: { type: ['string', 'number'], description: 'Also subject, heading, notification.title' },
+    body: { type: ['string', 'number'], description: 'Also message, text, content, notification.body. Required without notificationId' },
+    data: { ...content, description: 'Also payload: template data and in-app data' },
+    notification: { oneOf: [fcmNotification, { type: ['string', 'integer'], description: 'A notification id or key (as notificationId)' }] },
+    notificationId: { type: ['string', 'integer'], description: "Also notification_id, template: send that notification's master version" },
   },
-});
+} as const;
+const sendSchema = {
+  ...wrapped(sendBody),
+  anyOf: [
+    ...wrapped(sendBody).anyOf,
+    {
+      type: 'object',
+      description: 'FCM HTTP v1 style: { "message": { "notification", "data" } } (the users come from X-Neucron-User-ID or message.user_ids)',
+      required: ['message'],
+      properties: { message: { ...sendBody, description: 'Read as the body when it holds notification or data' } },
+    },
+  ],
+};
 const recipientsProps = {
   to: { ...strOrList, description: 'E.164 phone numbers (also phone, phone_number, phoneNumber, mobile, number(s), recipient(s))' },
-  userIds: { ...strOrList, description: "Herald user ids or externalIds: sent to their telephone (also user_ids, users, userId)" },
+  userIds: { ...strOrList, description: "Herald user ids or externalIds: sent to their telephone (also user_ids, UserIDs, users, userId)" },
 } as const;
 const whatsappSchema = wrapped({
   type: 'object',
-  properties: { ...recipientsProps, message: { type: 'string', description: 'Also text (a string or { body }), body. Required' } },
+  additionalProperties: true,
+  properties: {
+    ...recipientsProps,
+    message: { oneOf: [str, { type: 'object', properties: { body: str } }], description: 'Also text (a string or { body }), body. Required' },
+  },
 });
 const templateSchema = wrapped({
   type: 'object',
+  additionalProperties: true,
   properties: {
     ...recipientsProps,
-    template: { oneOf: [str, { type: 'object', properties: { name: str, language: { oneOf: [str, { type: 'object', properties: { code: str } }] }, components: { type: 'array', items: { type: 'object' } } } }], description: 'The template name (also template_name, templateName), or a WhatsApp Cloud template object' },
+    template: {
+      oneOf: [
+        str,
+        {
+          type: 'object',
+          properties: { name: str, language: { oneOf: [str, { type: 'object', properties: { code: str } }] }, components: { type: 'array', items: { type: 'object' } } },
+        },
+      ],
+      description: 'The template name (also template_name, templateName), or a WhatsApp Cloud template object',
+    },
     language: { type: 'string', description: 'Also language_code, languageCode, lang; default "en"' },
     parameters: { type: 'array', items: str, description: 'Body parameters in order (also params, variables)' },
     components: { type: 'array', items: { type: 'object' }, description: 'Raw WhatsApp Cloud API components' },
@@ -177,9 +214,10 @@ const templateSchema = wrapped({
 });
 const response = {
   type: 'object',
+  required: ['data', 'status_code'],
   properties: {
-    data: { type: 'object', properties: { message: str, ids: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Herald message ids' } } },
-    status_code: { type: 'integer', enum: [200] },
+    data: { type: 'object', required: ['message', 'ids'], properties: { message: str, ids: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'Herald message ids' } } },
+    status_code: { const: 200 },
   },
 } as const;
 

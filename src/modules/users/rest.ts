@@ -71,7 +71,7 @@ export const usersUpsertRoute = defineRoute({
             properties: {
               id: { type: 'string' },
               email: { type: 'string', format: 'email' },
-              telephone: { type: 'string', description: 'International format' },
+              telephone: { type: 'string', description: 'International format ("+44 7911 123456", "0044 7911 123456"): stored, and returned, as E.164 ("+447911123456")' },
               language: { type: 'string' },
               timezone: { type: 'string' },
               firstName: { type: 'string' },
@@ -85,10 +85,17 @@ export const usersUpsertRoute = defineRoute({
     },
     response: {
       type: 'object',
+      required: ['results'],
       properties: {
         results: {
           type: 'array',
-          items: { type: 'object', properties: { id: { type: 'string' }, ok: { type: 'boolean' }, created: { type: 'boolean' }, error: { type: 'string' } } },
+          description: 'One per user, in input order',
+          items: {
+            oneOf: [
+              { type: 'object', required: ['id', 'ok', 'created'], additionalProperties: false, properties: { id: { type: 'string' }, ok: { const: true }, created: { type: 'boolean' } } },
+              { type: 'object', required: ['id', 'ok', 'error'], additionalProperties: false, properties: { id: { type: ['string', 'null'] }, ok: { const: false }, error: { type: 'string' } } },
+            ],
+          },
         },
       },
     },
