@@ -292,7 +292,7 @@ describe('POST /notif/send: the shapes Neucron clients send', () => {
   });
 
   it('names, in the client\'s own spelling, every field it cannot read', async () => {
-    await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { title: 5, body: 'x' } }, 400, /^notification\.title: must be a string/);
+    await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { title: true, body: 'x' } }, 400, /^notification\.title: must be a string/);
     await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { body: ['x'] } }, 400, /^notification\.body: must be a string/);
     await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { title: 'x' }, data: [1] }, 400, /^data: must be an object/);
     await refused('/notif/send', { UserIDs: ['neu-go', 'ghost'], Body: 'x' }, 400, /^UserIDs\.1: no user "ghost"$/);
@@ -336,7 +336,7 @@ describe('POST /notif/whatsappSend', () => {
 
   it('refuses bad input with 400, naming the field, and writes nothing', async () => {
     await refused('/notif/whatsappSend', { to: ['+14155550100'] }, 400, /^text: is required/);
-    await refused('/notif/whatsappSend', { to: ['+14155550100'], message: 'x'.repeat(4097) }, 400, /^text: at most 4096/);
+    await refused('/notif/whatsappSend', { to: ['+14155550100'], message: 'x'.repeat(4097) }, 400, /^message: at most 4096/);
     await refused('/notif/whatsappSend', { message: 'hi' }, 400, /^to: give at least one recipient/);
     await refused('/notif/whatsappSend', { to: ['+14155550100', 'call me'], message: 'hi' }, 400, /^to\.1: must be an E\.164 phone number/);
     await refused('/notif/whatsappSend', { to: [true], message: 'hi' }, 400, /^to\.0: must be a string/);
