@@ -476,14 +476,25 @@ describe('POST /users.upsert (Notifuse)', () => {
     }
   });
 
-  it('refuses a wrong-typed field with 400 naming its path, and writes nothing', async () => {
+  it('answers a user without id, of the wrong type or with a wrong-typed field with its own result naming the field, and upserts the others', async () => {
     const p = prefix('rest-type');
     const before = await countUsers();
-    const res = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: `${p}-ok` }, { id: `${p}-bad`, email: 123 }] }, auth);
-    expect(res.status).toBe(400);
-    expect(res.body.error).toBe('invalid_request');
-    expect(res.body.message).toMatch(/users\[1\]\.email/);
-    expect(await countUsers()).toBe(before);
+    const res = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: `${p}-ok` }, { id: `${p}-bad`, email: 123 }, { email: 'noid@example.com' }, 'nope', { id: true }] }, auth);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectDocumented('POST', '/users.upsert', 200, res.body);
+    expect(res.body.results).toEqual([
+      { id: `${p}-ok`, ok: true, created: true },
+      { id: `${p}-bad`, ok: false, error: 'email: must be a string' },
+      { id: null, ok: false, error: 'id: is required' },
+      { id: null, ok: false, error: 'user: must be an object' },
+      { id: null, ok: false, error: 'id: must be a string' },
+    ]);
+    expect(JSON.stringify(res.body)).not.toMatch(/Variable|\$users|UserInput/);
+    expect(await countUsers()).toBe(before + 1);
+    // Nothing readable: the results, and nothing written.
+    const none = await rest(h.url, 'POST', '/users.upsert', { users: [{ email: 'x@example.com' }] }, auth);
+    expect(none.body).toEqual({ results: [{ id: null, ok: false, error: 'id: is required' }] });
+    expect(await countUsers()).toBe(before + 1);
   });
 });
 
