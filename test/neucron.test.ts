@@ -254,7 +254,7 @@ describe('POST /notif/send', () => {
     const unknown = await refused('/notif/send', { userIds: ['ada', 'ghost'], body: 'x' }, 400, /^userIds\.1: no user "ghost"/);
     const foreign = await refused('/notif/send', { userIds: ['ada', strangerId], body: 'x' }, 400, /^userIds\.1: no user/);
     expect(foreign.message.replace(strangerId, 'ghost')).toBe(unknown.message);
-    await refused('/notif/send', { body: 'x' }, 400, /^userId: no user "ghost"/, { ...neucron, 'x-neucron-user-id': 'ghost' });
+    await refused('/notif/send', { body: 'x' }, 400, /^X-Neucron-User-ID: no user "ghost"/, { ...neucron, 'x-neucron-user-id': 'ghost' });
     const missing = await refused('/notif/send', { userIds: ['ada'], notificationId: 987654 }, 400, /^notificationId: no notification "987654"/);
     const theirs = await refused('/notif/send', { userIds: ['ada'], notificationId: strangerNotificationId }, 400, /^notificationId: no notification/);
     expect(theirs.message.replace(String(strangerNotificationId), '987654')).toBe(missing.message);

@@ -105,6 +105,8 @@ class BodyReader {
 
   /** The client's name of an issue's field ("userIds.1" → "UserIDs.1"; "to.0" → "phone" when one number was given). */
   clientField(field: string): string {
+    // The service's `userId` is the X-Neucron-User-ID header.
+    if (field === 'userId') return 'X-Neucron-User-ID';
     const [head = '', index, ...rest] = field.split('.');
     const origin = this.origins.get(head);
     if (!origin) return this.prefix + field;
