@@ -174,6 +174,7 @@ const sendSchema = {
   ...wrapped(sendBody),
   anyOf: [
     ...wrapped(sendBody).anyOf,
+    // Documentation only (the bare shape is open already): the FCM HTTP v1 envelope.
     {
       type: 'object',
       description: 'FCM HTTP v1 style: { "message": { "notification", "data" } } (the users come from X-Neucron-User-ID or message.user_ids)',
