@@ -344,6 +344,17 @@ describe('POST /department/:departmentUUID/user/:userUUID/notify (myKaarma)', ()
     const badDelay = await notify(dept, 'sam', { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { delay: 'soon' } });
     expect(badDelay.status).toBe(400);
     expect(badDelay.body.errors[0].errorDescription).toMatch(/delay/);
+    // Wrong JSON types are named by their path in the body, in the envelope (not in GraphQL's words).
+    for (const [body, description] of [
+      [{ messageAttributes: { body: 5 } }, 'messageAttributes.body: must be a string'],
+      [{ messageAttributes: 'x' }, 'messageAttributes: must be an object'],
+      [{ messageAttributes: { body: 'x' }, notificationAttributes: { notificationButtons: [{ isPrimaryButton: 'yes' }] } }, 'notificationAttributes.notificationButtons.0.isPrimaryButton: must be true or false'],
+      [{ messageAttributes: { body: 'x' }, messageSendingAttributesLite: { delay: 2 ** 40 } }, 'messageSendingAttributesLite.delay: must be a whole number'],
+    ] as const) {
+      const res = await notify(dept, 'sam', body);
+      expect(res.status, description).toBe(400);
+      expect(res.body).toMatchObject({ status: 'FAILURE', errors: [{ errorCode: 'INVALID_REQUEST', errorDescription: description }] });
+    }
     const negative = await notify(dept, 'sam', { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { delay: -5 } });
     expect(negative.status).toBe(400);
     expect(negative.body.errors[0]).toMatchObject({ errorCode: 'INVALID_REQUEST', errorDescription: expect.stringMatching(/^messageSendingAttributesLite\.delay:/) });
