@@ -225,6 +225,7 @@ describe('4. push-app is delivered, never silently failed', () => {
         type: 'success',
         id: uuid,
         recipient: expect.objectContaining({ id: zoe }),
+        stamp: seedExecutions()[0]!.stamp, // the caller's stamp, as given
         fallback: { from: 'MOBILE_PUSH', to: ['IN_APP'], reason: expect.stringMatching(/mobile push/) },
       },
     ]);

@@ -39,6 +39,17 @@ export interface RestRoute<TData = any, TVars = any> {
   /** Throws RestInputError when the legacy request cannot even be mapped. */
   variables(request: RestRequest): TVars;
   respond(data: TData, request: RestRequest): RestResponse;
+  /**
+   * For list routes that answer every item in one call (NP6's GET /notifications): the variables
+   * of the page after `data`, or null after the last one. The bridge runs the operation once per
+   * page and streams the pages as one JSON array; respond() must answer an array body.
+   */
+  nextPage?(data: TData, variables: TVars, request: RestRequest): TVars | null;
+  /**
+   * Rewrites an issue of a GraphQL error into the legacy body's terms (its field path, its words),
+   * so a legacy client never reads GraphQL variable names or types.
+   */
+  legacyIssue?(issue: { field: string; message: string }): { field: string; message: string };
   /** JSON Schemas for the OpenAPI document. */
   openapi?: {
     requestBody?: Record<string, unknown>;
@@ -55,8 +66,16 @@ export class RestInputError extends Error {
   constructor(
     message: string,
     readonly field = '',
+    /** Every problem, when there are several (the message then lists them all). */
+    readonly issues?: { field: string; message: string }[],
   ) {
     super(message);
+  }
+
+  /** One error for several issues: "field: message; field: message". */
+  static of(issues: { field: string; message: string }[]): RestInputError {
+    const message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
+    return new RestInputError(message, issues[0]?.field ?? '', issues);
   }
 }
 
