@@ -312,6 +312,14 @@ describe('7. errors speak the legacy API', () => {
     expect(badTest.body.issues.map((i: any) => i.field).sort()).toEqual(['recipient.value', 'title']);
     expect(JSON.stringify(badTest.body)).not.toMatch(/Variable|\$input/);
 
+    // Herald's own `contents` list is closed: the GraphQL refusal is still told in the body's terms.
+    const closed = seedNotification();
+    closed.versions[0] = { contents: [{ locale: 'en', title: 'Hi', foo: 1 }] };
+    const heraldForm = await np6('POST', '/notifications', closed);
+    expect(heraldForm.status).toBe(400);
+    expect(heraldForm.body.issues).toEqual([{ field: 'versions[0].contents[0].foo', message: 'is not a member Herald knows' }]);
+    expect(JSON.stringify(heraldForm.body)).not.toMatch(/Variable|\$input|LocaleContentInput/);
+
     const badNotification = await np6('POST', '/notifications', { ...seedNotification(), active: 'yes', settings: { urgent: 'no' } });
     expect(badNotification.status).toBe(400);
     expect(badNotification.body.issues.map((i: any) => i.field).sort()).toEqual(['active', 'settings.urgent']);

@@ -12,7 +12,7 @@ import type {
 import { issuesFrom } from '../../graphql/errors.ts';
 import { legacyError } from '../../rest/apis.ts';
 import { defineRoute, objectBody, RestInputError, type RestRequest, type RestRoute } from '../../rest/route.ts';
-import { nonEmpty, NP6_MEMBERS, pickMembers, unknownMembers } from './content.ts';
+import { MAX_EXTRA_BYTES, nonEmpty, NP6_MEMBERS, pickMembers, unknownMembers } from './content.ts';
 import { executionItemSchema as executionItemInput, stampSchema, testInputSchema } from './executions.ts';
 import { notificationInputSchema as notificationInputZod, versionInputSchema as versionInputZod } from './service.ts';
 
@@ -534,34 +534,56 @@ const localeContentProps = {
     properties: { text: str, templateName: str, templateLanguage: str, parameters: { type: 'array', items: str } },
   },
 } as const;
+const extraNote = `NP6 objects are open: unknown members are stored and answered back as given (at most ${MAX_EXTRA_BYTES} bytes of JSON per object).`;
 const localizedContent = {
   type: 'object',
-  description: 'Per-locale content; every text is a Liquid template.',
+  title: 'Localized content (Herald)',
+  description: 'Per-locale content; every text is a Liquid template. `type` may be left out when `locales` is given.',
   required: ['locales'],
   properties: {
-    type: { type: 'string', enum: ['localized'] },
-    locales: { type: 'object', additionalProperties: { type: 'object', properties: localeContentProps } },
+    type: { type: 'string', const: 'localized' },
+    locales: { type: 'object', minProperties: 1, additionalProperties: { type: 'object', properties: localeContentProps, additionalProperties: true } },
   },
+  additionalProperties: true,
+} as const;
+const flatContent = {
+  type: 'object',
+  title: 'NP6 content (any variant)',
+  description: 'Any `type` other than "localized" ("push-app", "default", "text"...) or none: the fields are the default language\'s content.',
+  properties: { type: { type: 'string', maxLength: 100 }, ...localeContentProps },
+  additionalProperties: true,
+} as const;
+const contentSchema = {
+  description: `NP6 content, answered as it was written. ${extraNote}`,
+  anyOf: [localizedContent, flatContent],
 } as const;
 const versionProps = {
   master: { type: 'boolean' },
   label: str,
-  scripting: { type: 'object', properties: { version: str } },
+  scripting: { type: 'object', properties: { version: str }, additionalProperties: true },
   redirection: typed,
   channel: typed,
 } as const;
 const versionInputSchema = {
   type: 'object',
-  description: 'Give `content` (NP6) or `contents` (Herald); `id` and `stamp` are read-only. Must include the default language.',
+  description: `Give \`content\` (NP6) or \`contents\` (Herald); \`stamp\` is read-only (\`id\`: on a notification PUT, the version to keep). Must include the default language. ${extraNote}`,
   properties: {
     ...versionProps,
-    content: localizedContent,
-    contents: { type: 'array', items: { type: 'object', required: ['locale'], properties: { locale: str, ...localeContentProps } } },
+    id: uuid,
+    content: contentSchema,
+    contents: {
+      type: 'array',
+      description: "Herald's closed form: one entry per locale, no other members",
+      items: { type: 'object', required: ['locale'], properties: { locale: str, ...localeContentProps }, additionalProperties: false },
+    },
   },
+  additionalProperties: true,
 } as const;
 const versionSchema = {
   type: 'object',
-  properties: { id: uuid, ...versionProps, stamp, content: localizedContent },
+  description: extraNote,
+  properties: { id: uuid, ...versionProps, stamp, content: contentSchema },
+  additionalProperties: true,
 } as const;
 const notificationProps = {
   type: { type: 'string', enum: ['push-app', 'in-app', 'email', 'sms', 'whatsapp', 'web-push', 'webhook', 'multichannel'] },
@@ -571,22 +593,27 @@ const notificationProps = {
   active: { type: 'boolean' },
   settings: {
     type: 'object',
-    properties: { urgent: { type: 'boolean' }, category: { type: 'integer' }, purpose: typed, expiration: typed, mp: { type: 'object' } },
+    description: extraNote,
+    properties: { urgent: { type: 'boolean' }, category: { type: ['integer', 'null'] }, purpose: typed, expiration: typed, mp: { type: 'object' } },
+    additionalProperties: true,
   },
   application: uuid,
-  task: { type: 'object', properties: { id: uuid, name: str, description: str, scheduler: typed } },
+  task: { type: 'object', description: extraNote, properties: { id: uuid, name: str, description: str, scheduler: typed }, additionalProperties: true },
   channels: { type: 'array', items: { type: 'string', enum: ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'] } },
   defaultLanguage: { type: 'string', description: 'Defaults to "en"' },
 } as const;
 const notificationSchema = {
   type: 'object',
+  description: extraNote,
   properties: { id: { type: 'integer', format: 'int32' }, stamp, ...notificationProps, versions: { type: 'array', items: versionSchema } },
+  additionalProperties: true,
 } as const;
 const notificationInputSchema = {
   type: 'object',
   required: ['type', 'name'],
-  description: 'An NP6 notification; `id` and `stamp` are read-only and ignored. On PUT, `versions` (when given) replace the versions.',
+  description: `An NP6 notification; \`id\` and \`stamp\` are read-only and ignored. On PUT, \`versions\` (when given) replace the versions. ${extraNote}`,
   properties: { ...notificationProps, versions: { type: 'array', items: versionInputSchema } },
+  additionalProperties: true,
 } as const;
 const renderedSchema = {
   type: 'object',
@@ -594,7 +621,26 @@ const renderedSchema = {
 } as const;
 const renderMetaSchema = {
   type: 'object',
-  properties: { notification: { type: 'integer' }, version: uuid, application: nullableStr, subscription: nullableStr, stamp: trackingStamp, channel: nullableStr, redirection: nullableStr },
+  properties: {
+    notification: { type: 'integer' },
+    version: uuid,
+    application: nullableStr,
+    subscription: {
+      type: ['string', 'null'],
+      description: "The contact's latest web push subscription when the notification is delivered by web push; null without a contact, without web push or without a subscription",
+    },
+    stamp: { ...trackingStamp, description: "The caller's stamp completed by Herald: time now, a new id (renders) or the test's id, thread and set default to the id" },
+    channel: nullableStr,
+    redirection: nullableStr,
+  },
+} as const;
+const fallbackSchema = {
+  type: 'object',
+  description: 'Herald: present when the notification type implies a channel Herald does not have (push-app → mobile push) and where it went instead',
+  properties: { from: { type: 'string', enum: ['MOBILE_PUSH'] }, to: { type: 'array', items: str }, reason: str },
+} as const;
+const fallbackHeader = {
+  'X-Herald-Fallback': { description: 'Herald: present when an item has `fallback`, e.g. "push-app: MOBILE_PUSH -> IN_APP"', schema: str },
 } as const;
 const renderResultSchema = { type: 'object', properties: { type: { type: 'string', enum: ['success'] }, meta: renderMetaSchema, render: renderedSchema } } as const;
 const contactRef = {
@@ -616,6 +662,7 @@ const renderBodySchema = {
 const recipient = {
   type: 'object',
   required: ['value'],
+  additionalProperties: true,
   description: '`type` "id", "unicity" or "hash" with a string `value`, or `value` an object { id | unicity | hash }',
   properties: { type: str, value: {} },
 } as const;
@@ -627,9 +674,15 @@ const footprintSchema = {
 } as const;
 const testResultSchema = {
   type: 'object',
-  properties: { type: str, id: uuid, status: str, meta: renderMetaSchema, recipient: footprintSchema, render: renderedSchema },
+  properties: { type: str, id: uuid, status: str, meta: renderMetaSchema, recipient: footprintSchema, render: renderedSchema, fallback: fallbackSchema },
 } as const;
-const executionItemSchema = { type: 'object', required: ['recipient'], properties: { recipient, ...overrides, stamp: trackingStamp, urgent: { type: 'boolean' } } } as const;
+const executionItemSchema = {
+  type: 'object',
+  required: ['recipient'],
+  description: 'Members Herald does not know are accepted and ignored.',
+  properties: { recipient, ...overrides, stamp: trackingStamp, urgent: { type: 'boolean' } },
+  additionalProperties: true,
+} as const;
 const executionResultSchema = {
   type: 'object',
   required: ['type'],
@@ -637,6 +690,8 @@ const executionResultSchema = {
     type: { type: 'string', enum: ['success', 'failure'] },
     id: uuid,
     recipient: footprintSchema,
+    stamp: { ...trackingStamp, description: "Herald: the execution's stamp, the caller's completed (id: the execution id, thread: the id, set: one per call)" },
+    fallback: fallbackSchema,
     error: { type: 'object', properties: { code: { type: 'string', description: 'e.g. "contact/not-found"' }, message: str } },
   },
 } as const;
@@ -945,7 +1000,7 @@ function testRoute(prefix: '' | '/versions/:version'): RestRoute {
       };
     },
     legacyIssue: np6Issue(['input']),
-    openapi: { requestBody: testBodySchema, response: testResultSchema },
+    openapi: { requestBody: testBodySchema, response: testResultSchema, responseHeaders: fallbackHeader },
   });
 }
 
@@ -969,7 +1024,7 @@ const executeBatch = defineRoute({
   },
   respond: (data) => ({ status: 200, body: data.executeNotification.map(np6Execution), headers: fallbackHeaders(data.executeNotification.map((r) => r.fallback)) }),
   legacyIssue: np6Issue(['executions']),
-  openapi: { requestBody: { type: 'array', items: executionItemSchema, maxItems: 500 }, response: { type: 'array', items: executionResultSchema } },
+  openapi: { requestBody: { type: 'array', items: executionItemSchema, maxItems: 500 }, response: { type: 'array', items: executionResultSchema }, responseHeaders: fallbackHeader },
 });
 
 const executeOne = defineRoute({
@@ -987,7 +1042,7 @@ const executeOne = defineRoute({
     return { status: 200, body: np6Execution(result), headers: fallbackHeaders([result.fallback]) };
   },
   legacyIssue: np6Issue(['executions', '0'], ['executions']),
-  openapi: { requestBody: executionItemSchema, response: executionResultSchema },
+  openapi: { requestBody: executionItemSchema, response: executionResultSchema, responseHeaders: fallbackHeader },
 });
 
 /** NP6's notification routes, in the order of NP6's reference (versions are Herald's). */
