@@ -121,7 +121,7 @@ export function pickMembers(value: Record<string, unknown>, known: readonly stri
 /** Null for no members, so an object without extras stores and answers nothing extra. */
 export const nonEmpty = (value: Record<string, unknown>) => (Object.keys(value).length ? value : null);
 
-function checkExtraSize(extra: Record<string, unknown>, ctx: z.RefinementCtx, path: (string | number)[] = []) {
+export function checkExtraSize(extra: Record<string, unknown>, ctx: z.RefinementCtx, path: (string | number)[] = []) {
   const bytes = Buffer.byteLength(JSON.stringify(extra));
   if (bytes > MAX_EXTRA_BYTES) {
     ctx.addIssue({ code: 'custom', path, message: `unknown members take ${bytes} bytes of JSON; at most ${MAX_EXTRA_BYTES} bytes are stored per object` });

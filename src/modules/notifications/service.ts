@@ -5,6 +5,7 @@ import { Prisma, type Notification, type NotificationVersion } from '../../gener
 import { badInput, conflict, issuesFrom, notFound, type InputIssue } from '../../graphql/errors.ts';
 import {
   CHANNELS,
+  checkExtraSize,
   extraSchema,
   localeContentSchema,
   nonEmpty,
@@ -16,17 +17,27 @@ import {
   TYPE_CHANNELS,
   type ChannelName,
   type LocaleContent,
+  unknownMembers,
 } from './content.ts';
 import { checkTemplates } from './templates.ts';
 
-const jsonObject = z.record(z.string(), z.unknown());
-const typed = z.object({ type: z.string().min(1).max(100) }).catchall(z.unknown());
+// NP6's typed objects (purpose, expiration, scheduler, redirection, channel), `mp` and `scripting`
+// are open: what Herald does not read is stored as given, within the same bound as other extras.
+const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => checkExtraSize(value, ctx));
+const typed = z
+  .object({ type: z.string().min(1).max(100) })
+  .catchall(z.unknown())
+  .superRefine((value, ctx) => checkExtraSize(unknownMembers(value, ['type']), ctx));
 
 export const versionInputSchema = z.object({
   id: z.uuid().nullish(),
   master: z.boolean().nullish(),
   label: z.string().trim().max(200).nullish(),
-  scripting: z.object({ version: z.string().max(50).nullish() }).catchall(z.unknown()).nullish(),
+  scripting: z
+    .object({ version: z.string().max(50).nullish() })
+    .catchall(z.unknown())
+    .superRefine((value, ctx) => checkExtraSize(unknownMembers(value, ['version']), ctx))
+    .nullish(),
   /** Herald's form: one entry per locale. */
   contents: z
     .array(localeContentSchema)
