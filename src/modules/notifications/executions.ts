@@ -232,28 +232,29 @@ export async function executeNotification(
       }
     }),
   );
-  const rows = outcomes.map((o) => {
-    if ('failure' in o) return null;
-    const id = uuidv7();
-    const stamp = completeStamp(o.item!.stamp, id, now, set);
-    return {
-          id,
+  // Each accepted item's execution id and stamp (the caller's, completed).
+  const ids = outcomes.map((o) => ('failure' in o ? null : uuidv7()));
+  const stamps = outcomes.map((o, i) => ('failure' in o ? null : completeStamp(o.item!.stamp, ids[i]!, now, set)));
+  const rows = outcomes.map((o, i) =>
+    'failure' in o
+      ? null
+      : {
+          id: ids[i]!,
           projectId,
           kind: 'EXECUTION' as const,
           notificationId: notification.id,
           versionId: version.id,
           userId: o.user!.id,
           requestId,
-          request: { ...o.item, stamp } as unknown as Prisma.InputJsonValue,
+          request: { ...o.item, stamp: stamps[i] } as unknown as Prisma.InputJsonValue,
           render: o.render as unknown as Prisma.InputJsonValue,
           status: 'ACCEPTED',
-          stamp,
-        };
-  });
+        },
+  );
   const drafts = outcomes.map((o, i) => ('failure' in o ? [] : executionDrafts(notification, version, o.user!, o.item!, o.render!, rows[i]!.id)));
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
   const messages = await prisma().$transaction(async (tx) => {
-    await tx.execution.createMany({ data: rows.flatMap((r) => (r ? [(({ stamp: _s, ...row }) => row)(r)] : [])) });
+    await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
     return acceptMessages(tx, ctx, drafts.flat());
   });
   await dispatchAccepted(delivery, messages);
@@ -266,7 +267,7 @@ export async function executeNotification(
           recipient: footprint(o.user!, unicityField),
           render: o.render!,
           messageIds: messages.filter((m) => m.executionId === rows[i]!.id).map((m) => m.id),
-          stamp: rows[i]!.stamp,
+          stamp: stamps[i]!,
           fallback: pushAppFallback(notification, itemChannels(notification, version, o.item!)),
         },
   );
