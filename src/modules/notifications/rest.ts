@@ -323,7 +323,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
  * `versions[0].content.title`, `executions.0.recipient.value` → `[0].recipient.value` (strip
  * `executions`). `extra` is Herald's bag of an object's unknown members: its issues are the object's.
  */
-export function np6Path(field: string, strips: string[][] = []): string {
+function np6Path(field: string, strips: string[][] = []): string {
   let parts = field === '' ? [] : field.split('.');
   const strip = strips.find((prefix) => prefix.every((p, i) => parts[i] === p));
   if (strip) parts = parts.slice(strip.length);
