@@ -108,7 +108,7 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     variables = c.route.variables(restRequest);
   } catch (error) {
     if (error instanceof RestInputError) {
-      return fail({ status: 400, code: 'BAD_USER_INPUT', message: error.message, issues: [{ field: error.field, message: error.message }] });
+      return fail({ status: 400, code: 'BAD_USER_INPUT', message: error.message, issues: error.issues ?? [{ field: error.field, message: error.message }] });
     }
     // The route can answer without running its operation (e.g. a Notifuse batch whose every item is invalid).
     if (error instanceof RestAnswer) return answerWith(error.response, requestId);
@@ -116,16 +116,15 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   }
 
   const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldPrincipal: principal! };
-  const response = await yoga.fetch(
-    new URL('/graphql', url),
-    { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables }) },
-    bridgeContext,
-  );
-  const result = (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] };
+  const execute = async (vars: unknown) => {
+    const response = await yoga.fetch(new URL('/graphql', url), { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables: vars }) }, bridgeContext);
+    return { status: response.status, result: (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] } };
+  };
+  const { status: httpStatus, result } = await execute(variables);
   if (result.errors?.length) {
     const first = result.errors[0]!;
     const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
-    const status = STATUS_BY_CODE[code] ?? (response.status >= 400 ? response.status : 500);
+    const status = STATUS_BY_CODE[code] ?? (httpStatus >= 400 ? httpStatus : 500);
     let issues = first.extensions?.issues as LegacyError['issues'];
     let message = first.message;
     // Issues named in the legacy body's terms (the GraphQL input may spell a field differently).
@@ -133,9 +132,16 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
       issues = issues.map((i) => ({ ...i, field: i.field ? c.route.errorField!(i.field, restRequest) : i.field }));
       message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
     }
+    if (c.route.legacyIssue && (issues || status === 400)) {
+      issues = (issues ?? [{ field: '', message }]).map((issue) => c.route.legacyIssue!(issue));
+      message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
+    }
     return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message, issues });
   }
-  return answerWith(c.route.respond(result.data as never, restRequest), requestId);
+  const answer = c.route.respond(result.data as never, restRequest);
+  const next = c.route.nextPage?.(result.data as never, variables as never, restRequest) ?? null;
+  if (next !== null) return streamPages(c, restRequest, answer, next, execute, yoga, { ...answer.headers, 'x-request-id': requestId });
+  return answerWith(answer, requestId);
 }
 
 function answerWith(answer: RestResponse, requestId: string): Response {
@@ -173,4 +179,52 @@ async function authenticateRoute(headers: Headers, hint: string): Promise<Princi
     if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return error.message;
     throw error;
   }
+}
+
+/**
+ * Answers every page of a list route as one JSON array, fetching page after page while the client
+ * reads, so memory holds one page at a time. The status is the first page's; a later page that
+ * fails cannot change it any more, so the stream is aborted (the client sees a cut connection and
+ * an unterminated array, never a short list that looks complete) and the error is logged.
+ */
+function streamPages(
+  c: CompiledRoute,
+  request: RestRequest,
+  first: { status: number; body?: unknown },
+  firstNext: unknown,
+  execute: (vars: unknown) => Promise<{ result: { data?: unknown; errors?: GraphQLFormattedError[] } }>,
+  yoga: YogaServerInstance<any, any>,
+  headers: Record<string, string>,
+): Response {
+  const encoder = new TextEncoder();
+  let next: unknown = firstNext;
+  let written = 0;
+  const chunk = (items: unknown[]) => {
+    const text = items.map((item, i) => (written + i > 0 ? ',' : '') + JSON.stringify(item)).join('');
+    written += items.length;
+    return encoder.encode(text);
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode('['));
+      controller.enqueue(chunk(first.body as unknown[]));
+    },
+    async pull(controller) {
+      if (next === null) {
+        controller.enqueue(encoder.encode(']'));
+        controller.close();
+        return;
+      }
+      try {
+        const { result } = await execute(next);
+        if (result.errors?.length || !result.data) throw new Error(`page failed: ${result.errors?.[0]?.message ?? 'no data'}`);
+        controller.enqueue(chunk(c.route.respond(result.data as never, request).body as unknown[]));
+        next = c.route.nextPage!(result.data as never, next as never, request);
+      } catch (error) {
+        yoga.logger.error(error);
+        controller.error(error);
+      }
+    },
+  });
+  return new Response(stream, { status: first.status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } });
 }

@@ -44,6 +44,17 @@ export interface RestRoute<TData = any, TVars = any> {
    * differently, e.g. Neucron's `UserIDs` read as `userIds`). Identity when absent.
    */
   errorField?(field: string, request: RestRequest): string;
+  /**
+   * For list routes that answer every item in one call (NP6's GET /notifications): the variables
+   * of the page after `data`, or null after the last one. The bridge runs the operation once per
+   * page and streams the pages as one JSON array; respond() must answer an array body.
+   */
+  nextPage?(data: TData, variables: TVars, request: RestRequest): TVars | null;
+  /**
+   * Rewrites an issue of a GraphQL error into the legacy body's terms (its field path, its words),
+   * so a legacy client never reads GraphQL variable names or types.
+   */
+  legacyIssue?(issue: { field: string; message: string }): { field: string; message: string };
   /** JSON Schemas for the OpenAPI document. */
   openapi?: {
     /** Longer than the summary: semantics, per-item errors, deliberate differences. */
@@ -66,8 +77,16 @@ export class RestInputError extends Error {
   constructor(
     message: string,
     readonly field = '',
+    /** Every problem, when there are several (the message then lists them all). */
+    readonly issues?: { field: string; message: string }[],
   ) {
     super(message);
+  }
+
+  /** One error for several issues: "field: message; field: message". */
+  static of(issues: { field: string; message: string }[]): RestInputError {
+    const message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
+    return new RestInputError(message, issues[0]?.field ?? '', issues);
   }
 }
 
