@@ -2,6 +2,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
 import { readBodyLimited } from '../server/body.ts';
+import { badText, findInputProblem } from '../server/input-hygiene.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
 import { RestInputError, type RestRequest, type RestRoute } from './route.ts';
 
@@ -32,7 +33,7 @@ function compile(route: RestRoute): CompiledRoute {
  * GraphQL ones. Only the route's own API's credential headers are forwarded, so each legacy
  * path accepts exactly the auth style its clients use.
  */
-export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number): Plugin {
+export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth = 64): Plugin {
   const compiled = routes.map(compile);
   return {
     async onRequest({ request, url, endResponse }) {
@@ -44,7 +45,7 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
         return;
       }
       try {
-        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes));
+        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, maxJsonDepth));
       } catch (error) {
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
@@ -56,14 +57,28 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
   };
 }
 
-async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number): Promise<Response> {
+async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth: number): Promise<Response> {
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
   const fail = (error: Omit<LegacyError, 'requestId'>) =>
     Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
 
+  const invalid = (field: string, message: string) =>
+    fail({ status: 400, code: 'BAD_USER_INPUT', message: `${field}: ${message}`, issues: [{ field, message }] });
   const values = c.pattern.exec(url.pathname)!.slice(1);
-  const params = Object.fromEntries(c.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)]));
+  const params: Record<string, string> = {};
+  for (const [i, name] of c.paramNames.entries()) {
+    // decodeURIComponent throws a URIError on malformed escapes (`%E0%A4%A`): that was a 500.
+    let value: string;
+    try {
+      value = decodeURIComponent(values[i]!);
+    } catch {
+      return invalid(name, 'is not valid percent-encoded UTF-8');
+    }
+    const problem = badText(value);
+    if (problem) return invalid(name, problem);
+    params[name] = value;
+  }
   let body: unknown;
   if (request.method !== 'GET' && request.method !== 'DELETE') {
     const bytes = await readBodyLimited(request, maxBodyBytes);
@@ -77,6 +92,10 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
       } catch {
         return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
       }
+      // Before mapping: the route's field names are the client's, and a body nested 100,000 deep
+      // would overflow JSON.stringify below.
+      const problem = findInputProblem(body, maxJsonDepth);
+      if (problem) return invalid(problem.path || 'body', problem.message);
     }
   }
   const restRequest: RestRequest = { params, query: url.searchParams, body, headers: request.headers, requestId };
