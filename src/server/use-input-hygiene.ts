@@ -31,7 +31,8 @@ export function useInputHygiene({ maxJsonDepth }: { maxJsonDepth: number }): Plu
 
 function refused(field: string, message: string): GraphQLError {
   const error = badInput([{ field, message }]);
-  (error.extensions as Record<string, unknown>).http = { status: 400 };
+  // Not the spec's: yoga would answer a validation error 200 to `application/json` clients.
+  (error.extensions as Record<string, unknown>).http = { status: 400, spec: false };
   return error;
 }
 

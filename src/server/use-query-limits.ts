@@ -94,6 +94,17 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     onPluginInit({ addPlugin }) {
       addPlugin(armor as Plugin);
     },
+    // Over HTTP before parsing: a parse error is answered 200 to `application/json` clients
+    // (yoga marks every parse error as the spec's), a refused operation must be a 400.
+    onParams({ params, setResult }) {
+      if (typeof params.query !== 'string') return;
+      try {
+        checkTokens(params.query, limits.maxTokens);
+      } catch (error) {
+        setResult({ errors: [error as GraphQLError] });
+      }
+    },
+    // Websocket operations (and anything else that parses through envelop) are checked here.
     onParse({ setParseFn }) {
       setParseFn((source, options) => {
         checkTokens(typeof source === 'string' ? source : source.body, limits.maxTokens);
@@ -110,7 +121,7 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
 }
 
 function limitError(message: string, code: string): GraphQLError {
-  return createGraphQLError(message, { extensions: { code, http: { status: 400 } } });
+  return createGraphQLError(message, { extensions: { code, http: { status: 400, spec: false } } });
 }
 
 /** Throws a coded error when the document has too many tokens or nests brackets too deeply. */
