@@ -43,13 +43,19 @@ function refused(field: string, message: string): GraphQLError {
  */
 function StringLiteralsRule(context: ValidationContext): ASTVisitor {
   return {
-    StringValue(node, _key, _parent, _path, ancestors) {
+    StringValue(node, _key, _parent, path) {
       const problem = badText(node.value);
       if (!problem) return;
+      // Walks the visitor's path from the document down: arguments, object fields and list indexes.
       const names: string[] = [];
-      for (const ancestor of ancestors) {
-        if (Array.isArray(ancestor) || !('kind' in ancestor)) continue;
-        if (ancestor.kind === Kind.ARGUMENT || ancestor.kind === Kind.OBJECT_FIELD) names.push(ancestor.name.value);
+      let current: unknown = context.getDocument();
+      let inList = false;
+      for (const key of path) {
+        current = (current as Record<string | number, unknown>)[key];
+        if (inList && typeof key === 'number') names.push(String(key));
+        const kind = (current as { kind?: string } | null)?.kind;
+        if (kind === Kind.ARGUMENT || kind === Kind.OBJECT_FIELD) names.push((current as { name: { value: string } }).name.value);
+        inList = kind === Kind.LIST || (inList && Array.isArray(current));
       }
       const error = refused(names.join('.'), problem);
       context.reportError(error);
