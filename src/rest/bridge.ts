@@ -61,7 +61,11 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
   const fail = (error: Omit<LegacyError, 'requestId'>) =>
-    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
+    Response.json(profile.errorBody({ ...error, requestId }), {
+      status: error.status,
+      // A 413 leaves the rest of the body unread: the connection cannot carry another request.
+      headers: { 'x-request-id': requestId, ...(error.status === 413 ? { connection: 'close' } : {}) },
+    });
 
   const invalid = (field: string, message: string) =>
     fail({ status: 400, code: 'BAD_USER_INPUT', message: `${field}: ${message}`, issues: [{ field, message }] });

@@ -92,7 +92,8 @@ function useBodyLimit(maxBytes: number): Plugin<Record<string, unknown>, Partial
   const tooLarge = () =>
     Response.json(
       { errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }] },
-      { status: 413 },
+      // The rest of the body is never read: the connection cannot carry another request (see http.ts).
+      { status: 413, headers: { connection: 'close' } },
     );
   return {
     async onRequest({ request, serverContext, setRequest, endResponse, fetchAPI }) {
