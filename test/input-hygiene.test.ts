@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findInputProblem } from '../src/server/input-hygiene.ts';
+import { pollFor } from './helpers/http-server.ts';
 import { bearer, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { rawSocket } from './helpers/realtime.ts';
 
 let t: TestHerald;
 beforeAll(async () => {
@@ -106,6 +108,26 @@ describe('deep values', () => {
     const res = await graphql(query);
     expect(res.status).toBe(400);
     expect(res.error?.extensions?.code).toBe('QUERY_TOO_DEEP');
+  });
+});
+
+describe('over websockets', () => {
+  it('refuses bad bytes and deep values in variables the same way', async () => {
+    const ws = await rawSocket(t.url);
+    await ws.init({ apiKey: t.project.apiKey });
+    // The deep part is spliced into the message text, as a hostile client would write it.
+    ws.socket.send(
+      JSON.stringify({ type: 'subscribe', id: 'deep', payload: { query: SEND, variables: { messages: [{ notificationId: 'n', userId: 'u1', data: '@DEEP@' }] } } }).replace('"@DEEP@"', deepJson(5_000)),
+    );
+    ws.subscribe('nul', UPSERT, { users: [{ externalId: 'ws1', email: `a${NUL}@example.com` }] });
+    const issues = (id: string) => {
+      const message = ws.messages.find((m) => m.id === id && m.type === 'next');
+      return message?.payload.errors?.[0]?.extensions;
+    };
+    await pollFor(() => issues('deep') && issues('nul'), 5_000, 'both answers');
+    expect(issues('deep')).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ field: expect.stringMatching(/^messages\.0\.data(\.a)+$/) }] });
+    expect(issues('nul')).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ field: 'users.0.email' }] });
+    ws.socket.close();
   });
 });
 
