@@ -339,7 +339,7 @@ describe('REST bridge', () => {
       it('answer 400 naming the field for a NUL byte, in the API shape', async () => {
         const res = await rest(h.url, 'GET', `/server/${api}/users/bad%00id`, undefined, credentials(api));
         expect(res.status).toBe(400);
-        expect(res.body).toMatchObject(legacyError(api, 400, 'BAD_USER_INPUT', expect.stringMatching(/^externalId: must not contain NUL/)));
+        expect(res.body).toMatchObject(legacyError(api, 400, 'BAD_USER_INPUT', expect.stringMatching(/^externalId: must not contain NUL/))!);
       });
     });
   }
