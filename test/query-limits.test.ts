@@ -1,6 +1,9 @@
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/env.ts';
 import { schema } from '../src/graphql/schema.ts';
+import { startHerald } from '../src/main.ts';
+import { createLogger } from '../src/server/logger.ts';
 import { operationCost } from '../src/server/use-query-limits.ts';
 import { pollFor } from './helpers/http-server.ts';
 import { bearer, startTestHerald, type TestHerald } from './helpers/herald.ts';
@@ -14,8 +17,8 @@ afterAll(async () => {
   await t.stop();
 });
 
-async function post(query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(`${t.url}/graphql`, {
+async function post(query: string, variables: Record<string, unknown> = {}, url = t.url) {
+  const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...bearer(t.project.apiKey) },
     body: JSON.stringify({ query, variables }),
@@ -113,5 +116,44 @@ describe('query limits over websockets', () => {
     expect(codeOf('3')).toBe('QUERY_TOO_COMPLEX');
     expect(codeOf('4')).toBe('ok');
     ws.socket.close();
+  });
+});
+
+describe('query limits from the configuration', () => {
+  it('applies GRAPHQL_MAX_* as configured', async () => {
+    const config = parseConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: t.config.DATABASE_URL!,
+      REDIS_URL: t.config.REDIS_URL!,
+      QUEUE_PREFIX: t.config.QUEUE_PREFIX,
+      LOG_LEVEL: 'silent',
+      SHUTDOWN_TIMEOUT_MS: '2000',
+      WORKERS_ENABLED: 'false',
+      GRAPHQL_MAX_TOKENS: '100',
+      GRAPHQL_MAX_DEPTH: '4',
+      GRAPHQL_MAX_ALIASES: '2',
+      GRAPHQL_MAX_DIRECTIVES: '1',
+      GRAPHQL_MAX_COST: '100',
+    });
+    const other = await startHerald(config, createLogger(config));
+    try {
+      const url = `http://127.0.0.1:${other.port}`;
+      expect((await post('{ messages(first: 10) { edges { node { id } } } }', {}, url)).status).toBe(200);
+      expect((await post(`{ ${'__typename '.repeat(101)}}`, {}, url)).codes).toEqual(['TOO_MANY_TOKENS']);
+      expect((await post('{ ... on Query { messages(first: 1) { edges { node { id } } } } }', {}, url)).codes).toContain('QUERY_TOO_DEEP');
+      expect((await post(aliases(3, 'project { id }'), {}, url)).codes).toContain('TOO_MANY_ALIASES');
+      expect((await post('{ a: __typename @include(if: true) b: __typename @skip(if: false) }', {}, url)).codes).toContain('TOO_MANY_DIRECTIVES');
+      // 1 + 50 × (1 + 1): no `first`, counted as the default page of 50.
+      expect((await post('{ messages { edges { cursor } } }', {}, url)).codes).toEqual(['QUERY_TOO_COMPLEX']);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('refuses limits out of range at start-up', () => {
+    expect(() => parseConfig({ GRAPHQL_MAX_DEPTH: '1' })).toThrow(/GRAPHQL_MAX_DEPTH/);
+    expect(() => parseConfig({ GRAPHQL_MAX_COST: 'lots' })).toThrow(/GRAPHQL_MAX_COST/);
   });
 });
