@@ -56,6 +56,12 @@ describe('query limits (defaults)', () => {
     expect(codes).toEqual(['TOO_MANY_TOKENS']);
   });
 
+  it('leaves syntax errors to the parser, coded as before', async () => {
+    for (const query of ['{ project { id }', '{ project \u0001 { id } }']) {
+      expect((await post(query)).codes).toEqual(['GRAPHQL_PARSE_FAILED']);
+    }
+  });
+
   it('refuses operations deeper than GRAPHQL_MAX_DEPTH (12)', async () => {
     const nested = (n: number) => `{ ${'... on Query { '.repeat(n)}__typename ${'} '.repeat(n)}}`;
     expect((await post(nested(11))).status).toBe(200);

@@ -101,7 +101,8 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       try {
         checkTokens(params.query, limits.maxTokens);
       } catch (error) {
-        setResult({ errors: [error as GraphQLError] });
+        // A syntax error is left to the parser, which codes it as every other one.
+        if (isLimitError(error)) setResult({ errors: [error] });
       }
     },
     // Websocket operations (and anything else that parses through envelop) are checked here.
@@ -118,6 +119,12 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       checkCost(args, setResultAndStopExecution);
     },
   };
+}
+
+const LIMIT_CODES = new Set<unknown>(Object.values(LimitCode));
+
+function isLimitError(error: unknown): error is GraphQLError {
+  return error instanceof Error && 'extensions' in error && LIMIT_CODES.has((error as GraphQLError).extensions?.code);
 }
 
 function limitError(message: string, code: string): GraphQLError {
