@@ -89,7 +89,7 @@ const schema = z
     WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     // --- Request limits and input hygiene (see README "Request limits") ---
     /** Most lexical tokens one GraphQL document may have (checked before it is parsed). */
-    GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(2_000),
+    GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(10_000),
     /** Deepest field nesting of an operation (fragments expanded; introspection's __schema is exempt). */
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
     /** Most aliased fields in one operation (1,000 aliases of one list were the query bomb). */
