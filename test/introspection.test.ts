@@ -83,6 +83,23 @@ describe('INTROSPECTION=auto in production', () => {
     expect((await post(production, TYPO)).error?.message).not.toMatch(/Did you mean/);
   });
 
+  it('hides the suggestions of variable errors too, over HTTP and websockets', async () => {
+    const query = 'query($s: [MessageStatus!]) { messages(filter: { status: $s }) { edges { cursor } } }';
+    const variables = { s: ['QUEUD'] };
+    const anonymous = await fetch(`${production}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const anonymousErrors = JSON.stringify(((await anonymous.json()) as { errors: unknown[] }).errors);
+    expect(anonymousErrors).toMatch(/QUEUD/);
+    expect(anonymousErrors).not.toMatch(/Did you mean/);
+    const endUser = await rawSocket(production);
+    await endUser.init(widgetAuth(t.project.projectId, t.project.widgetSecret, 'intro-user').params);
+    endUser.subscribe('enum', query, variables);
+    const answer = await pollFor(() => endUser.messages.find((m) => m.id === 'enum' && (m.type === 'next' || m.type === 'error')), 5_000, 'an answer');
+    const message = JSON.stringify(answer.payload);
+    expect(message).toMatch(/QUEUD/);
+    expect(message).not.toMatch(/Did you mean/);
+    endUser.socket.close();
+  });
+
   it('applies the same policy on websockets', async () => {
     const endUser = await rawSocket(production);
     await endUser.init(widgetAuth(t.project.projectId, t.project.widgetSecret, 'intro-user').params);

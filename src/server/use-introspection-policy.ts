@@ -27,7 +27,18 @@ export function useIntrospectionPolicy({ mode, production }: { mode: Introspecti
     onExecute({ args, setResultAndStopExecution }) {
       const context = args.contextValue as Partial<Context>;
       if (operatorsOnly && context.principal?.kind === 'apiKey') return;
-      if (introspects(args.document)) setResultAndStopExecution({ errors: [refused(operatorsOnly)] });
+      if (introspects(args.document)) {
+        setResultAndStopExecution({ errors: [refused(operatorsOnly)] });
+        return;
+      }
+      // Variable coercion errors suggest too ("Did you mean the enum value …?"), on websockets
+      // as well, where no result processing follows.
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result) || !result.errors?.some(suggests)) return;
+          setResult({ ...result, errors: result.errors.map(withoutSuggestions) });
+        },
+      };
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as Partial<Context>;
@@ -46,7 +57,7 @@ export function useIntrospectionPolicy({ mode, production }: { mode: Introspecti
     async onResultProcess({ request, result, setResult }) {
       if (Array.isArray(result) || isAsyncIterable(result)) return;
       const single = result as ExecutionResult;
-      if (!single.errors?.some((error) => SUGGESTION.test(error.message))) return;
+      if (!single.errors?.some(suggests)) return;
       if (operatorsOnly && (await isOperator(request.headers))) return;
       setResult({ ...single, errors: single.errors.map(withoutSuggestions) });
     },
@@ -54,16 +65,27 @@ export function useIntrospectionPolicy({ mode, production }: { mode: Introspecti
 }
 
 const SUGGESTION = /\s*Did you mean .+\?/;
+const SUGGESTIONS = new RegExp(SUGGESTION.source, 'g');
+
+/** Whether an error's message, or one of its `issues` (use-variable-errors.ts), suggests. */
+function suggests(error: Error): boolean {
+  const issues = (error as Partial<GraphQLError>).extensions?.issues;
+  return SUGGESTION.test(error.message) || (Array.isArray(issues) && issues.some((issue: { message?: unknown }) => SUGGESTION.test(String(issue.message))));
+}
 
 function withoutSuggestions<E extends Error>(error: E): E | GraphQLError {
-  if (!(error instanceof GraphQLError) || !SUGGESTION.test(error.message)) return error;
+  if (!(error instanceof GraphQLError) || !suggests(error)) return error;
+  const strip = (text: string) => text.replace(SUGGESTIONS, '').trim();
+  const issues = error.extensions.issues;
   // A new error: validation results are cached, and an operator asking next must see the original.
-  return new GraphQLError(error.message.replace(new RegExp(SUGGESTION.source, 'g'), '').trim(), {
+  return new GraphQLError(strip(error.message), {
     nodes: error.nodes ?? null,
     source: error.source ?? null,
     positions: error.positions ?? null,
     path: error.path ?? null,
-    extensions: error.extensions,
+    extensions: Array.isArray(issues)
+      ? { ...error.extensions, issues: issues.map((issue: { message?: unknown }) => ({ ...issue, message: strip(String(issue.message)) })) }
+      : error.extensions,
   });
 }
 
