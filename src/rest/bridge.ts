@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { principalFromHeaders } from '../graphql/context.ts';
 import { credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
 import { readBodyLimited } from '../server/body.ts';
+import { badText, findInputProblem } from '../server/input-hygiene.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
 import { RestAnswer, RestInputError, type RestRequest, type RestResponse, type RestRoute } from './route.ts';
 
@@ -36,7 +37,7 @@ function compile(route: RestRoute): CompiledRoute {
  * GraphQL ones. Only the route's own API's credential headers are forwarded, so each legacy
  * path accepts exactly the auth style its clients use.
  */
-export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number): Plugin {
+export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth = 64): Plugin {
   const compiled = routes.map(compile);
   return {
     async onRequest({ request, url, endResponse }) {
@@ -48,7 +49,7 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
         return;
       }
       try {
-        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes));
+        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, maxJsonDepth));
       } catch (error) {
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
@@ -60,11 +61,15 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
   };
 }
 
-async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number): Promise<Response> {
+async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth: number): Promise<Response> {
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
   const fail = (error: Omit<LegacyError, 'requestId'>) =>
-    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
+    Response.json(profile.errorBody({ ...error, requestId }), {
+      status: error.status,
+      // A 413 leaves the rest of the body unread: the connection cannot carry another request.
+      headers: { 'x-request-id': requestId, ...(error.status === 413 ? { connection: 'close' } : {}) },
+    });
 
   // Credentials come first, on every route (a client without them learns nothing about its body):
   // header-borne ones before the body is even read; Notifuse's widget API may carry them in the body.
@@ -76,8 +81,22 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     principal = refused;
   }
 
+  const invalid = (field: string, message: string) =>
+    fail({ status: 400, code: 'BAD_USER_INPUT', message: `${field}: ${message}`, issues: [{ field, message }] });
   const values = c.pattern.exec(url.pathname)!.slice(1);
-  const params = Object.fromEntries(c.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)]));
+  const params: Record<string, string> = {};
+  for (const [i, name] of c.paramNames.entries()) {
+    // decodeURIComponent throws a URIError on malformed escapes (`%E0%A4%A`): that was a 500.
+    let value: string;
+    try {
+      value = decodeURIComponent(values[i]!);
+    } catch {
+      return invalid(name, 'is not valid percent-encoded UTF-8');
+    }
+    const problem = badText(value);
+    if (problem) return invalid(name, problem);
+    params[name] = value;
+  }
   let body: unknown;
   let invalidJson = false;
   if (request.method !== 'GET' && request.method !== 'DELETE') {
@@ -101,6 +120,12 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     principal = refused;
   }
   if (invalidJson) return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
+  // After the credentials, before mapping: the route's field names are the client's, and a body
+  // nested 100,000 deep would overflow JSON.stringify below.
+  if (body !== undefined) {
+    const problem = findInputProblem(body, maxJsonDepth);
+    if (problem) return invalid(problem.path || 'body', problem.message);
+  }
   const restRequest: RestRequest = { params, query: url.searchParams, body, headers: request.headers, requestId };
 
   let variables: unknown;
