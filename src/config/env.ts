@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Herald's whole configuration, parsed once from the environment at start-up.
@@ -87,6 +88,28 @@ const schema = z
      * bound, and its client resubscribes with `since`.
      */
     WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    // --- Outbound address policy (src/delivery/providers/outbound.ts) ---
+    /**
+     * Let outbound requests made for tenants (webhooks, callbacks, provider APIs, SMTP) reach
+     * loopback, private, link-local, multicast and other non-public addresses. Unset: allowed
+     * only in the embedded mode outside production (a developer's machine); refused as soon as
+     * DATABASE_URL is set or NODE_ENV=production.
+     */
+    OUTBOUND_ALLOW_PRIVATE: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1')),
+    /** Non-public ranges allowed anyway, comma-separated CIDRs: "10.0.0.25/32,fd00::/8". */
+    OUTBOUND_ALLOWED_CIDRS: z
+      .string()
+      .default('')
+      .transform((v, ctx) => {
+        const list = v.split(',').map((c) => c.trim()).filter(Boolean);
+        for (const cidr of list) {
+          if (!ipaddr.isValidCIDR(cidr)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(cidr)} is not a CIDR (e.g. 10.0.0.0/8 or ::1/128)` });
+        }
+        return list;
+      }),
     /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])

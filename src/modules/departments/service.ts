@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { acceptMessages, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
+import { outboundPolicy } from '../../delivery/providers/outbound.ts';
 import type { Channel, Department, DepartmentMember, Message, User } from '../../generated/prisma/client.ts';
 import { badInput, issuesFrom, notFound } from '../../graphql/errors.ts';
 import { SYNC_WAIT_MS, waitForFirstAttempt } from '../messages/service.ts';
@@ -294,6 +295,11 @@ export async function notifyDepartmentUser(
   const sending = n.messageSendingAttributesLite ?? {};
   if (sending.callBackUrl != null && sending.callBackUrl !== '' && !isHttpUrl(sending.callBackUrl)) {
     return failure(NOTIFY_ERRORS.INVALID_CALLBACK_URL, 'messageSendingAttributesLite.callBackUrl: must be an http(s) URL');
+  }
+  if (sending.callBackUrl) {
+    // Herald POSTs the outcome there: a public address only (checked again when it POSTs).
+    const refused = await outboundPolicy().checkUrl(sending.callBackUrl);
+    if (refused) return failure(NOTIFY_ERRORS.INVALID_CALLBACK_URL, `messageSendingAttributesLite.callBackUrl: ${refused}`);
   }
 
   // When: the delay (seconds) and/or a scheduled draft's scheduledOn; the later one wins.
