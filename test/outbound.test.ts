@@ -145,7 +145,7 @@ describe('outbound requests of a Herald with private addresses refused', () => {
     for (const [key, type] of [
       ['hook', 'webhook'],
       ['mail', 'email'],
-    ]) {
+    ] as const) {
       const created = await gql(
         h.url,
         CreateNotification,
@@ -196,7 +196,7 @@ describe('outbound requests of a Herald with private addresses refused', () => {
   });
 
   /** A provider row as an earlier release (or a name that resolved elsewhere then) left it: no configure-time check. */
-  async function storedProvider(channel: 'WEBHOOK' | 'EMAIL', kind: string, settings: Record<string, unknown>) {
+  async function storedProvider(channel: 'WEBHOOK' | 'EMAIL', kind: string, settings: Record<string, string | number>) {
     await prisma().providerConfig.deleteMany({ where: { projectId: h.project.projectId, channel } });
     await prisma().providerConfig.create({ data: { id: uuidv7(), projectId: h.project.projectId, channel, priority: 0, kind, name: 'stored', settings, enabled: true } });
   }
