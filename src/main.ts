@@ -6,6 +6,7 @@ import { migrate } from './db/migrate.ts';
 import type { Delivery } from './delivery/delivery.ts';
 import type { ChannelProvider } from './delivery/providers/types.ts';
 import { createDeliveryRuntime } from './delivery/runtime.ts';
+import { createAuthRateLimiter, setAuthRateLimiter } from './modules/projects/rate-limit.ts';
 import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { RestRoute } from './rest/route.ts';
@@ -32,6 +33,8 @@ export async function startHerald(
   const db = await openDatabase(config);
   const runtime = createDeliveryRuntime(config, logger, { providers: options.providers });
   const { pubsub, delivery } = runtime;
+  const authLimiter = createAuthRateLimiter(config, logger);
+  setAuthRateLimiter(authLimiter);
   try {
     if (config.MIGRATE_ON_START) {
       const applied = await migrate(db.sql);
@@ -49,11 +52,13 @@ export async function startHerald(
       delivery,
       async stop() {
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);
+        await authLimiter.close();
         await runtime.close();
         await db.close();
       },
     };
   } catch (error) {
+    await authLimiter.close();
     await runtime.close();
     await db.close();
     throw error;

@@ -110,6 +110,21 @@ const schema = z
         }
         return list;
       }),
+    // --- Failed-authentication limits (src/modules/projects/rate-limit.ts) ---
+    /** Failed authentications per client IP per window before that IP is answered 429. 0: no limit. */
+    AUTH_RATE_LIMIT_IP_FAILURES: z.coerce.number().int().min(0).max(1_000_000).default(50),
+    /** Failed authentications per API key id (or widget project + user) per window before wrong ones get 429. 0: no limit. */
+    AUTH_RATE_LIMIT_KEY_FAILURES: z.coerce.number().int().min(0).max(1_000_000).default(20),
+    /** The counting window, in seconds. */
+    AUTH_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
+    /** How long an IP or key over its limit stays blocked, in seconds (Retry-After). */
+    AUTH_RATE_LIMIT_BLOCK_S: z.coerce.number().int().min(1).max(86_400).default(60),
+    /**
+     * Reverse proxies in front of Herald that append to X-Forwarded-For. 0: the client IP is the
+     * socket's peer (X-Forwarded-For is ignored: a client could forge it); n: the n-th address
+     * from the right of X-Forwarded-For.
+     */
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])

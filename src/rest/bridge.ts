@@ -1,6 +1,8 @@
 import { print, type GraphQLFormattedError } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { authRateLimiter } from '../modules/projects/rate-limit.ts';
 import { readBodyLimited } from '../server/body.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
 import { RestInputError, type RestRequest, type RestRoute } from './route.ts';
@@ -8,6 +10,8 @@ import { RestInputError, type RestRequest, type RestRoute } from './route.ts';
 /** The server context of the bridge's own requests to /graphql (the body limit lets them through). */
 export interface BridgeServerContext {
   heraldRestBridge: true;
+  /** The original client's address (the in-process request has none), for the auth rate limits. */
+  clientIp?: string;
 }
 
 interface CompiledRoute {
@@ -35,7 +39,7 @@ function compile(route: RestRoute): CompiledRoute {
 export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number): Plugin {
   const compiled = routes.map(compile);
   return {
-    async onRequest({ request, url, endResponse }) {
+    async onRequest({ request, url, endResponse, serverContext }) {
       const matches = compiled.filter((c) => c.pattern.test(url.pathname));
       if (matches.length === 0) return;
       const match = matches.find((c) => c.route.method === request.method);
@@ -44,7 +48,8 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
         return;
       }
       try {
-        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes));
+        const clientIp = authRateLimiter().clientIp((serverContext as { req?: IncomingMessage } | undefined)?.req, request.headers);
+        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, clientIp));
       } catch (error) {
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
@@ -56,11 +61,11 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
   };
 }
 
-async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number): Promise<Response> {
+async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number, clientIp: string | undefined): Promise<Response> {
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
-  const fail = (error: Omit<LegacyError, 'requestId'>) =>
-    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
+  const fail = (error: Omit<LegacyError, 'requestId'>, headers: Record<string, string> = {}) =>
+    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { ...headers, 'x-request-id': requestId } });
 
   const values = c.pattern.exec(url.pathname)!.slice(1);
   const params = Object.fromEntries(c.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)]));
@@ -103,7 +108,7 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   if (profile.credentialStyle === 'bearer' && !/^bearer\s/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
   if (profile.credentialStyle === 'basic' && !/^basic\s/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
 
-  const bridgeContext: BridgeServerContext = { heraldRestBridge: true };
+  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, ...(clientIp ? { clientIp } : {}) };
   const response = await yoga.fetch(
     new URL('/graphql', url),
     { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables }) },
@@ -115,7 +120,9 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
     const status = STATUS_BY_CODE[code] ?? (response.status >= 400 ? response.status : 500);
     const issues = first.extensions?.issues as LegacyError['issues'];
-    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message: first.message, issues });
+    // RATE_LIMITED (429) says when to come back, as the GraphQL answer does.
+    const retryAfter = first.extensions?.retryAfter;
+    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message: first.message, issues }, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
   }
   const answer = c.route.respond(result.data as never, restRequest);
   const answerHeaders = { ...answer.headers, 'x-request-id': requestId };

@@ -1,8 +1,10 @@
 import { prisma } from '../../db/client.ts';
 import { timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
+import { rateLimited } from '../../graphql/errors.ts';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash } from './credentials.ts';
+import { authRateLimiter } from './rate-limit.ts';
 
 /**
  * Who is calling. Operators hold an API key of one project; end users (browser widgets) prove
@@ -76,6 +78,22 @@ export function credentialsFromHeaders(headers: Headers): PresentedCredentials |
 }
 
 /**
+ * The authentication entry point of every transport: `authenticate` behind the failed-attempt
+ * limits (rate-limit.ts). Blocked: throws RATE_LIMITED (429). Otherwise the principal, or null
+ * for wrong or unreadable credentials (counted against the IP and the key id or widget user).
+ */
+export async function authenticateLimited(credentials: PresentedCredentials | WidgetCredentials | 'malformed', ip: string | undefined): Promise<Principal | null> {
+  const limiter = authRateLimiter();
+  const subject = credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}` : `key:${credentials.keyId}`;
+  const { subjectBlockedFor } = await limiter.check(ip, subject);
+  const principal = credentials === 'malformed' ? null : await authenticate(credentials);
+  if (principal) return principal;
+  await limiter.fail(ip, subject);
+  if (subjectBlockedFor !== null) throw rateLimitedSubject(subjectBlockedFor);
+  return null;
+}
+
+/**
  * Checks presented credentials against the stored keys. Looked up on every request (one
  * primary-key read), so a revoked key stops working at once, on every instance.
  */
@@ -111,4 +129,8 @@ async function authenticateWidget(credentials: WidgetCredentials): Promise<Princ
     select: { id: true },
   });
   return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId };
+}
+
+function rateLimitedSubject(seconds: number) {
+  return rateLimited(seconds, 'Too many failed authentications for these credentials');
 }
