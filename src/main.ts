@@ -36,6 +36,8 @@ export async function startHerald(
   const authLimiter = createAuthRateLimiter(config, logger);
   setAuthRateLimiter(authLimiter);
   try {
+    // Counting in Redis from the first request when it is there; never held up by it.
+    await Promise.race([authLimiter.ready(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     if (config.MIGRATE_ON_START) {
       const applied = await migrate(db.sql);
       if (applied.length) logger.info({ applied }, 'Applied database migrations');

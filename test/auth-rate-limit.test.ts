@@ -99,6 +99,7 @@ describe('Redis-backed counters are shared by instances', () => {
     const logger = pino({ level: 'silent' });
     const [one, two] = [createAuthRateLimiter(config, logger), createAuthRateLimiter(config, logger)];
     try {
+      await Promise.all([one.ready(), two.ready()]);
       const ip = '198.51.100.7';
       for (let i = 0; i < 5; i++) await (i % 2 ? one : two).fail(ip, null);
       await expect(one.fail(ip, null)).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });

@@ -32,6 +32,8 @@ export interface AuthRateLimiter {
   fail(ip: string | undefined, subject: string | null): Promise<void>;
   /** The client's address for a request, honouring TRUST_PROXY_HOPS. */
   clientIp(req: Pick<IncomingMessage, 'socket'> | undefined, headers: Headers): string | undefined;
+  /** Resolves once the Redis connection is up (tests; requests never wait for it). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,10 +53,16 @@ export function createAuthRateLimiter(config: Config, logger: Logger): AuthRateL
     blockS: config.AUTH_RATE_LIMIT_BLOCK_S,
     trustProxyHops: config.TRUST_PROXY_HOPS,
   };
-  // Commands wait for the connection at start-up (the offline queue), and fail after one
-  // reconnection attempt when Redis is down: then the in-memory insurance limiter counts.
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
-  redis?.on('error', (error) => logger.warn({ err: error }, 'Auth rate limiter: Redis connection error (in-memory counters meanwhile)'));
+  // No offline queue: while Redis is unreachable (or not yet connected) a command fails at once,
+  // and the check fails open, so authentication never waits for Redis; failures are then
+  // counted by the in-memory insurance limiter of this instance.
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : undefined;
+  let lastWarning = 0;
+  redis?.on('error', (error) => {
+    if (Date.now() - lastWarning < 10_000) return;
+    lastWarning = Date.now();
+    logger.warn({ err: error }, 'Auth rate limiter: Redis unreachable (counting in memory meanwhile)');
+  });
   const make = (name: string, points: number): RateLimiterAbstract | null => {
     if (points <= 0) return null;
     const options = { keyPrefix: `${config.QUEUE_PREFIX}:auth-fail:${name}`, points, duration: limits.windowS, blockDuration: limits.blockS };
@@ -74,10 +82,17 @@ class Limiter implements AuthRateLimiter {
   ) {}
 
   async check(ip: string | undefined, subject: string | null) {
-    const ipBlock = ip && this.byIp ? await this.blockedFor(this.byIp, ip) : null;
+    const [ipBlock, subjectBlock] = await Promise.all([
+      ip && this.byIp ? this.blockedFor(this.byIp, ip) : null,
+      subject && this.bySubject ? this.blockedFor(this.bySubject, subject) : null,
+    ]);
     if (ipBlock !== null) throw rateLimited(ipBlock, 'Too many failed authentications from this address');
-    const subjectBlock = subject && this.bySubject ? await this.blockedFor(this.bySubject, subject) : null;
     return { subjectBlockedFor: subjectBlock };
+  }
+
+  async ready() {
+    if (!this.redis || this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => this.redis!.once('ready', () => resolve()));
   }
 
   async fail(ip: string | undefined, subject: string | null) {
@@ -139,6 +154,7 @@ const unlimited: AuthRateLimiter = {
   check: async () => ({ subjectBlockedFor: null }),
   fail: async () => undefined,
   clientIp: (req) => req?.socket.remoteAddress,
+  ready: async () => undefined,
   close: async () => undefined,
 };
 let current: AuthRateLimiter = unlimited;
