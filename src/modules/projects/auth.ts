@@ -1,7 +1,6 @@
 import { prisma } from '../../db/client.ts';
 import { timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { rateLimited } from '../../graphql/errors.ts';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash } from './credentials.ts';
 import { authRateLimiter } from './rate-limit.ts';
@@ -84,12 +83,11 @@ export function credentialsFromHeaders(headers: Headers): PresentedCredentials |
  */
 export async function authenticateLimited(credentials: PresentedCredentials | WidgetCredentials | 'malformed', ip: string | undefined): Promise<Principal | null> {
   const limiter = authRateLimiter();
-  const subject = credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}` : `key:${credentials.keyId}`;
-  const { subjectBlockedFor } = await limiter.check(ip, subject);
+  await limiter.check(ip);
   const principal = credentials === 'malformed' ? null : await authenticate(credentials);
   if (principal) return principal;
+  const subject = credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}` : `key:${credentials.keyId}`;
   await limiter.fail(ip, subject);
-  if (subjectBlockedFor !== null) throw rateLimitedSubject(subjectBlockedFor);
   return null;
 }
 
@@ -131,6 +129,3 @@ async function authenticateWidget(credentials: WidgetCredentials): Promise<Princ
   return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId };
 }
 
-function rateLimitedSubject(seconds: number) {
-  return rateLimited(seconds, 'Too many failed authentications for these credentials');
-}

@@ -26,9 +26,13 @@ import { rateLimited } from '../../graphql/errors.ts';
  * in-memory limiter takes over for this instance rather than failing every authentication.
  */
 export interface AuthRateLimiter {
-  /** Throws RATE_LIMITED when the IP, or the subject with wrong credentials, is blocked. */
-  check(ip: string | undefined, subject: string | null): Promise<{ subjectBlockedFor: number | null }>;
-  /** Records a failed authentication; throws RATE_LIMITED when this one crossed a limit. */
+  /** Before authenticating: throws RATE_LIMITED when the IP is blocked (one counter read). */
+  check(ip: string | undefined): Promise<void>;
+  /**
+   * After a failed authentication: counts it for the IP and the subject; throws RATE_LIMITED
+   * when either is over its limit (crossed now, or still blocked), so wrong credentials for a
+   * blocked key get 429 while its right secret, which never reaches here, still works.
+   */
   fail(ip: string | undefined, subject: string | null): Promise<void>;
   /** The client's address for a request, honouring TRUST_PROXY_HOPS. */
   clientIp(req: Pick<IncomingMessage, 'socket'> | undefined, headers: Headers): string | undefined;
@@ -81,13 +85,9 @@ class Limiter implements AuthRateLimiter {
     private readonly redis: Redis | undefined,
   ) {}
 
-  async check(ip: string | undefined, subject: string | null) {
-    const [ipBlock, subjectBlock] = await Promise.all([
-      ip && this.byIp ? this.blockedFor(this.byIp, ip) : null,
-      subject && this.bySubject ? this.blockedFor(this.bySubject, subject) : null,
-    ]);
+  async check(ip: string | undefined) {
+    const ipBlock = ip && this.byIp ? await this.blockedFor(this.byIp, ip) : null;
     if (ipBlock !== null) throw rateLimited(ipBlock, 'Too many failed authentications from this address');
-    return { subjectBlockedFor: subjectBlock };
   }
 
   async ready() {
@@ -151,7 +151,7 @@ export function nodeHeaders(request: Pick<IncomingMessage, 'headers'> | undefine
 
 /** Until start-up sets one: no limits (tests of single functions, the CLI). */
 const unlimited: AuthRateLimiter = {
-  check: async () => ({ subjectBlockedFor: null }),
+  check: async () => undefined,
   fail: async () => undefined,
   clientIp: (req) => req?.socket.remoteAddress,
   ready: async () => undefined,
