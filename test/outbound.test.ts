@@ -1,3 +1,4 @@
+import { createECDH, randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
@@ -10,7 +11,7 @@ import { excerpt, OutboundPolicy, OutboundRefusedError, outboundPolicyFromConfig
 import { ProviderError } from '../src/delivery/providers/types.ts';
 import { postSigned } from '../src/delivery/signing.ts';
 import { graphql } from '../src/generated/gql/index.ts';
-import { bearer, gql, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor, startHttpServer } from './helpers/http-server.ts';
 
 const Configure = graphql(`
@@ -193,6 +194,39 @@ describe('outbound requests of a Herald with private addresses refused', () => {
       expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ field: 'input.statusWebhookUrl', message: expect.stringMatching(message) }] });
     }
     expect((await prisma().project.findUniqueOrThrow({ where: { id: h.project.projectId } })).statusWebhookUrl).toBeNull();
+  });
+
+  it("department notify refuses a callBackUrl inside (REST 400 INVALID_CALLBACK_URL)", async () => {
+    const call = async (query: string, variables: Record<string, unknown>) => {
+      const response = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ query, variables }) });
+      const body = (await response.json()) as { data: Record<string, { id: string }>; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      return body.data;
+    };
+    await call('mutation($u: [UserInput!]!) { upsertUsers(users: $u) { ok } }', { u: [{ externalId: 'dealer-1' }] });
+    const dept = (await call('mutation($n: String!) { createDepartment(name: $n) { id } }', { n: 'Service' })).createDepartment!.id;
+    await call('mutation($d: ID!, $u: [String!]!) { addDepartmentMembers(departmentId: $d, userIds: $u) { id } }', { d: dept, u: ['dealer-1'] });
+    const basic = { authorization: `Basic ${Buffer.from(`${h.project.keyId}:${h.project.keySecret}`).toString('base64')}` };
+    const res = await rest(h.url, 'POST', `/department/${dept}/user/dealer-1/notify`, { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { callBackUrl: 'http://169.254.169.254/latest/meta-data/' } }, basic);
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ errorCode: 'INVALID_CALLBACK_URL', errorDescription: expect.stringMatching(/callBackUrl: 169\.254\.169\.254 is a link-local address/) });
+    expect(await prisma().message.count({ where: { projectId: h.project.projectId, callbackUrl: { not: null } } })).toBe(0);
+  });
+
+  it('registerPushSubscription refuses an endpoint inside', async () => {
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const keys = { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({
+        query: 'mutation($u: ID!, $s: PushSubscriptionInput!) { registerPushSubscription(userId: $u, subscription: $s) { id } }',
+        variables: { u: 'push-1', s: { endpoint: 'https://[::1]:8443/push/abc', keys } },
+      }),
+    });
+    const body = (await response.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ field: 'subscription.endpoint', message: expect.stringMatching(/::1 is a loopback/) }] });
   });
 
   /** A provider row as an earlier release (or a name that resolved elsewhere then) left it: no configure-time check. */

@@ -34,11 +34,11 @@ export type PushSubscriptionInput = z.input<typeof pushSubscriptionSchema>;
 export async function registerPushSubscription<Q extends object>(projectId: string, userId: string, input: PushSubscriptionInput, query: Q) {
   const parsed = pushSubscriptionSchema.safeParse(input);
   if (!parsed.success) throw badInput(issuesFrom(parsed.error.issues, ['subscription']));
-  const user = await findUserByRef(projectId, userId, 'userId');
   const { endpoint, keys } = parsed.data;
   // A browser's endpoint is a public push service; anything else would aim Herald's POSTs inside its network.
   const refused = await outboundPolicy().checkUrl(endpoint);
   if (refused) throw badInput([{ field: 'subscription.endpoint', message: refused }]);
+  const user = await findUserByRef(projectId, userId, 'userId');
   const data = { userId: user.id, p256dh: keys.p256dh, auth: keys.auth } satisfies Partial<Prisma.PushSubscriptionUncheckedCreateInput>;
   return prisma().pushSubscription.upsert({
     ...query,
