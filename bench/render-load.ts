@@ -10,11 +10,12 @@
  * concurrent `POST /messages.send` of `--batch` messages each. Meanwhile one probe loop GETs
  * /healthz every 20 ms (one at a time) and records how long each took. Without yielding, each
  * render holds the event loop until it ends, and a probe waits for every render queued before it.
- * Prints: the probe's p50/p90/p99/max during the load, the sends' latencies, accepted messages.
+ * Prints: the probe's p50/p90/p99/max during the load, the event loop's delay (perf_hooks), the
+ * sends' latencies and the accepted messages (sends refused for other reasons are printed).
  * Env twins: BENCH_SENDERS, BENCH_BATCH_SIZE, BENCH_ROUNDS, BENCH_ITEMS.
  */
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { bearer, startTestHerald } from '../test/helpers/herald.ts';
 
 const flags = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=', 2) as [string, string]));
@@ -83,6 +84,9 @@ try {
   }
 
   const probes: number[] = [];
+  // The event loop's own view (Herald runs in this process): how late a 10 ms timer fires.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   let loaded = true;
   const probing = (async () => {
     while (loaded) {
@@ -104,11 +108,14 @@ try {
   }
   const loadS = (performance.now() - started) / 1000;
   loaded = false;
+  lag.disable();
   await probing;
 
   console.log(`render-load: ${ROUNDS} rounds x ${SENDERS} concurrent sends x ${BATCH} messages, ${ITEMS} items per message; ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`  /healthz idle:       ${summary(idle)}`);
   console.log(`  /healthz under load: ${summary(probes)}`);
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(0)} ms`;
+  console.log(`  event-loop delay:    p50 ${ms(lag.percentile(50))}, p99 ${ms(lag.percentile(99))}, max ${ms(lag.max)}`);
   console.log(`  sends:               ${summary(sends)}`);
   console.log(`  accepted ${accepted} messages in ${loadS.toFixed(1)} s (${(accepted / loadS).toFixed(0)} msg/s)`);
 } finally {
