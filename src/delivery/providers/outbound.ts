@@ -277,16 +277,22 @@ export function sendOutbound(
     request.once('response', (response: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let cut = false;
       response.on('data', (chunk: Buffer) => {
         if (size >= MAX_ANSWER_BYTES) return;
         chunks.push(chunk);
         size += chunk.length;
-        if (size >= MAX_ANSWER_BYTES) response.destroy();
+        if (size >= MAX_ANSWER_BYTES) {
+          cut = true;
+          response.destroy();
+        }
       });
       let finished = false;
       const done = () => {
         if (finished) return;
         finished = true;
+        // Cut by the timeout or the peer (not by us): an incomplete answer is a network failure.
+        if (!response.complete && !cut) return reject(new Error('the answer was cut short (timeout or connection reset)'));
         const answerHeaders = new Headers();
         for (const [name, value] of Object.entries(response.headers)) {
           if (value !== undefined) answerHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -294,7 +300,6 @@ export function sendOutbound(
         resolve({ status: response.statusCode ?? 0, headers: answerHeaders, text: Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8') });
       };
       response.once('end', done);
-      // Cut on purpose (too long) or by the peer after the status: what arrived is the answer.
       response.once('close', done);
       response.on('error', () => undefined);
     });
