@@ -1,5 +1,5 @@
 import { prisma } from '../../db/client.ts';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash } from './credentials.ts';
@@ -87,7 +87,8 @@ export async function authenticateLimited(credentials: PresentedCredentials | Wi
   const principal = credentials === 'malformed' ? null : await authenticate(credentials);
   if (principal) return principal;
   const subject = credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}` : `key:${credentials.keyId}`;
-  await limiter.fail(ip, subject);
+  // The subject is the caller's text: a long one is hashed, so a counter key stays small.
+  await limiter.fail(ip, subject && subject.length > 128 ? `sha256:${createHash('sha256').update(subject).digest('hex')}` : subject);
   return null;
 }
 
@@ -128,4 +129,3 @@ async function authenticateWidget(credentials: WidgetCredentials): Promise<Princ
   });
   return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId };
 }
-
