@@ -6,6 +6,7 @@ import { migrate } from './db/migrate.ts';
 import type { Delivery } from './delivery/delivery.ts';
 import type { ChannelProvider } from './delivery/providers/types.ts';
 import { createDeliveryRuntime } from './delivery/runtime.ts';
+import { createAuthRateLimiter, setAuthRateLimiter } from './modules/projects/rate-limit.ts';
 import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { RestRoute } from './rest/route.ts';
@@ -32,7 +33,11 @@ export async function startHerald(
   const db = await openDatabase(config);
   const runtime = createDeliveryRuntime(config, logger, { providers: options.providers });
   const { pubsub, delivery } = runtime;
+  const authLimiter = createAuthRateLimiter(config, logger);
+  setAuthRateLimiter(authLimiter);
   try {
+    // Counting in Redis from the first request when it is there; never held up by it.
+    await Promise.race([authLimiter.ready(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     if (config.MIGRATE_ON_START) {
       const applied = await migrate(db.sql);
       if (applied.length) logger.info({ applied }, 'Applied database migrations');
@@ -49,11 +54,13 @@ export async function startHerald(
       delivery,
       async stop() {
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);
+        await authLimiter.close();
         await runtime.close();
         await db.close();
       },
     };
   } catch (error) {
+    await authLimiter.close();
     await runtime.close();
     await db.close();
     throw error;

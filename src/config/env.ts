@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Herald's whole configuration, parsed once from the environment at start-up.
@@ -133,6 +134,43 @@ const schema = z
      */
     INTROSPECTION: z.enum(['auto', 'on', 'off']).default('auto'),
     // --- end of request limits ---
+    // --- Outbound address policy (src/delivery/providers/outbound.ts) ---
+    /**
+     * Let outbound requests made for tenants (webhooks, callbacks, provider APIs, SMTP) reach
+     * loopback, private, link-local, multicast and other non-public addresses. Unset: allowed
+     * only in the embedded mode outside production (a developer's machine); refused as soon as
+     * DATABASE_URL is set or NODE_ENV=production.
+     */
+    OUTBOUND_ALLOW_PRIVATE: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1')),
+    /** Non-public ranges allowed anyway, comma-separated CIDRs: "10.0.0.25/32,fd00::/8". */
+    OUTBOUND_ALLOWED_CIDRS: z
+      .string()
+      .default('')
+      .transform((v, ctx) => {
+        const list = v.split(',').map((c) => c.trim()).filter(Boolean);
+        for (const cidr of list) {
+          if (!ipaddr.isValidCIDR(cidr)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(cidr)} is not a CIDR (e.g. 10.0.0.0/8 or ::1/128)` });
+        }
+        return list;
+      }),
+    // --- Failed-authentication limits (src/modules/projects/rate-limit.ts) ---
+    /** Failed authentications per client IP per window before that IP is answered 429. 0: no limit. */
+    AUTH_RATE_LIMIT_IP_FAILURES: z.coerce.number().int().min(0).max(1_000_000).default(50),
+    /** Failed authentications per API key id (or widget project + user) per window before wrong ones get 429. 0: no limit. */
+    AUTH_RATE_LIMIT_KEY_FAILURES: z.coerce.number().int().min(0).max(1_000_000).default(20),
+    /** The counting window, in seconds. */
+    AUTH_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
+    /** How long an IP or key over its limit stays blocked, in seconds (Retry-After). */
+    AUTH_RATE_LIMIT_BLOCK_S: z.coerce.number().int().min(1).max(86_400).default(60),
+    /**
+     * Reverse proxies in front of Herald that append to X-Forwarded-For. 0: the client IP is the
+     * socket's peer (X-Forwarded-For is ignored: a client could forge it); n: the n-th address
+     * from the right of X-Forwarded-For.
+     */
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])

@@ -8,6 +8,7 @@ import { BUILT_IN, createProviderRegistry } from './providers/registry.ts';
 import { ProviderError, type ChannelProvider, type ProviderSettings } from './providers/types.ts';
 import type { JobQueue } from './queue.ts';
 import type { SecretBox } from './secrets.ts';
+import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
@@ -392,7 +393,8 @@ export class Delivery {
     if (!project) return;
     const answer = await postSigned(job.url, job.payload, project.signingSecret);
     // Not 2xx: throw, and the queue retries with backoff.
-    if (answer.status < 200 || answer.status >= 300) throw new Error(`callback ${job.url} answered ${answer.status}`);
+    // The URL without credentials or query: this message is logged.
+    if (answer.status < 200 || answer.status >= 300) throw new Error(`callback ${redactUrl(job.url)} answered ${answer.status}`);
   }
 
   /**

@@ -4,6 +4,7 @@ import { openDatabase, type Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { openPubSub, type PubSubHandle } from '../realtime/pubsub.ts';
 import { Delivery } from './delivery.ts';
+import { outboundPolicyFromConfig, setOutboundPolicy } from './providers/outbound.ts';
 import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
 import { SecretBox } from './secrets.ts';
@@ -26,6 +27,10 @@ export function createDeliveryRuntime(config: Config, logger: Logger, options: {
     // Each instance would generate its own key and could not read the provider secrets the others stored.
     logger.warn('HERALD_ENCRYPTION_KEY is not set: provider secrets are encrypted with a key generated in HERALD_DATA_DIR; instances sharing this database must share one key');
   }
+  // Every outbound request of this process (workers, configure-time checks) follows it.
+  const outbound = outboundPolicyFromConfig(config);
+  setOutboundPolicy(outbound);
+  if (outbound.allowPrivate) logger.info('Outbound requests may reach private and loopback addresses (OUTBOUND_ALLOW_PRIVATE; refused by default with DATABASE_URL or in production)');
   const pubsub = openPubSub(config.REDIS_URL, logger);
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers });

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sendOutbound } from './providers/outbound.ts';
 
 /**
  * Signature of everything Herald POSTs out (webhook channel, callbacks, status webhooks), in the
@@ -22,16 +23,17 @@ export function verify(secret: string, body: string, header: string | null, tole
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** POSTs signed JSON; resolves with the status and the first bytes of the answer. */
+/**
+ * POSTs signed JSON under the outbound address policy (a refused address rejects with
+ * OutboundRefusedError); resolves with the status and the first bytes of the answer.
+ */
 export async function postSigned(url: string, payload: unknown, secret: string, headers: Record<string, string> = {}, timeoutMs = 10_000) {
   const body = JSON.stringify(payload);
-  const response = await fetch(url, {
+  const answer = await sendOutbound(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'user-agent': 'Herald', [SIGNATURE_HEADER]: sign(secret, body), ...headers },
     body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(timeoutMs),
+    timeoutMs,
   });
-  const text = await response.text().catch(() => '');
-  return { status: response.status, text };
+  return { status: answer.status, text: answer.text };
 }

@@ -1,6 +1,8 @@
 import type { YogaInitialContext } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
-import { authenticate, credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
+import type { IncomingMessage } from 'node:http';
+import { authenticateLimited, credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
+import { authRateLimiter, nodeHeaders } from '../modules/projects/rate-limit.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import type { HeraldPubSub } from '../realtime/pubsub.ts';
 import { unauthenticated } from './errors.ts';
@@ -24,6 +26,10 @@ export interface Services {
 export interface SocketInitialContext {
   transport?: 'ws';
   connectionParams?: Record<string, unknown> | undefined;
+  /** Node's request (HTTP server context; websocket operations pass the upgrade request). */
+  req?: IncomingMessage;
+  /** Set by the REST bridge for its in-process requests: the original client's address. */
+  clientIp?: string;
 }
 
 /**
@@ -35,17 +41,21 @@ export function contextFactory(services: Services) {
     const headers =
       initial.transport === 'ws' ? headersFromConnectionParams(initial.connectionParams ?? {}) : initial.request.headers;
     const requestId = sanitizeRequestId(headers.get('x-request-id')) ?? randomUUID();
+    const clientIp = initial.clientIp ?? authRateLimiter().clientIp(initial.req, initial.transport === 'ws' ? nodeHeaders(initial.req) : initial.request.headers);
     // The REST bridge authenticated its request already (only in-process callers set this server context).
     const checked = (initial as { heraldPrincipal?: Principal }).heraldPrincipal;
-    return { principal: checked ?? (await principalFromHeaders(headers)), requestId, ...services };
+    return { principal: checked ?? (await principalFromHeaders(headers, clientIp)), requestId, ...services };
   };
 }
 
-/** null when no credentials are presented; throws UNAUTHENTICATED when they are wrong. */
-export async function principalFromHeaders(headers: Headers): Promise<Principal | null> {
+/**
+ * null when no credentials are presented; throws UNAUTHENTICATED when they are wrong, and
+ * RATE_LIMITED when too many failed from this client IP or for these credentials.
+ */
+export async function principalFromHeaders(headers: Headers, clientIp?: string): Promise<Principal | null> {
   const presented = credentialsFromHeaders(headers);
   if (presented === null) return null;
-  const principal = presented === 'malformed' ? null : await authenticate(presented);
+  const principal = await authenticateLimited(presented, clientIp);
   if (!principal) throw invalidCredentials();
   return principal;
 }

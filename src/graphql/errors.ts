@@ -15,6 +15,8 @@ export const ErrorCode = {
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** A subscriber fell too far behind its events: resubscribe with `since` (a websocket is closed with 1013). */
   SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** Too many failed authentications from this address or for this key: retry after `extensions.retryAfter` seconds (HTTP 429, Retry-After). */
+  RATE_LIMITED: 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -36,6 +38,13 @@ export function forbidden(message = 'Not allowed') {
 export function notFound(what: string, id: string | number) {
   return createGraphQLError(`${what} ${JSON.stringify(String(id))} not found`, {
     extensions: { code: ErrorCode.NOT_FOUND, resource: what, id: String(id) },
+  });
+}
+
+/** 429 with Retry-After (yoga applies extensions.http when the error ends the request). */
+export function rateLimited(retryAfterSeconds: number, message = 'Too many requests') {
+  return createGraphQLError(`${message}; retry after ${retryAfterSeconds} s`, {
+    extensions: { code: ErrorCode.RATE_LIMITED, retryAfter: retryAfterSeconds, http: { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } } },
   });
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/env.ts';
 import { headersFromConnectionParams, principalFromHeaders } from '../graphql/context.ts';
+import { authRateLimiter, nodeHeaders } from '../modules/projects/rate-limit.ts';
 import { ErrorCode } from '../graphql/errors.ts';
 import type { Principal } from '../modules/projects/auth.ts';
 import type { HeraldYoga } from '../server/app.ts';
@@ -73,7 +74,7 @@ export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: 
       onConnect: async (ctx) => {
         let principal: Principal | null = null;
         try {
-          principal = await principalFromHeaders(headersFromConnectionParams(ctx.connectionParams ?? {}));
+          principal = await principalFromHeaders(headersFromConnectionParams(ctx.connectionParams ?? {}), authRateLimiter().clientIp(ctx.extra.request, nodeHeaders(ctx.extra.request)));
         } catch {
           principal = null;
         }
@@ -194,3 +195,4 @@ function closeWithin(socket: WebSocket, code: number, reason: string, graceMs: n
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
 }
+

@@ -1,8 +1,10 @@
 import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { principalFromHeaders } from '../graphql/context.ts';
 import { credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
+import { authRateLimiter } from '../modules/projects/rate-limit.ts';
 import { readBodyLimited } from '../server/body.ts';
 import { badText, findInputProblem } from '../server/input-hygiene.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
@@ -13,6 +15,8 @@ export interface BridgeServerContext {
   heraldRestBridge: true;
   /** Who the bridge already authenticated: the GraphQL context takes it instead of checking the key again. */
   heraldPrincipal?: Principal;
+  /** The original client's address (the in-process request has none), for the auth rate limits. */
+  clientIp?: string;
 }
 
 interface CompiledRoute {
@@ -40,7 +44,7 @@ function compile(route: RestRoute): CompiledRoute {
 export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth = 64): Plugin {
   const compiled = routes.map(compile);
   return {
-    async onRequest({ request, url, endResponse }) {
+    async onRequest({ request, url, endResponse, serverContext }) {
       const matches = compiled.filter((c) => c.pattern.test(url.pathname));
       if (matches.length === 0) return;
       const match = matches.find((c) => c.route.method === request.method);
@@ -49,7 +53,8 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
         return;
       }
       try {
-        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, maxJsonDepth));
+        const clientIp = authRateLimiter().clientIp((serverContext as { req?: IncomingMessage } | undefined)?.req, request.headers);
+        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, maxJsonDepth, clientIp));
       } catch (error) {
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
@@ -61,24 +66,36 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
   };
 }
 
-async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth: number): Promise<Response> {
+async function handle(
+  c: CompiledRoute,
+  request: Request,
+  url: URL,
+  yoga: YogaServerInstance<any, any>,
+  maxBodyBytes: number,
+  maxJsonDepth: number,
+  clientIp: string | undefined,
+): Promise<Response> {
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
-  const fail = (error: Omit<LegacyError, 'requestId'>) =>
+  const fail = (error: Omit<LegacyError, 'requestId'>, headers: Record<string, string> = {}) =>
     Response.json(profile.errorBody({ ...error, requestId }), {
       status: error.status,
       // A 413 leaves the rest of the body unread: the connection cannot carry another request.
-      headers: { 'x-request-id': requestId, ...(error.status === 413 ? { connection: 'close' } : {}) },
+      headers: { ...headers, 'x-request-id': requestId, ...(error.status === 413 ? { connection: 'close' } : {}) },
     });
+  const refuse = (refused: AuthRefusal) =>
+    refused.retryAfter !== undefined
+      ? fail({ status: 429, code: 'RATE_LIMITED', message: refused.message }, { 'retry-after': String(refused.retryAfter) })
+      : fail({ status: 401, code: 'UNAUTHENTICATED', message: refused.message });
 
   // Credentials come first, on every route (a client without them learns nothing about its body):
   // header-borne ones before the body is even read; Notifuse's widget API may carry them in the body.
   const carriedInBody = profile.credentialsFromRequest !== undefined;
   let principal: Principal | undefined;
   if (!carriedInBody) {
-    const refused = await authenticateRoute(forwardedHeaders(profile, request, url, undefined, requestId), profile.credentialsHint);
-    if (typeof refused === 'string') return fail({ status: 401, code: 'UNAUTHENTICATED', message: refused });
-    principal = refused;
+    const outcome = await authenticateRoute(forwardedHeaders(profile, request, url, undefined, requestId), profile.credentialsHint, clientIp);
+    if ('refused' in outcome) return refuse(outcome.refused);
+    principal = outcome.principal;
   }
 
   const invalid = (field: string, message: string) =>
@@ -115,9 +132,9 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   }
   const headers = forwardedHeaders(profile, request, url, body, requestId);
   if (carriedInBody) {
-    const refused = await authenticateRoute(headers, profile.credentialsHint);
-    if (typeof refused === 'string') return fail({ status: 401, code: 'UNAUTHENTICATED', message: refused });
-    principal = refused;
+    const outcome = await authenticateRoute(headers, profile.credentialsHint, clientIp);
+    if ('refused' in outcome) return refuse(outcome.refused);
+    principal = outcome.principal;
   }
   if (invalidJson) return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
   // After the credentials, before mapping: the route's field names are the client's, and a body
@@ -140,7 +157,7 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     throw error;
   }
 
-  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldPrincipal: principal! };
+  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldPrincipal: principal!, ...(clientIp ? { clientIp } : {}) };
   const execute = async (vars: unknown) => {
     const response = await yoga.fetch(new URL('/graphql', url), { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables: vars }) }, bridgeContext);
     return { status: response.status, result: (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] } };
@@ -161,7 +178,9 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
       issues = (issues ?? [{ field: '', message }]).map((issue) => c.route.legacyIssue!(issue));
       message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
     }
-    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message, issues });
+    // RATE_LIMITED (429) says when to come back, as the GraphQL answer does.
+    const retryAfter = first.extensions?.retryAfter;
+    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message, issues }, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
   }
   const answer = c.route.respond(result.data as never, restRequest);
   const next = c.route.nextPage?.(result.data as never, variables as never, restRequest) ?? null;
@@ -191,17 +210,28 @@ function forwardedHeaders(profile: (typeof API_PROFILES)[keyof typeof API_PROFIL
   return headers;
 }
 
+interface AuthRefusal {
+  message: string;
+  /** Set when the refusal is a rate limit (429): seconds until the block ends. */
+  retryAfter?: number;
+}
+
 /**
- * Every legacy operation needs a caller: the principal, or why there is none (401). Checked
- * once here; the GraphQL context of the bridged request reuses it (see BridgeServerContext).
+ * Every legacy operation needs a caller: the principal, or why there is none (401, or 429 when
+ * too many authentications failed). Checked once here; the GraphQL context of the bridged request
+ * reuses it (see BridgeServerContext).
  */
-async function authenticateRoute(headers: Headers, hint: string): Promise<Principal | string> {
-  const missing = `Missing credentials: send ${hint}`;
+async function authenticateRoute(headers: Headers, hint: string, clientIp: string | undefined): Promise<{ principal: Principal } | { refused: AuthRefusal }> {
+  const missing = { refused: { message: `Missing credentials: send ${hint}` } };
   if (credentialsFromHeaders(headers) === null) return missing;
   try {
-    return (await principalFromHeaders(headers)) ?? missing;
+    const principal = await principalFromHeaders(headers, clientIp);
+    return principal ? { principal } : missing;
   } catch (error) {
-    if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return error.message;
+    if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return { refused: { message: error.message } };
+    if (error instanceof GraphQLError && error.extensions.code === 'RATE_LIMITED') {
+      return { refused: { message: error.message, retryAfter: Number(error.extensions.retryAfter) } };
+    }
     throw error;
   }
 }

@@ -37,6 +37,10 @@ export async function startTestHerald(options: { env?: Record<string, string>; r
     QUEUE_PREFIX: database.name,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // The tests' webhook receivers, SMTP and provider stand-ins listen on 127.0.0.1: allowed here,
+    // explicitly (the default refuses private addresses as soon as DATABASE_URL is set).
+    // test/outbound.test.ts turns it off to test the policy.
+    OUTBOUND_ALLOW_PRIVATE: 'true',
     ...options.env,
   });
   const herald = await startHerald(config, options.logger ?? createLogger(config), { routes: options.routes });

@@ -81,8 +81,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
  * `herald worker` as a child process (node --import tsx src/cli/herald.ts worker), started and
  * waited for until it logs "Herald worker started". Stop it with child.stop() or kill it.
  */
+// Worker tests deliver to receivers on 127.0.0.1: private addresses allowed explicitly (see helpers/herald.ts).
 export async function startWorkerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<Child> {
-  const child = spawnTsx('src/cli/herald.ts', ['worker'], { LOG_LEVEL: 'info', ...env });
+  const child = spawnTsx('src/cli/herald.ts', ['worker'], { LOG_LEVEL: 'info', OUTBOUND_ALLOW_PRIVATE: 'true', ...env });
   await child.waitFor(({ stdout }) => logLines(stdout).some((l) => l.msg === 'Herald worker started'), timeoutMs, 'the "Herald worker started" log line');
   return child;
 }

@@ -1,4 +1,5 @@
-import { networkError } from './types.ts';
+import { OutboundRefusedError, sendOutbound } from './outbound.ts';
+import { networkError, ProviderError } from './types.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -11,17 +12,26 @@ export interface HttpAnswer {
 /** How long a provider's API may take to answer one request before the attempt counts as transient. */
 export const PROVIDER_TIMEOUT_MS = 15_000;
 
+/** What callProvider sends: a method, headers as a plain object, a string or byte body. */
+export interface ProviderRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array | null;
+}
+
 /**
- * One HTTP call to a provider's API. Network failures (refused, reset, DNS, timeout) become
- * transient ProviderErrors; the caller classifies the answer's status.
+ * One HTTP call to a provider's API, under the outbound address policy (outbound.ts). Network
+ * failures (refused, reset, DNS, timeout) become transient ProviderErrors, a refused address a
+ * permanent one; the caller classifies the answer's status.
  */
-export async function callProvider(provider: string, url: string, init: RequestInit): Promise<HttpAnswer> {
-  let response: Response;
+export async function callProvider(provider: string, url: string, init: ProviderRequest): Promise<HttpAnswer> {
+  let status: number;
+  let headers: Headers;
   let text: string;
   try {
-    response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS), ...init });
-    text = await response.text();
+    ({ status, headers, text } = await sendOutbound(url, { ...init, timeoutMs: PROVIDER_TIMEOUT_MS }));
   } catch (error) {
+    if (error instanceof OutboundRefusedError) throw new ProviderError(`${provider}: ${error.message}`, true);
     throw networkError(provider, error);
   }
   let json: unknown;
@@ -30,7 +40,7 @@ export async function callProvider(provider: string, url: string, init: RequestI
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, text, json };
+  return { status, headers, text, json };
 }
 
 /** A string setting, or undefined when absent or empty. */

@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import { stringSetting } from './http.ts';
+import { connectOutbound, excerpt, OutboundRefusedError } from './outbound.ts';
 import { z } from 'zod';
 import { ProviderError, requiredText, type ChannelProvider } from './types.ts';
 
@@ -40,6 +41,7 @@ export const smtpProvider: ChannelProvider = {
       .strict(),
     secrets: z.object({ user: requiredText().optional(), pass: z.string().max(1000).optional() }).strict(),
   },
+  outbound: { hosts: ['host'] },
   async send({ message, idempotencyKey }, settings) {
     const content = message.content as EmailContent;
     const host = stringSetting(settings, 'host');
@@ -50,9 +52,19 @@ export const smtpProvider: ChannelProvider = {
     const replyTo = content.replyTo || stringSetting(settings, 'replyTo');
     const secure = settings.secure === true || settings.secure === 'true';
     const user = stringSetting(settings, 'user');
+    const port = Number(settings.port ?? (secure ? 465 : 587));
     const transport = nodemailer.createTransport({
       host,
-      port: Number(settings.port ?? (secure ? 465 : 587)),
+      port,
+      // Herald opens the TCP connection itself, under the outbound address policy (the name is
+      // resolved and checked now, not when it was configured); nodemailer then speaks SMTP on it
+      // and upgrades it to TLS itself when `secure` (or on STARTTLS).
+      getSocket: (_options, callback) => {
+        connectOutbound(host, port, 10_000).then(
+          (connection) => callback(null, { connection }),
+          (error: unknown) => callback(error as Error, undefined),
+        );
+      },
       secure,
       requireTLS: settings.requireTLS === true,
       tls: { rejectUnauthorized: settings.tlsRejectUnauthorized !== false },
@@ -83,8 +95,9 @@ export const smtpProvider: ChannelProvider = {
 
 /** SMTP 5xx replies and unfixable envelope/config errors are permanent; 4xx replies and connection failures are transient. */
 export function smtpError(error: unknown): ProviderError {
+  if (error instanceof OutboundRefusedError) return new ProviderError(`smtp: ${error.message}`, true);
   const e = error as Error & { responseCode?: number; code?: string; response?: string };
-  const detail = (e.response ?? e.message).slice(0, 300);
+  const detail = excerpt(e.response ?? e.message);
   if (typeof e.responseCode === 'number') {
     return new ProviderError(`smtp answered ${e.responseCode}: ${detail}`, e.responseCode >= 500);
   }

@@ -28,6 +28,7 @@ export const twilioProvider: ChannelProvider = {
       .refine((s) => Boolean(s.from || s.messagingServiceSid), { message: 'give from (a number) or messagingServiceSid', path: ['from'] }),
     secrets: z.object({ accountSid: requiredText(), authToken: requiredText() }).strict(),
   },
+  outbound: { urls: ['baseUrl'] },
   async send({ message, idempotencyKey }, settings) {
     const accountSid = stringSetting(settings, 'accountSid');
     const authToken = stringSetting(settings, 'authToken');

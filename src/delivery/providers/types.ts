@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Channel, Message, User } from '../../generated/prisma/client.ts';
+import { CREDENTIALS_MESSAGE, excerpt, hasCredentials } from './outbound.ts';
 
 /** What a provider gets for one attempt. */
 export interface OutboundMessage {
@@ -30,11 +31,20 @@ export interface ChannelProvider {
    * when the provider is configured, not discovered at the first send.
    */
   config: { settings: z.ZodType; secrets: z.ZodType };
+  /**
+   * The settings that name where this kind connects (http(s) URLs, SMTP hosts): configureProvider
+   * checks them against the outbound address policy, as every connection is checked again.
+   */
+  outbound?: { urls?: string[]; hosts?: string[] };
   send(outbound: OutboundMessage, settings: ProviderSettings): Promise<SendOutcome>;
 }
 
 /** An http(s) URL setting (base URLs are configurable so tests and proxies can stand in). */
-export const httpUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+export const httpUrl = () =>
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2048)
+    .refine((v) => !hasCredentials(v), CREDENTIALS_MESSAGE);
 const nonEmpty = () => z.string().trim().min(1, 'must not be empty').max(1000);
 export const requiredText = nonEmpty;
 /** No settings or no secrets for this kind. */
@@ -53,10 +63,14 @@ export class ProviderError extends Error {
   }
 }
 
-/** Classifies an HTTP answer the usual way: 408, 425, 429 and 5xx are worth a retry. */
+/**
+ * Classifies an HTTP answer the usual way: 408, 425, 429 and 5xx are worth a retry. The
+ * message (stored as lastError, shown to the tenant) keeps a short sanitized excerpt of the answer.
+ */
 export function httpError(provider: string, status: number, detail: string): ProviderError {
   const transient = status === 408 || status === 425 || status === 429 || status >= 500;
-  return new ProviderError(`${provider} answered ${status}: ${detail.slice(0, 300)}`, !transient);
+  const shown = excerpt(detail);
+  return new ProviderError(`${provider} answered ${status}${shown ? `: ${shown}` : ''}`, !transient);
 }
 
 /** Network failures (refused, reset, timeout) are transient. */

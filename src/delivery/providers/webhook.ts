@@ -1,5 +1,6 @@
 import { postSigned } from '../signing.ts';
 import { z } from 'zod';
+import { OutboundRefusedError } from './outbound.ts';
 import { httpError, httpUrl, networkError, none, ProviderError, type ChannelProvider } from './types.ts';
 
 /**
@@ -10,6 +11,7 @@ export const webhookProvider: ChannelProvider = {
   kind: 'webhook',
   channel: 'WEBHOOK',
   config: { settings: z.object({ url: httpUrl().optional() }).strict(), secrets: none() },
+  outbound: { urls: ['url'] },
   async send({ message, user, idempotencyKey, signingSecret }, settings) {
     const url = message.to ?? (typeof settings.url === 'string' ? settings.url : null);
     if (!url) throw new ProviderError('no webhook URL: give the message an address or the provider a url', true);
@@ -25,6 +27,7 @@ export const webhookProvider: ChannelProvider = {
     try {
       answer = await postSigned(url, payload, signingSecret, { 'idempotency-key': idempotencyKey, 'x-herald-message-id': message.id });
     } catch (error) {
+      if (error instanceof OutboundRefusedError) throw new ProviderError(`webhook: ${error.message}`, true);
       throw networkError('webhook', error);
     }
     if (answer.status < 200 || answer.status >= 300) throw httpError('webhook', answer.status, answer.text);

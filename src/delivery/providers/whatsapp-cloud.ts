@@ -34,6 +34,7 @@ export const whatsappCloudProvider: ChannelProvider = {
       .strict(),
     secrets: z.object({ accessToken: requiredText() }).strict(),
   },
+  outbound: { urls: ['baseUrl'] },
   async send({ message }, settings) {
     const phoneNumberId = stringSetting(settings, 'phoneNumberId');
     const accessToken = stringSetting(settings, 'accessToken');

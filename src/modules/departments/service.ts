@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { acceptMessages, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
+import { outboundPolicy } from '../../delivery/providers/outbound.ts';
 import type { Channel, Department, DepartmentMember, Message, User } from '../../generated/prisma/client.ts';
 import { badInput, issuesFrom, notFound } from '../../graphql/errors.ts';
 import { SYNC_WAIT_MS, waitForFirstAttempt } from '../messages/service.ts';
@@ -291,6 +292,11 @@ export async function notifyDepartmentUser(
   if (callbackUrl !== null && !isHttpUrl(callbackUrl)) {
     warnings.push({ warningCode: NOTIFY_ERRORS.INVALID_CALLBACK_URL, warningDescription: `messageSendingAttributesLite.callBackUrl: ${JSON.stringify(callbackUrl)} is not an http(s) URL; no callback will be made` });
     callbackUrl = null;
+  }
+  if (sending.callBackUrl) {
+    // Herald POSTs the outcome there: a public address only (checked again when it POSTs).
+    const refused = await outboundPolicy().checkUrl(sending.callBackUrl);
+    if (refused) return failure(NOTIFY_ERRORS.INVALID_CALLBACK_URL, `messageSendingAttributesLite.callBackUrl: ${refused}`);
   }
 
   // Only the delay (seconds) postpones the note: a NOTE is never a draft, so draftAttributes

@@ -118,13 +118,13 @@ function contentsOf(version: ParsedVersion, defaultLanguage: string, prefix: str
 }
 
 /** Checks a version against its notification: default-language content and template syntax. */
-function versionIssues(version: ParsedVersion, defaultLanguage: string, prefix: string): InputIssue[] {
+async function versionIssues(version: ParsedVersion, defaultLanguage: string, prefix: string): Promise<InputIssue[]> {
   const issues: InputIssue[] = [];
   const contents = contentsOf(version, defaultLanguage, prefix);
   if (!contents.some((c) => sameLanguage(c.content.locale, defaultLanguage))) {
     issues.push({ field: `${prefix}.${version.content ? 'content' : 'contents'}`, message: `must include content for the default language "${defaultLanguage}"` });
   }
-  for (const { content, field } of contents) issues.push(...checkTemplates(templatesOf(content, field)));
+  for (const { content, field } of contents) issues.push(...(await checkTemplates(templatesOf(content, field))));
   return issues;
 }
 
@@ -168,8 +168,8 @@ function notificationData(n: ParsedNotification) {
 }
 
 /** Validates the versions of a create/PUT body and says which one is the master. */
-function checkVersions(versions: ParsedVersion[], defaultLanguage: string): number {
-  const issues = versions.flatMap((v, i) => versionIssues(v, defaultLanguage, `versions.${i}`));
+async function checkVersions(versions: ParsedVersion[], defaultLanguage: string): Promise<number> {
+  const issues = (await Promise.all(versions.map((v, i) => versionIssues(v, defaultLanguage, `versions.${i}`)))).flat();
   const masters = versions.flatMap((v, i) => (v.master ? [i] : []));
   if (masters.length > 1) issues.push({ field: 'versions', message: 'exactly one version may be the master' });
   if (issues.length) throw badInput(issues);
@@ -187,7 +187,7 @@ export async function createNotification(projectId: string, input: unknown): Pro
   const n = parse(notificationInputSchema, input);
   const data = notificationData(n);
   const versions = n.versions ?? [];
-  const master = checkVersions(versions, data.defaultLanguage);
+  const master = await checkVersions(versions, data.defaultLanguage);
   try {
     return await prisma().$transaction(async (tx) => {
       // Without a master version it cannot be executed, so it starts inactive unless asked otherwise.
@@ -231,7 +231,7 @@ export async function updateNotification(projectId: string, id: number, input: u
   let master = 0;
   if (versions) {
     if (versions.length === 0) throw badInput([{ field: 'versions', message: 'a notification keeps at least one version' }]);
-    master = checkVersions(versions, data.defaultLanguage);
+    master = await checkVersions(versions, data.defaultLanguage);
   } else {
     // The kept versions must still have content for the (maybe new) default language.
     const kept = await prisma().notificationVersion.findMany({ where: { notificationId: id } });
@@ -338,7 +338,7 @@ export async function masterVersion(projectId: string, notificationId: number): 
 export async function createVersion(projectId: string, notificationId: number, input: unknown): Promise<NotificationVersion> {
   const notification = await getNotification(projectId, notificationId);
   const v = parse(versionInputSchema, input);
-  const issues = versionIssues(v, notification.defaultLanguage, 'version');
+  const issues = await versionIssues(v, notification.defaultLanguage, 'version');
   if (issues.length) throw badInput(issues);
   return prisma().$transaction(async (tx) => {
     await lockNotification(tx, notificationId);
@@ -355,7 +355,7 @@ export async function updateVersion(projectId: string, notificationId: number, v
   const notification = await getNotification(projectId, notificationId);
   const existing = await getVersion(projectId, notificationId, versionId);
   const v = parse(versionInputSchema, input);
-  const issues = versionIssues(v, notification.defaultLanguage, 'version');
+  const issues = await versionIssues(v, notification.defaultLanguage, 'version');
   if (issues.length) throw badInput(issues);
   if (v.master === false && existing.masterOf !== null) {
     throw conflict('The master version stays master until another version is made master');

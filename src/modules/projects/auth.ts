@@ -1,8 +1,9 @@
 import { prisma } from '../../db/client.ts';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash } from './credentials.ts';
+import { authRateLimiter } from './rate-limit.ts';
 
 /**
  * Who is calling. Operators hold an API key of one project; end users (browser widgets) prove
@@ -73,6 +74,22 @@ export function credentialsFromHeaders(headers: Headers): PresentedCredentials |
     return { style: 'basic', keyId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
   }
   return 'malformed';
+}
+
+/**
+ * The authentication entry point of every transport: `authenticate` behind the failed-attempt
+ * limits (rate-limit.ts). Blocked: throws RATE_LIMITED (429). Otherwise the principal, or null
+ * for wrong or unreadable credentials (counted against the IP and the key id or widget user).
+ */
+export async function authenticateLimited(credentials: PresentedCredentials | WidgetCredentials | 'malformed', ip: string | undefined): Promise<Principal | null> {
+  const limiter = authRateLimiter();
+  await limiter.check(ip);
+  const principal = credentials === 'malformed' ? null : await authenticate(credentials);
+  if (principal) return principal;
+  const subject = credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}` : `key:${credentials.keyId}`;
+  // The subject is the caller's text: a long one is hashed, so a counter key stays small.
+  await limiter.fail(ip, subject && subject.length > 128 ? `sha256:${createHash('sha256').update(subject).digest('hex')}` : subject);
+  return null;
 }
 
 /**

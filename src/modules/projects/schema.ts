@@ -3,6 +3,7 @@ import { requireProjectId } from '../../graphql/principal.ts';
 import { prisma } from '../../db/client.ts';
 import { createApiKey, revokeApiKey, rotateProjectSecret, updateProjectSettings } from './service.ts';
 import { z } from 'zod';
+import { CREDENTIALS_MESSAGE, hasCredentials } from '../../delivery/providers/outbound.ts';
 
 const ApiKey = builder.prismaObject('ApiKey', {
   description: 'An API key of a project. Its secret is shown once, when the key is created.',
@@ -94,7 +95,11 @@ const ProjectSettingsInput = builder.inputType('ProjectSettingsInput', {
     unicityField: t.string({ validate: z.enum(['email', 'telephone', 'externalId']) }),
     stackTimeoutSeconds: t.int({ validate: z.number().int().min(0).max(7 * 24 * 3600) }),
     statusWebhookUrl: t.string({
-      validate: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).nullable(),
+      validate: z
+        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+        .max(2048)
+        .refine((v) => !hasCredentials(v), CREDENTIALS_MESSAGE)
+        .nullable(),
     }),
   }),
 });

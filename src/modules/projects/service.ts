@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { prisma } from '../../db/client.ts';
-import { notFound } from '../../graphql/errors.ts';
+import { outboundPolicy } from '../../delivery/providers/outbound.ts';
+import { badInput, notFound } from '../../graphql/errors.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import { formatApiKey, hashSecret, newKeyId, newSecret } from './credentials.ts';
 
@@ -52,6 +53,11 @@ export interface ProjectSettings {
 
 /** Updates the calling project's settings; absent fields keep their value. */
 export async function updateProjectSettings(projectId: string, settings: ProjectSettings) {
+  // The status webhook is POSTed to for every message: it must be a public address (checked again on every POST).
+  if (settings.statusWebhookUrl) {
+    const refused = await outboundPolicy().checkUrl(settings.statusWebhookUrl);
+    if (refused) throw badInput([{ field: 'input.statusWebhookUrl', message: refused }]);
+  }
   return prisma().project.update({
     where: { id: projectId },
     data: {

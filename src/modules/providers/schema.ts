@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
+import { checkOutboundSettings } from '../../delivery/providers/outbound.ts';
 import { CHANNELS } from '../notifications/content.ts';
 import { builder } from '../../graphql/builder.ts';
 import { badInput, notFound } from '../../graphql/errors.ts';
@@ -85,6 +86,9 @@ builder.mutationFields((t) => ({
         ...issuesOf(provider.config.secrets.safeParse(input.secrets ?? {}), 'input.secrets'),
       ];
       if (issues.length) throw badInput(issues);
+      // Where the provider connects must be a public address (or allow-listed); checked again on every connection.
+      const refused = await checkOutboundSettings(provider, input.settings ?? {}, 'input.settings');
+      if (refused.length) throw badInput(refused);
       const data = {
         kind: input.kind,
         name: input.name,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { v7 as uuidv7 } from 'uuid';
 import { prisma } from '../../db/client.ts';
+import { outboundPolicy } from '../../delivery/providers/outbound.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { badInput, issuesFrom } from '../../graphql/errors.ts';
 import { findUserByRef } from '../users/service.ts';
@@ -33,8 +34,11 @@ export type PushSubscriptionInput = z.input<typeof pushSubscriptionSchema>;
 export async function registerPushSubscription<Q extends object>(projectId: string, userId: string, input: PushSubscriptionInput, query: Q) {
   const parsed = pushSubscriptionSchema.safeParse(input);
   if (!parsed.success) throw badInput(issuesFrom(parsed.error.issues, ['subscription']));
-  const user = await findUserByRef(projectId, userId, 'userId');
   const { endpoint, keys } = parsed.data;
+  // A browser's endpoint is a public push service; anything else would aim Herald's POSTs inside its network.
+  const refused = await outboundPolicy().checkUrl(endpoint);
+  if (refused) throw badInput([{ field: 'subscription.endpoint', message: refused }]);
+  const user = await findUserByRef(projectId, userId, 'userId');
   const data = { userId: user.id, p256dh: keys.p256dh, auth: keys.auth } satisfies Partial<Prisma.PushSubscriptionUncheckedCreateInput>;
   return prisma().pushSubscription.upsert({
     ...query,
