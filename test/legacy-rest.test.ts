@@ -7,7 +7,9 @@ import { expectDocumented } from './helpers/openapi.ts';
 let h: TestHerald;
 
 beforeAll(async () => {
-  h = await startTestHerald();
+  // Hundreds of deliberately wrong credentials from one address: the auth rate limits (tested in
+  // auth-rate-limit.test.ts) would answer 429 before the routes' own 401s are seen.
+  h = await startTestHerald({ env: { AUTH_RATE_LIMIT_IP_FAILURES: '0', AUTH_RATE_LIMIT_KEY_FAILURES: '0' } });
 });
 afterAll(async () => {
   await h?.stop();

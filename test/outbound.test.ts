@@ -208,7 +208,7 @@ describe('outbound requests of a Herald with private addresses refused', () => {
     await call('mutation($d: ID!, $u: [String!]!) { addDepartmentMembers(departmentId: $d, userIds: $u) { id } }', { d: dept, u: ['dealer-1'] });
     const basic = { authorization: `Basic ${Buffer.from(`${h.project.keyId}:${h.project.keySecret}`).toString('base64')}` };
     const res = await rest(h.url, 'POST', `/department/${dept}/user/dealer-1/notify`, { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { callBackUrl: 'http://169.254.169.254/latest/meta-data/' } }, basic);
-    expect(res.status).toBe(400);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
     expect(res.body.errors[0]).toMatchObject({ errorCode: 'INVALID_CALLBACK_URL', errorDescription: expect.stringMatching(/callBackUrl: 169\.254\.169\.254 is a link-local address/) });
     expect(await prisma().message.count({ where: { projectId: h.project.projectId, callbackUrl: { not: null } } })).toBe(0);
   });

@@ -103,6 +103,8 @@ const STATUS_BY_ERROR: Record<string, number> = {
   MISSING_MESSAGE_ATTRIBUTES: 400,
   MISSING_MESSAGE_BODY: 400,
   INVALID_REQUEST: 400,
+  // Only a callback to an internal address fails the request (one Herald cannot call is a warning).
+  INVALID_CALLBACK_URL: 400,
   DEPARTMENT_NOT_FOUND: 404,
   USER_NOT_FOUND: 404,
 };

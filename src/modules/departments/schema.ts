@@ -141,7 +141,7 @@ const SendingAttributesInput = builder.inputType('DepartmentSendingAttributesInp
   fields: (t) => ({
     delay: t.int({ description: 'Seconds to wait before sending.' }),
     sendSynchronously: t.boolean({ description: 'Answer after the delivery outcome (at most ~10 s, then the current status).' }),
-    callBackUrl: t.string({ description: 'http(s) URL that receives a signed POST on every terminal status (anything else: warning INVALID_CALLBACK_URL, no callback).' }),
+    callBackUrl: t.string({ description: 'http(s) URL that receives a signed POST on every terminal status (anything else: warning INVALID_CALLBACK_URL, no callback; an internal address: error INVALID_CALLBACK_URL, see the outbound address policy).' }),
     callBackMetadata: t.field({ type: 'JSONObject', description: 'Echoed to the callback as `metadata`.' }),
   }),
 });
@@ -168,7 +168,7 @@ const NotifyWarningRef = builder.objectRef<NotifyWarning>('DepartmentNotifyWarni
 
 const NotifyResultRef = builder.objectRef<NotifyResult>('DepartmentNotifyResult').implement({
   description:
-    "myKaarma's notify answer. FAILURE carries one error: MISSING_MESSAGE_ATTRIBUTES, MISSING_MESSAGE_BODY, INVALID_REQUEST, DEPARTMENT_NOT_FOUND, USER_NOT_FOUND, or (synchronous sends) MESSAGE_SEND_FAILED. Warnings: INVALID_CALLBACK_URL, ADDITIONAL_USER_NOT_FOUND, CHANNEL_SKIPPED, DELIVERY_PENDING.",
+    "myKaarma's notify answer. FAILURE carries one error: MISSING_MESSAGE_ATTRIBUTES, MISSING_MESSAGE_BODY, INVALID_REQUEST, INVALID_CALLBACK_URL (an internal address), DEPARTMENT_NOT_FOUND, USER_NOT_FOUND, or (synchronous sends) MESSAGE_SEND_FAILED. Warnings: INVALID_CALLBACK_URL, ADDITIONAL_USER_NOT_FOUND, CHANNEL_SKIPPED, DELIVERY_PENDING.",
   fields: (t) => ({
     notificationMessageUUID: t.exposeID('notificationMessageUUID', { nullable: true, description: "The target user's first message." }),
     status: t.exposeString('status'),

@@ -293,9 +293,10 @@ export async function notifyDepartmentUser(
     warnings.push({ warningCode: NOTIFY_ERRORS.INVALID_CALLBACK_URL, warningDescription: `messageSendingAttributesLite.callBackUrl: ${JSON.stringify(callbackUrl)} is not an http(s) URL; no callback will be made` });
     callbackUrl = null;
   }
-  if (sending.callBackUrl) {
-    // Herald POSTs the outcome there: a public address only (checked again when it POSTs).
-    const refused = await outboundPolicy().checkUrl(sending.callBackUrl);
+  if (callbackUrl !== null) {
+    // Herald POSTs the outcome there: a public address only (checked again when it POSTs). Unlike
+    // a URL Herald cannot call at all (a warning above), an internal address is refused outright.
+    const refused = await outboundPolicy().checkUrl(callbackUrl);
     if (refused) return failure(NOTIFY_ERRORS.INVALID_CALLBACK_URL, `messageSendingAttributesLite.callBackUrl: ${refused}`);
   }
 
