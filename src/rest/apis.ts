@@ -37,6 +37,8 @@ const SHORT_CODES: Record<string, string> = {
   NOT_FOUND: 'not_found',
   CONFLICT: 'conflict',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
+  DATABASE_UNAVAILABLE: 'service_unavailable',
+  OVERLOADED: 'service_unavailable',
   INTERNAL_SERVER_ERROR: 'internal_error',
 };
 
@@ -104,6 +106,9 @@ export const STATUS_BY_CODE: Record<string, number> = {
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   INTERNAL_SERVER_ERROR: 500,
+  // Retryable: the bridge forwards GraphQL's Retry-After.
+  DATABASE_UNAVAILABLE: 503,
+  OVERLOADED: 503,
 };
 
 /**

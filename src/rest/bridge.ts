@@ -1,6 +1,8 @@
 import { print, type GraphQLFormattedError } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
+import { databaseUnavailability } from '../db/unavailable.ts';
+import { serviceUnavailable } from '../graphql/errors.ts';
 import { readBodyLimited } from '../server/body.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
 import { RestInputError, type RestRequest, type RestRoute } from './route.ts';
@@ -46,9 +48,16 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
       try {
         endResponse(await handle(match, request, url, getYoga(), maxBodyBytes));
       } catch (error) {
+        const requestId = request.headers.get('x-request-id') ?? randomUUID();
+        // A route that reads the database itself (outside GraphQL) during an outage: 503, retryable.
+        const unavailable = databaseUnavailability(error);
+        if (unavailable) {
+          const body = API_PROFILES[match.route.api].errorBody({ status: 503, code: unavailable.code, message: serviceUnavailable(unavailable).message, requestId });
+          endResponse(Response.json(body, { status: 503, headers: { 'x-request-id': requestId, 'retry-after': String(unavailable.retryAfterSeconds) } }));
+          return;
+        }
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
-        const requestId = request.headers.get('x-request-id') ?? randomUUID();
         const body = API_PROFILES[match.route.api].errorBody({ status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', requestId });
         endResponse(Response.json(body, { status: 500, headers: { 'x-request-id': requestId } }));
       }
@@ -59,8 +68,8 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
 async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number): Promise<Response> {
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
-  const fail = (error: Omit<LegacyError, 'requestId'>) =>
-    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
+  const fail = (error: Omit<LegacyError, 'requestId'>, headers: Record<string, string> = {}) =>
+    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { ...headers, 'x-request-id': requestId } });
 
   const values = c.pattern.exec(url.pathname)!.slice(1);
   const params = Object.fromEntries(c.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)]));
@@ -115,7 +124,9 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
     const status = STATUS_BY_CODE[code] ?? (response.status >= 400 ? response.status : 500);
     const issues = first.extensions?.issues as LegacyError['issues'];
-    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message: first.message, issues });
+    // 503s (database outage, overload) carry GraphQL's Retry-After to the legacy client.
+    const retryAfter = response.headers.get('retry-after');
+    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message: first.message, issues }, status === 503 && retryAfter ? { 'retry-after': retryAfter } : {});
   }
   const answer = c.route.respond(result.data as never, restRequest);
   const answerHeaders = { ...answer.headers, 'x-request-id': requestId };
