@@ -82,6 +82,12 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
       QUEUE_PREFIX: prefix,
       HERALD_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       DATABASE_CONNECT_TIMEOUT_MS: '2000',
+      // Jobs that failed while the database was away are found again quickly.
+      RECONCILE_INTERVAL_MS: '1000',
+      RECONCILE_STALE_MS: '3000',
+      DELIVERY_BACKOFF_MS: '200',
+      // A delivery cut by the outage is SENDING under its worker's lease until the lease ends.
+      DELIVERY_LEASE_MS: '3000',
       SHUTDOWN_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'info',
     };
@@ -130,8 +136,10 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
     await waitForAnswers(12, 'answers during the outage');
     const outageTo = answers.length;
     await cluster.start();
+    const backAt = Date.now();
     // Back to normal within seconds of the database returning, with no supervisor.
     await until(async () => (await readyz(base)) === 200, 20_000, '/readyz to answer 200 once PostgreSQL is back');
+    const readyAfterMs = Date.now() - backAt;
     const recoveredFrom = answers.length;
     await waitForAnswers(12, 'answers after the recovery');
     loading = false;
@@ -158,6 +166,9 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
 
     // Nothing accepted is lost: every message answered ok is in PostgreSQL.
     const accepted = answers.flatMap((a) => a.accepted);
+    const count = (status: number) => answers.filter((a) => a.status === status).length;
+    console.log(`${answers.length} sends: ${count(200)} answered 200, ${count(503)} 503; ${accepted.length} messages accepted; /readyz 200 again ${readyAfterMs} ms after PostgreSQL was back`);
+    const deliveryFrom = Date.now();
     expect(accepted.length).toBeGreaterThan(0);
     const client = new pg.Client({ connectionString: cluster.url });
     await client.connect();
@@ -165,6 +176,13 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
       const { rows } = await client.query<{ externalId: string }>('SELECT "externalId" FROM "Message" WHERE "externalId" = ANY($1)', [accepted]);
       const stored = new Set(rows.map((r) => r.externalId));
       expect(accepted.filter((id) => !stored.has(id))).toEqual([]);
+      // ...and delivered: the workers (in this process) and the reconciler resume by themselves.
+      const undelivered = async () =>
+        (await client.query<{ externalId: string; status: string }>('SELECT "externalId", status FROM "Message" WHERE "externalId" = ANY($1) AND status <> \'DELIVERED\'', [accepted])).rows;
+      await until(async () => (await undelivered()).length === 0, 90_000, 'every accepted message to be delivered').catch(async (error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify((await undelivered()).slice(0, 10))}`);
+      });
+      console.log(`all accepted messages DELIVERED ${Date.now() - deliveryFrom} ms after the load stopped`);
     } finally {
       await client.end();
     }
