@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { databaseUnavailability } from '../src/db/unavailable.ts';
+import { badInput } from '../src/graphql/errors.ts';
 import { ADMIN_DATABASE_URL } from './helpers/database.ts';
 import { freePort } from './helpers/worker-process.ts';
 
@@ -35,6 +36,8 @@ describe('databaseUnavailability', () => {
       expect(databaseUnavailability(await errorOf(() => held.query('SELEC 1')))).toBeNull();
       expect(databaseUnavailability(await errorOf(() => held.query("SELECT 'x'::int")))).toBeNull();
       expect(databaseUnavailability(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBeNull();
+      // An input error echoing the words stays an input error.
+      expect(databaseUnavailability(badInput([{ field: 'data.note', message: 'timeout exceeded when trying to connect' }]))).toBeNull();
       // 57P01 as PostgreSQL sends it on a restart, wrapped the way GraphQL wraps resolver errors.
       const terminated = await errorOf(() => held.query('SELECT pg_terminate_backend(pg_backend_pid())'));
       expect(databaseUnavailability({ message: 'wrapped', originalError: terminated })).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });

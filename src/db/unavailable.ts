@@ -69,6 +69,9 @@ export function databaseUnavailability(error: unknown): Unavailability | null {
 }
 
 function classifyOne(e: Record<string, unknown>): Unavailability | null {
+  // A GraphQL error raised on purpose (BAD_USER_INPUT...) is what it says, whatever its message
+  // echoes; only what it wraps (originalError) is looked at.
+  if ((e.extensions as { code?: unknown } | undefined)?.code !== undefined) return null;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const kind = typeof e.kind === 'string' ? e.kind : undefined;
   const message = typeof e.message === 'string' ? e.message : '';

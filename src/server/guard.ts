@@ -102,10 +102,12 @@ export function installProcessGuard(options: ProcessGuardOptions): ProcessGuard 
   };
 }
 
-/** A socket-level or database-connection error: the connection is gone, nothing else. */
+const NETWORK_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** A network error of a socket, or a database connection closing: the connection is gone, nothing else. */
 function isConnectionError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, syscall } = error as { code?: unknown; syscall?: unknown };
-  if (typeof syscall === 'string' && typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  if (typeof syscall === 'string' && typeof code === 'string') return NETWORK_ERRORS.has(code);
   return databaseUnavailability(error)?.code === 'DATABASE_UNAVAILABLE';
 }
