@@ -53,6 +53,8 @@ export function installProcessGuard(options: ProcessGuardOptions): ProcessGuard 
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const target = options.target ?? process;
   let stopping = false;
+  // A bug during a SIGTERM drain still makes the exit code non-zero.
+  let crashed = false;
 
   const shutdown = (reason: string, code: number) => {
     if (stopping) return;
@@ -66,7 +68,7 @@ export function installProcessGuard(options: ProcessGuardOptions): ProcessGuard 
     stop().then(
       () => {
         clearTimeout(deadline);
-        exit(code);
+        exit(crashed ? 1 : code);
       },
       (error: unknown) => {
         clearTimeout(deadline);
@@ -85,6 +87,7 @@ export function installProcessGuard(options: ProcessGuardOptions): ProcessGuard 
       return;
     }
     if (stopping) {
+      crashed = true;
       logger.fatal({ err: error }, 'Uncaught exception while draining');
       return;
     }
