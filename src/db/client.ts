@@ -127,8 +127,8 @@ function openPostgres(connectionString: string, config: Config, logger: Logger |
   const prismaClient = new PrismaClient({
     adapter: new PrismaPg(prismaPool, { onPoolError: onError, onConnectionError: onError }),
     transactionOptions: {
-      // Longer than the pool's own wait, so pg-pool gives up first and drops the waiter: when
-      // Prisma's maxWait fires first, the connection the pool hands over later is never released.
+      // Longer than the pool's own wait, so pg-pool gives up first and removes its waiter
+      // cleanly, rather than Prisma abandoning a connect() the pool may still fulfil later.
       maxWait: config.DATABASE_CONNECT_TIMEOUT_MS + 1_000,
       timeout: config.DATABASE_TRANSACTION_TIMEOUT_MS,
     },
