@@ -108,6 +108,21 @@ describe('pool exhaustion', () => {
       expect(np6.headers.get('retry-after')).toBe('1');
       expect(np6.body).toMatchObject({ type: 'error', status: 503, code: 'OVERLOADED' });
 
+      const neucron = await rest(h.url, 'POST', '/notif/send', { user_ids: ['u1'], title: 'Hi', body: 'Hello' }, {
+        'x-neucron-app-id': h.project.projectId,
+        'x-neucron-key-id': h.project.keyId,
+        'x-neucron-key-secret': h.project.keySecret,
+      });
+      expect(neucron.status).toBe(503);
+      expect(neucron.headers.get('retry-after')).toBe('1');
+      expect(neucron.body).toMatchObject({ status_code: 503, error: expect.stringMatching(/^Service overloaded/) });
+
+      const basic = `Basic ${Buffer.from(`${h.project.keyId}:${h.project.keySecret}`).toString('base64')}`;
+      const department = await rest(h.url, 'POST', `/department/${crypto.randomUUID()}/user/default/notify`, { messageAttributes: { body: 'Hi' } }, { authorization: basic });
+      expect(department.status).toBe(503);
+      expect(department.headers.get('retry-after')).toBe('1');
+      expect(department.body).toMatchObject({ status: 'FAILURE', errors: [{ errorCode: 'OVERLOADED' }] });
+
       // Busy is not broken: the instance stays in its load balancer's rotation.
       expect((await fetch(`${h.url}/readyz`)).status).toBe(200);
       release();
