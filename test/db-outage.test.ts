@@ -39,12 +39,12 @@ async function sendOnce(base: string, apiKey: string, api: 'rest' | 'graphql'): 
       : { path: '/graphql', body: { query: 'mutation($m: [SendMessageInput!]!) { sendMessages(messages: $m) { ok error } }', variables: { m: messages } } };
   let response: Response;
   try {
-    // Requests must not hang during an outage: far above DATABASE_CONNECT_TIMEOUT_MS.
+    // A guard against a test that hangs; whether requests hang is asserted below.
     response = await fetch(base + request.path, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       body: JSON.stringify(request.body),
-      signal: AbortSignal.timeout(20_000),
+      signal: AbortSignal.timeout(60_000),
     });
   } catch (error) {
     const status = (error as Error).name === 'TimeoutError' ? 'timeout' : 'transport-error';
@@ -82,6 +82,8 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
       QUEUE_PREFIX: prefix,
       HERALD_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       DATABASE_CONNECT_TIMEOUT_MS: '2000',
+      // Also bounds, with a margin, how long a query waits for a server that stopped answering.
+      DATABASE_STATEMENT_TIMEOUT_MS: '2000',
       // Jobs that failed while the database was away are found again quickly.
       RECONCILE_INTERVAL_MS: '1000',
       RECONCILE_STALE_MS: '3000',
@@ -186,6 +188,20 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
     } finally {
       await client.end();
     }
+
+    // 3. A hung server: connections stay open and nothing answers. Requests must not hang with it:
+    // they are answered 503 while it is still frozen (it stays frozen until they are).
+    await cluster.freeze();
+    try {
+      const hung = await Promise.all([sendOnce(base, apiKey, 'rest'), sendOnce(base, apiKey, 'graphql'), sendOnce(base, apiKey, 'rest')]);
+      expect(hung.map((a) => `${a.api} ${String(a.status)} ${a.retryAfter}`)).toEqual(['rest 503 5', 'graphql 503 5', 'rest 503 5']);
+      expect(await readyz(base)).toBe(503);
+    } finally {
+      await cluster.thaw();
+    }
+    await until(async () => (await readyz(base)) === 200, 20_000, '/readyz to answer 200 once PostgreSQL is thawed');
+    expect((await sendOnce(base, apiKey, 'rest')).status).toBe(200);
+    expect(child.exit(), child.stderr()).toBeNull();
 
     // The outage was logged as warnings, never as one error with a stack per request.
     const lines = logLines(child.stdout());

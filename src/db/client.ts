@@ -120,7 +120,16 @@ function openPostgres(connectionString: string, config: Config, logger: Logger |
       // Bounds both the wait for a free connection and the opening of a new one: a request is
       // shed (503) rather than queued without limit, or held by a server that does not answer.
       connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
-      ...(config.DATABASE_STATEMENT_TIMEOUT_MS ? { statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS } : {}),
+      ...(config.DATABASE_STATEMENT_TIMEOUT_MS
+        ? {
+            statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+            // The server enforces statement_timeout only while it runs: a hung or silently
+            // vanished server (no FIN, a frozen primary) would hold a query, and its request,
+            // until TCP gives up minutes later. Past the statement timeout plus a margin, pg fails
+            // the query on our side (and pg-pool discards the connection when it is released with it).
+            query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 5_000,
+          }
+        : {}),
     },
     onError,
   );

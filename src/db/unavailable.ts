@@ -45,7 +45,7 @@ const ERRNO_OUTAGE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'
 // pg and pg-pool throw plain Errors for these (the adapter passes them through as they are).
 const MESSAGE_OVERLOAD = /timeout exceeded when trying to connect|Unable to start a transaction in the given time|Transaction already closed/i;
 const MESSAGE_OUTAGE =
-  /Connection terminated|Client has encountered a connection error|Can't reach database server|terminating connection due to administrator command|the database system is (starting up|shutting down|in recovery mode)|Connection terminated due to connection timeout/i;
+  /Connection terminated|Query read timeout|Client has encountered a connection error|Can't reach database server|terminating connection due to administrator command|the database system is (starting up|shutting down|in recovery mode)|Connection terminated due to connection timeout/i;
 
 const outage = (reason: string): Unavailability => ({ code: 'DATABASE_UNAVAILABLE', retryAfterSeconds: OUTAGE_RETRY_AFTER_SECONDS, reason });
 const overload = (reason: string): Unavailability => ({ code: 'OVERLOADED', retryAfterSeconds: OVERLOAD_RETRY_AFTER_SECONDS, reason });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,13 @@ export interface PrivatePostgres {
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts it again on the same port and data directory (the data survives). */
   start(): Promise<void>;
+  /**
+   * SIGSTOPs the server and every backend: connections stay open and new ones are accepted by
+   * the kernel, but nothing answers (a hung primary, or one gone without closing its sockets).
+   */
+  freeze(): Promise<void>;
+  /** SIGCONTs what freeze() stopped. */
+  thaw(): Promise<void>;
   /** Stops it and deletes its data directory. */
   destroy(): Promise<void>;
 }
@@ -71,13 +78,28 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     await pgRun('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '30', 'stop']);
     running = false;
   };
+  let frozen: number[] = [];
+  const serverPids = async () => {
+    const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(postmaster)]);
+    return [postmaster, ...stdout.split('\n').map((l) => Number(l.trim())).filter((pid) => pid > 0)];
+  };
   await start();
   return {
     url: `postgresql://herald@127.0.0.1:${port}/postgres`,
     port,
     start,
     stop,
+    async freeze() {
+      frozen = await serverPids();
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    },
+    async thaw() {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      frozen = [];
+    },
     async destroy() {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
       try {
         await stop('immediate');
       } finally {
