@@ -34,6 +34,10 @@ export function buildOpenApi(routes: RestRoute[], version: string): Record<strin
         '409': { description: 'Conflict' },
         '413': { description: 'Body too large' },
         '500': { description: 'Internal error' },
+        '503': {
+          description: 'Database unavailable or overloaded: retryable (wait Retry-After seconds)',
+          headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
+        },
       },
     };
   }
