@@ -11,6 +11,7 @@ import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
+import { installProcessGuard, Readiness } from './server/guard.ts';
 import { listen } from './server/http.ts';
 import { createLogger } from './server/logger.ts';
 
@@ -18,6 +19,8 @@ export interface Herald {
   port: number;
   db: Database;
   delivery: Delivery;
+  /** /readyz fails for good once this is failed (shutdown, or the crash guard draining). */
+  readiness: Readiness;
   stop(): Promise<void>;
 }
 
@@ -30,7 +33,7 @@ export async function startHerald(
   logger: Logger = createLogger(config),
   options: { routes?: RestRoute[]; providers?: ChannelProvider[] } = {},
 ): Promise<Herald> {
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { logger });
   const runtime = createDeliveryRuntime(config, logger, { providers: options.providers });
   const { pubsub, delivery } = runtime;
   const authLimiter = createAuthRateLimiter(config, logger);
@@ -44,7 +47,8 @@ export async function startHerald(
     }
     // The embedded mode has no other process to deliver: its workers always run here.
     if (config.WORKERS_ENABLED || !config.REDIS_URL) delivery.startWorkers();
-    const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes });
+    const readiness = new Readiness();
+    const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness });
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
     if (db.kind === 'embedded') await ensureDefaultProject(logger, server.port);
     logger.info({ database: db.kind, pubsub: pubsub.kind }, 'Herald started');
@@ -52,7 +56,9 @@ export async function startHerald(
       port: server.port,
       db,
       delivery,
+      readiness,
       async stop() {
+        readiness.fail('shutting down');
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);
         await authLimiter.close();
         await runtime.close();
@@ -91,7 +97,8 @@ async function ensureDefaultProject(logger: Logger, port: number) {
   );
 }
 
-async function main() {
+/** Runs the server as `npm start` does: configuration, start-up, signals and the crash guard. */
+export async function main() {
   let config: Config;
   try {
     config = parseConfig();
@@ -110,18 +117,11 @@ async function main() {
     logger.fatal({ err: error }, `Herald could not start: ${(error as Error).message}`);
     process.exit(1);
   }
-  let stopping = false;
+  // One bug must not take the process down silently, nor leave it serving in an unknown state.
+  const guard = installProcessGuard({ logger, readiness: herald.readiness, stop: () => herald.stop(), shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
     logger.info({ signal }, 'Shutting down');
-    herald.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'Shutdown failed');
-        process.exit(1);
-      },
-    );
+    guard.shutdown(signal, 0);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

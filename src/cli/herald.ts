@@ -4,6 +4,7 @@ import { EmbeddedDatabaseLockedError, openDatabase } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { startWorkers } from '../delivery/runtime.ts';
 import { createProject } from '../modules/projects/service.ts';
+import { installProcessGuard, Readiness } from '../server/guard.ts';
 import { createLogger } from '../server/logger.ts';
 
 const USAGE = `Usage: npm run herald -- <command>
@@ -80,6 +81,8 @@ async function worker(): Promise<number> {
   const config = parseConfig();
   const logger = createLogger(config);
   const workers = await startWorkers(config, logger);
+  // The server's crash policy (README "Crash policy"): a worker has no /readyz, but it drains and exits 1 the same way.
+  installProcessGuard({ logger, readiness: new Readiness(), stop: () => workers.stop(), shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -171,6 +171,24 @@ const schema = z
      * from the right of X-Forwarded-For.
      */
     TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    // Database resilience (outages, pool exhaustion): see README "Database outages and overload".
+    /**
+     * How long a request may wait for a PostgreSQL connection (a free one in the pool, or a new
+     * one being opened). Past it the request is shed with 503 + Retry-After instead of queueing
+     * without bound; it also bounds how long a dead or unreachable server can hold a request.
+     */
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(5_000),
+    /**
+     * PostgreSQL's statement_timeout on Herald's connections: a statement running longer is
+     * cancelled (the transaction rolls back) and the request answers 503. 0: no limit.
+     * Migrations run on a connection of their own, without it.
+     */
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
+    /**
+     * Longest a transaction may run (Prisma's interactive transaction timeout); past it it rolls
+     * back and the request answers 503: nothing is half-written.
+     */
+    DATABASE_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])

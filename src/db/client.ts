@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config/env.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -20,12 +21,19 @@ export interface Database {
   kind: 'postgres' | 'embedded';
   prisma: PrismaClient;
   sql: SqlSession;
+  /**
+   * The pg.Pool Prisma's queries run on (PostgreSQL only; undefined in embedded mode), for hot
+   * paths that speak pg directly. Its connections carry DATABASE_STATEMENT_TIMEOUT_MS and wait
+   * at most DATABASE_CONNECT_TIMEOUT_MS for a connection; errors on idle connections are handled.
+   */
+  pool?: pg.Pool;
   /** A cheap round trip, for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 let current: PrismaClient | undefined;
+let currentPool: pg.Pool | undefined;
 
 /**
  * The process's Prisma client. There is one database per process, opened once in main.ts
@@ -35,6 +43,15 @@ let current: PrismaClient | undefined;
 export function prisma(): PrismaClient {
   if (!current) throw new Error('Database not opened: call openDatabase() first');
   return current;
+}
+
+/**
+ * The pg.Pool under the process's Prisma client (the same connections, limits and error
+ * handling), or undefined on the embedded database. For raw pg on hot paths; prefer
+ * `prisma().$queryRaw` where it does.
+ */
+export function pgPool(): pg.Pool | undefined {
+  return currentPool;
 }
 
 export class EmbeddedDatabaseLockedError extends Error {
@@ -50,25 +67,84 @@ export class EmbeddedDatabaseLockedError extends Error {
   }
 }
 
-export async function openDatabase(config: Config): Promise<Database> {
-  const db = config.DATABASE_URL ? openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE) : await openEmbedded(config.HERALD_DATA_DIR);
+export async function openDatabase(config: Config, options: { logger?: Logger } = {}): Promise<Database> {
+  const db = config.DATABASE_URL ? openPostgres(config.DATABASE_URL, config, options.logger) : await openEmbedded(config.HERALD_DATA_DIR);
   current = db.prisma;
+  currentPool = db.pool;
   const close = db.close;
   db.close = async () => {
-    if (current === db.prisma) current = undefined;
+    if (current === db.prisma) {
+      current = undefined;
+      currentPool = undefined;
+    }
     await close();
   };
   return db;
 }
 
-function openPostgres(connectionString: string, max: number): Database {
-  const prismaClient = new PrismaClient({ adapter: new PrismaPg({ connectionString, max }) });
-  // A small pool of our own for raw SQL (migrations, readiness): Prisma's pool is internal.
-  const pool = new pg.Pool({ connectionString, max: 2 });
-  // An idle connection that PostgreSQL closes (restart, failover, pg_terminate_backend) emits
-  // 'error' on the pool; unhandled, that would crash the process. The pool drops that client
-  // and connects again on the next query; /readyz reports a database that stays away.
-  pool.on('error', () => {});
+/**
+ * A pg.Pool that survives PostgreSQL going away. A connection PostgreSQL closes (restart,
+ * failover, pg_terminate_backend: 57P01) emits 'error'; an EventEmitter 'error' nobody listens
+ * to crashes the process. pg-pool listens while a connection is idle and the caller is expected
+ * to while it holds one, but a connection handed from one query to the next waiter within one
+ * socket read (the result, then the server's FATAL 57P01, in the same packet) is held by nobody
+ * for that instant: the adapter attaches its listener a microtask later, and the process died
+ * there (issue 8). So every connection gets a listener of its own for its whole life; the
+ * connection is then unusable (`_queryable` false), its query fails, and pg-pool discards it
+ * when it is released. Readiness (/readyz) reports a database that stays away.
+ */
+function resilientPool(config: pg.PoolConfig, onError: (error: Error) => void): pg.Pool {
+  const pool = new pg.Pool({
+    // Dead peers (a failed-over primary that vanished without a FIN) are noticed by TCP keep-alive.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    ...config,
+  });
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
+  return pool;
+}
+
+function openPostgres(connectionString: string, config: Config, logger: Logger | undefined): Database {
+  // At most one line per second: a restart makes every connection of the pool report it at once.
+  let lastLogged = 0;
+  const onError = (error: Error) => {
+    if (Date.now() - lastLogged < 1000) return;
+    lastLogged = Date.now();
+    logger?.warn({ err: { message: error.message, code: (error as { code?: string }).code } }, 'A database connection was closed; it is replaced on next use');
+  };
+  const prismaPool = resilientPool(
+    {
+      connectionString,
+      max: config.DATABASE_POOL_SIZE,
+      // Bounds both the wait for a free connection and the opening of a new one: a request is
+      // shed (503) rather than queued without limit, or held by a server that does not answer.
+      connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
+      ...(config.DATABASE_STATEMENT_TIMEOUT_MS
+        ? {
+            statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+            // The server enforces statement_timeout only while it runs: a hung or silently
+            // vanished server (no FIN, a frozen primary) would hold a query, and its request,
+            // until TCP gives up minutes later. Past the statement timeout plus a margin, pg fails
+            // the query on our side (and pg-pool discards the connection when it is released with it).
+            query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 5_000,
+          }
+        : {}),
+    },
+    onError,
+  );
+  const prismaClient = new PrismaClient({
+    adapter: new PrismaPg(prismaPool, { onPoolError: onError, onConnectionError: onError }),
+    transactionOptions: {
+      // Longer than the pool's own wait, so pg-pool gives up first and removes its waiter
+      // cleanly, rather than Prisma abandoning a connect() the pool may still fulfil later.
+      maxWait: config.DATABASE_CONNECT_TIMEOUT_MS + 1_000,
+      timeout: config.DATABASE_TRANSACTION_TIMEOUT_MS,
+    },
+  });
+  // A small pool of our own for migrations and readiness: a pool exhausted by requests must not
+  // fail /readyz (the instance is busy, not broken), and migrations need no statement timeout.
+  const pool = resilientPool({ connectionString, max: 2, connectionTimeoutMillis: 2_000 }, onError);
   const sessionOf = (client: pg.Pool | pg.PoolClient) => ({
     async exec(sql: string) {
       await client.query(sql);
@@ -80,6 +156,7 @@ function openPostgres(connectionString: string, max: number): Database {
   return {
     kind: 'postgres',
     prisma: prismaClient,
+    pool: prismaPool,
     sql: {
       ...sessionOf(pool),
       async withConnection(fn) {
@@ -96,7 +173,8 @@ function openPostgres(connectionString: string, max: number): Database {
     },
     async close() {
       await prismaClient.$disconnect();
-      await pool.end();
+      // The adapter does not end a pool it was given.
+      await Promise.all([prismaPool.end(), pool.end()]);
     },
   };
 }

@@ -58,7 +58,7 @@ export interface Workers {
  * the delivery runtime, the queue workers and the reconciler; no HTTP server.
  */
 export async function startWorkers(config: Config, logger: Logger, options: { providers?: ChannelProvider[] } = {}): Promise<Workers> {
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { logger });
   const runtime = createDeliveryRuntime(config, logger, options);
   try {
     if (config.MIGRATE_ON_START) {

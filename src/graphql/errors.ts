@@ -1,4 +1,6 @@
+import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
+import type { Unavailability } from '../db/unavailable.ts';
 
 /**
  * The error codes a client can act on. Anything thrown that is not one of these is masked
@@ -17,6 +19,10 @@ export const ErrorCode = {
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** Too many failed authentications from this address or for this key: retry after `extensions.retryAfter` seconds (HTTP 429, Retry-After). */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The database is unreachable or restarting (HTTP 503, Retry-After): retry later. */
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  /** No database connection or time was free for this request in time (HTTP 503, Retry-After): retry. */
+  OVERLOADED: 'OVERLOADED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -68,4 +74,24 @@ export function issuesFrom(
     field: [...prefix, ...(issue.path ?? []).map((p) => (typeof p === 'object' ? String(p.key) : String(p)))].join('.'),
     message: issue.message,
   }));
+}
+
+/**
+ * A request the database cannot serve right now (see db/unavailable.ts): HTTP 503 with
+ * Retry-After, through yoga's `extensions.http` (stripped from the answer). Keeps the field's
+ * path and location when it replaces a resolver's error.
+ */
+export function serviceUnavailable(unavailable: Unavailability, at?: GraphQLError) {
+  const message =
+    unavailable.code === ErrorCode.DATABASE_UNAVAILABLE
+      ? `Service unavailable: ${unavailable.reason}. Retry in ${unavailable.retryAfterSeconds} s.`
+      : `Service overloaded: ${unavailable.reason}. Retry in ${unavailable.retryAfterSeconds} s.`;
+  return createGraphQLError(message, {
+    ...(at ? { nodes: at.nodes, source: at.source, positions: at.positions, path: at.path } : {}),
+    extensions: {
+      code: unavailable.code,
+      retryAfter: unavailable.retryAfterSeconds,
+      http: { status: 503, headers: { 'retry-after': String(unavailable.retryAfterSeconds) } },
+    },
+  });
 }

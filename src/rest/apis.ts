@@ -42,6 +42,8 @@ const SHORT_CODES: Record<string, string> = {
   CONFLICT: 'conflict',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   RATE_LIMITED: 'rate_limited',
+  DATABASE_UNAVAILABLE: 'service_unavailable',
+  OVERLOADED: 'service_unavailable',
   INTERNAL_SERVER_ERROR: 'internal_error',
 };
 
@@ -152,6 +154,9 @@ export const STATUS_BY_CODE: Record<string, number> = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL_SERVER_ERROR: 500,
+  // Retryable: the bridge forwards GraphQL's Retry-After.
+  DATABASE_UNAVAILABLE: 503,
+  OVERLOADED: 503,
 };
 
 /**

@@ -5,6 +5,8 @@ import type { IncomingMessage } from 'node:http';
 import { principalFromHeaders } from '../graphql/context.ts';
 import { credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
 import { authRateLimiter } from '../modules/projects/rate-limit.ts';
+import { databaseUnavailability } from '../db/unavailable.ts';
+import { serviceUnavailable } from '../graphql/errors.ts';
 import { readBodyLimited } from '../server/body.ts';
 import { badText, findInputProblem } from '../server/input-hygiene.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
@@ -56,9 +58,16 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
         const clientIp = authRateLimiter().clientIp((serverContext as { req?: IncomingMessage } | undefined)?.req, request.headers);
         endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, maxJsonDepth, clientIp));
       } catch (error) {
+        const requestId = request.headers.get('x-request-id') ?? randomUUID();
+        // A route that reads the database itself (outside GraphQL) during an outage: 503, retryable.
+        const unavailable = databaseUnavailability(error);
+        if (unavailable) {
+          const body = API_PROFILES[match.route.api].errorBody({ status: 503, code: unavailable.code, message: serviceUnavailable(unavailable).message, requestId });
+          endResponse(Response.json(body, { status: 503, headers: { 'x-request-id': requestId, 'retry-after': String(unavailable.retryAfterSeconds) } }));
+          return;
+        }
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
-        const requestId = request.headers.get('x-request-id') ?? randomUUID();
         const body = API_PROFILES[match.route.api].errorBody({ status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error.', requestId });
         endResponse(Response.json(body, { status: 500, headers: { 'x-request-id': requestId } }));
       }
@@ -178,7 +187,8 @@ async function handle(
       issues = (issues ?? [{ field: '', message }]).map((issue) => c.route.legacyIssue!(issue));
       message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
     }
-    // RATE_LIMITED (429) says when to come back, as the GraphQL answer does.
+    // RATE_LIMITED (429) and the 503s (database outage, overload) say when to come back, as the
+    // GraphQL answer does.
     const retryAfter = first.extensions?.retryAfter;
     return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message, issues }, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
   }

@@ -24,8 +24,14 @@ const STATUS_TEXT: Record<string, string> = {
   '404': "Unknown id (another project's ids are unknown too)",
   '409': 'Conflict',
   '413': 'Body too large',
+  '429': 'Too many failed authentications: retryable (wait Retry-After seconds)',
   '500': 'Internal error',
+  '503': 'Database unavailable or overloaded: retryable (wait Retry-After seconds)',
 };
+
+/** The statuses a client should retry, after the seconds Retry-After says. */
+const RETRYABLE = new Set(['429', '503']);
+const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } };
 
 const errorRef = (api: LegacyApi) => ({ $ref: `#/components/schemas/${errorSchemaName(api)}` });
 const errorSchemaName = (api: LegacyApi) => `${api.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()).replace(/^./, (c) => c.toUpperCase())}Error`;
@@ -45,7 +51,11 @@ export function buildOpenApi(routes: RestRoute[], version: string): Record<strin
     const errors = Object.fromEntries(
       Object.entries(STATUS_TEXT).map(([status, description]) => [
         status,
-        { description, content: { 'application/json': { schema: route.openapi?.errorResponses?.[Number(status)] ?? errorRef(route.api) } } },
+        {
+          description,
+          ...(RETRYABLE.has(status) ? { headers: retryAfterHeader } : {}),
+          content: { 'application/json': { schema: route.openapi?.errorResponses?.[Number(status)] ?? errorRef(route.api) } },
+        },
       ]),
     );
     paths[path] ??= {};

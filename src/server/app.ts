@@ -1,10 +1,12 @@
-import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/client.ts';
 import type { Delivery } from '../delivery/delivery.ts';
 import { contextFactory, type Context } from '../graphql/context.ts';
-import { ErrorCode } from '../graphql/errors.ts';
+import { databaseUnavailability } from '../db/unavailable.ts';
+import { ErrorCode, serviceUnavailable } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema.ts';
 import type { PubSubHandle } from '../realtime/pubsub.ts';
 import { useRestBridge, type BridgeServerContext } from '../rest/bridge.ts';
@@ -17,6 +19,7 @@ import { useInputHygiene } from './use-input-hygiene.ts';
 import { useIntrospectionPolicy } from './use-introspection-policy.ts';
 import { useQueryLimits } from './use-query-limits.ts';
 import { corsOptions, useSecurityHeaders } from './use-security-headers.ts';
+import type { Readiness } from './guard.ts';
 import { useVariableErrors } from './use-variable-errors.ts';
 
 export const VERSION = '0.1.0';
@@ -29,6 +32,8 @@ export interface AppDeps {
   logger: Logger;
   /** The legacy route table; tests pass their own. */
   routes?: RestRoute[];
+  /** Failed by the process guard while it drains: /readyz answers 503 from then on. */
+  readiness?: Readiness;
 }
 
 export type HeraldYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -38,7 +43,9 @@ export type HeraldYoga = YogaServerInstance<Record<string, unknown>, Context>;
  * (executed through this same instance), /openapi.json, /healthz and /readyz. It needs no
  * socket, so tests can call `yoga.fetch` directly.
  */
-export function createApp({ config, db, pubsub, delivery, logger, routes = restRoutes }: AppDeps): HeraldYoga {
+export function createApp({ config, db, pubsub, delivery, logger, routes = restRoutes, readiness }: AppDeps): HeraldYoga {
+  // During an outage every request fails the same way: one warning per interval with a count, not a stack each.
+  const unavailableLog = throttledUnavailableLog(logger);
   const yoga: HeraldYoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -46,13 +53,21 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     landingPage: false,
     cors: corsOptions(config.CORS_ORIGINS),
     healthCheckEndpoint: '/healthz',
-    // Unexpected errors reach clients as "Unexpected error." and the log with their stack.
-    maskedErrors: { isDev: false },
+    // Unexpected errors reach clients as "Unexpected error." and the log with their stack; a
+    // database that cannot serve the request (outage, exhausted pool) is a 503 + Retry-After.
+    maskedErrors: {
+      isDev: false,
+      maskError: (error, message, isDev) => {
+        const unavailable = databaseUnavailability(error);
+        if (unavailable) return serviceUnavailable(unavailable, error instanceof GraphQLError ? error : undefined);
+        return maskError(error, message, isDev);
+      },
+    },
     logging: {
       debug: (...args) => logger.debug(args.length > 1 ? args : args[0]),
       info: (...args) => logger.info(args.length > 1 ? args : args[0]),
       warn: (...args) => logger.warn(args.length > 1 ? args : args[0]),
-      error: (...args) => logger.error(args.length > 1 ? args : args[0]),
+      error: (...args) => (unavailableLog(args[0]) ? undefined : logger.error(args.length > 1 ? args : args[0])),
     },
     context: contextFactory({ pubsub: pubsub.pubsub, delivery }),
     plugins: [
@@ -62,6 +77,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => {
+          // Failed for good (the crash guard is draining the process): never ready again.
+          if (readiness?.failed) throw new Error(`not ready: ${readiness.failed}`);
           // Bounded: a Redis that does not answer must fail the check, not hang it.
           await withTimeout(Promise.all([db.ping(), pubsub.ping()]), 2000);
         },
@@ -118,4 +135,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Logs database-unavailable errors as one warning per 5 s with how many requests failed that
+ * way since the last one; answers false for any other error (the caller logs it as usual).
+ */
+function throttledUnavailableLog(logger: Logger, intervalMs = 5_000): (error: unknown) => boolean {
+  let last = 0;
+  let suppressed = 0;
+  return (error) => {
+    const unavailable = databaseUnavailability(error);
+    if (!unavailable) return false;
+    if (Date.now() - last < intervalMs) {
+      suppressed++;
+      return true;
+    }
+    last = Date.now();
+    logger.warn({ code: unavailable.code, reason: unavailable.reason, error: (error as Error)?.message?.split('\n').filter(Boolean).at(-1), sinceLast: suppressed }, 'Requests answered 503: the database cannot serve them');
+    suppressed = 0;
+    return true;
+  };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
+import { databaseUnavailability } from '../../db/unavailable.ts';
 import { acceptMessageGroups, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import { TERMINAL, type Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, Prisma, User } from '../../generated/prisma/client.ts';
@@ -120,7 +121,8 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
   const versions = new Map(
     await Promise.all(
       [...new Set(notifications.flatMap((n) => (n?.active ? n.id : [])))].map(
-        async (id) => [id, await masterVersion(ctx.projectId, id).catch(() => null)] as const,
+        // No master version is an item error; a database that cannot answer fails the request (503), not the items.
+        async (id) => [id, await masterVersion(ctx.projectId, id).catch((error: unknown) => (databaseUnavailability(error) ? Promise.reject(error) : null))] as const,
       ),
     ),
   );
