@@ -13,6 +13,7 @@ import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { readBodyLimited } from './body.ts';
+import { renderLocalGraphiQL, useGraphiQLAssets } from './graphiql.ts';
 import { useVariableErrors } from './use-variable-errors.ts';
 
 export const VERSION = '0.1.0';
@@ -39,6 +40,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.NODE_ENV !== 'production' ? { title: 'Herald' } : false,
+    // Its assets come from this server (src/server/graphiql.ts): no CDN, so it works offline.
+    renderGraphiQL: renderLocalGraphiQL(logger),
     landingPage: false,
     healthCheckEndpoint: '/healthz',
     // Unexpected errors reach clients as "Unexpected error." and the log with their stack.
@@ -63,6 +66,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
+      ...(config.NODE_ENV !== 'production' ? [useGraphiQLAssets(logger)] : []),
       useVariableErrors(),
     ],
   });
