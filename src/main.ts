@@ -12,7 +12,7 @@ import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
-import { listen } from './server/http.ts';
+import { listen, ListenError } from './server/http.ts';
 import { createLogger } from './server/logger.ts';
 
 export interface Herald {
@@ -145,6 +145,11 @@ async function main() {
   try {
     herald = await startHerald(config, logger);
   } catch (error) {
+    // A set-up mistake (the port): one line saying what to change, no stack.
+    if (error instanceof ListenError) {
+      process.stderr.write(`Herald could not start: ${error.message}\n`);
+      process.exit(1);
+    }
     logger.fatal({ err: error }, `Herald could not start: ${(error as Error).message}`);
     process.exit(1);
   }

@@ -13,7 +13,7 @@ import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { readBodyLimited } from './body.ts';
-import { renderLocalGraphiQL, useGraphiQLAssets } from './graphiql.ts';
+import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useVariableErrors } from './use-variable-errors.ts';
 
 export const VERSION = '0.1.0';
@@ -67,6 +67,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
       ...(config.NODE_ENV !== 'production' ? [useGraphiQLAssets(logger)] : []),
+      useGraphQLGetHelp({ graphiql: config.NODE_ENV !== 'production' }),
       useVariableErrors(),
     ],
   });

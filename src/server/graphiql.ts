@@ -148,3 +148,27 @@ function assetOf(assets: GraphiQLAssets, name: string): { body: string | Uint8Ar
   }
   return null;
 }
+
+/**
+ * GET /graphql without a `query` parameter is someone exploring (a browser in production, where
+ * GraphiQL is off, or curl): yoga would answer an empty 406 or a 200 carrying an error. This
+ * answers 400 saying how to call the endpoint, as JSON for API clients, as text for the rest.
+ */
+export function useGraphQLGetHelp(options: { graphiql: boolean }): Plugin {
+  return {
+    onRequest({ url, request, endResponse }) {
+      if (request.method !== 'GET' || (url.pathname !== '/graphql' && url.pathname !== '/graphql/')) return;
+      if (url.searchParams.has('query') || url.searchParams.has('extensions')) return;
+      const accept = request.headers.get('accept') ?? '';
+      const graphiql = options.graphiql
+        ? 'Browsers (Accept: text/html) get the GraphQL IDE here.'
+        : 'The GraphQL IDE is off in production (NODE_ENV=production).';
+      const message = `GET /graphql needs a query parameter (GET /graphql?query={__typename}); or POST /graphql with a JSON body {"query": "..."}. ${graphiql}`;
+      endResponse(
+        /json/.test(accept) || accept === '' || accept.includes('*/*')
+          ? Response.json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }, { status: 400 })
+          : new Response(`${message}\n`, { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } }),
+      );
+    },
+  };
+}
