@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/database.ts';
@@ -61,6 +63,31 @@ describe('LOG_FORMAT', { timeout: 90_000 }, () => {
     expect(stdout).toMatch(/^\s+database: "postgres"$/m);
     expect(stdout).not.toMatch(/^\{/m);
     expect(stdout).not.toContain('\u001b[');
+  });
+
+  it('falls back to JSON, saying so once, when pino-pretty is not installed (npm ci --omit=dev)', async () => {
+    // A preload that makes pino-pretty unresolvable, as in a production install.
+    const dir = mkdtempSync(path.join(tmpdir(), 'herald-no-pretty-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const preload = path.join(dir, 'no-pino-pretty.cjs');
+    writeFileSync(
+      preload,
+      // Module._load, not _resolveFilename: tsx replaces the resolver but still loads through _load.
+      `const Module = require('node:module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (request === 'pino-pretty') throw Object.assign(new Error("Cannot find module 'pino-pretty'"), { code: 'MODULE_NOT_FOUND' });
+  return load.call(this, request, ...rest);
+};
+`,
+    );
+    const stdout = await firstLines({ LOG_FORMAT: 'pretty', NODE_OPTIONS: `--require ${preload}` });
+    const lines = logLines(stdout);
+    expect(lines.length).toBe(stdout.trim().split('\n').length);
+    expect(lines.filter((l) => String(l.msg).includes('pino-pretty'))).toEqual([
+      expect.objectContaining({ level: 40, msg: 'LOG_FORMAT=pretty needs the pino-pretty package, which is not installed: logging JSON' }),
+    ]);
+    expect(lines.some((l) => l.msg === 'Herald started')).toBe(true);
   });
 
   it('refuses an unknown format naming the variable', async () => {
