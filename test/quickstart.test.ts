@@ -102,6 +102,28 @@ describe('the README quick start', { timeout: 60_000 }, () => {
     }
   });
 
+  it("runs the README's other examples that use these variables, after the quick start", async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const quickStart = new Set(blocks.map((b) => b.text));
+    const others = [...readme.matchAll(/^```sh\n([\s\S]*?)^```$/gm)]
+      .map((m) => m[1]!.trimEnd())
+      .filter((text) => !quickStart.has(text) && /\$(APIKEY|PROJECT|HASH|WIDGET_SECRET)\b/.test(text));
+    expect(others.length).toBeGreaterThanOrEqual(3);
+    for (const text of others) {
+      // A stream (curl -N) never ends by itself: it gets 3 s, and must have shown events by then.
+      const streaming = /curl -N/.test(text);
+      const script = text.replaceAll('localhost:4000', `localhost:${port}`).replace('curl -N', 'curl -N --max-time 3');
+      const result = await bash(['set -euo pipefail', ...exportLines, script].join('\n'));
+      if (streaming) {
+        expect(result.code, text).toBe(28);
+        expect(result.stdout, text).toContain('event: next');
+      } else {
+        expect(result.code, `${text}\n${result.stderr}`).toBe(0);
+      }
+      expect(result.stdout, text).not.toMatch(/"errors"|"ok":false|"error":"/);
+    }
+  });
+
   it('prints a demo widget URL that serves the widget for u1', async () => {
     const url = /Demo widget of user u1[^:]*: (http:\/\/\S+)/.exec(server.stdout())?.[1];
     expect(url).toBeDefined();
