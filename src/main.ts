@@ -103,7 +103,8 @@ async function ensureDefaultProject(logger: Logger, host: string, port: number) 
     throw error;
   }
   logger.info({ projectId: credentials.projectId, keyId: credentials.keyId }, 'Created the default project');
-  const base = `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const base = `http://${shown}:${port}`;
   const hash = userHash(credentials.widgetSecret, DEMO_USER);
   const widget = `${base}/widget/demo?${new URLSearchParams({ projectId: credentials.projectId, userId: DEMO_USER, userHash: hash })}`;
   process.stdout.write(
