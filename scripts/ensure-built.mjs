@@ -10,9 +10,13 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(root, 'dist/BUILD');
 
+/**
+ * Whether this install can build: graphql-codegen is a dev dependency nothing else pulls in
+ * (typescript and prisma can be, as peer dependencies of production packages).
+ */
 function hasDevTools() {
   try {
-    createRequire(import.meta.url).resolve('typescript/package.json');
+    createRequire(import.meta.url).resolve('@graphql-codegen/cli/package.json');
     return true;
   } catch {
     return false;

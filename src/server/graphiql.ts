@@ -61,7 +61,7 @@ export function loadGraphiQLAssets(logger?: Logger): Promise<GraphiQLAssets | nu
     (assets) => assets,
     (error: unknown) => {
       logger?.warn(
-        { err: error },
+        { reason: (error as Error).message },
         `${GRAPHIQL_ASSETS_PACKAGE} is not installed: GraphiQL loads its assets from unpkg.com and is blank without internet`,
       );
       return null;
