@@ -4,6 +4,8 @@ import { prisma } from '../src/db/client.ts';
 import { SIGNATURE_HEADER, verify } from '../src/delivery/signing.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor, startHttpServer } from './helpers/http-server.ts';
+import { DEPARTMENT_NOTIFY_DOC_BODY } from './helpers/legacy-bodies.ts';
+import { expectDocumented } from './helpers/openapi.ts';
 
 const Upsert = graphql(`
   mutation DeptUpsert($users: [UserInput!]!) {
@@ -228,29 +230,57 @@ describe('POST /department/:departmentUUID/user/:userUUID/notify (myKaarma)', ()
     expect(upper.status).toBe(200);
   });
 
-  it('maps the protocol to email or SMS and sendPhoneNotification adds SMS; unreachable channels are warnings', async () => {
-    const email = await notify(dept, 'sam', { messageAttributes: { body: 'Mail body', subject: 'Mail', protocol: 'EMAIL', attachments: [{ fileURL: 'https://x/y.pdf' }] } });
-    expect(email.status).toBe(200);
-    const mail = await prisma().message.findUniqueOrThrow({ where: { id: email.body.notificationMessageUUID } });
-    expect(mail).toMatchObject({ channel: 'EMAIL', to: 'sam@dealer.example', content: { subject: 'Mail', text: 'Mail body', html: null, attachments: [{ fileURL: 'https://x/y.pdf' }] } });
+  it("raises the documentation's example as an internal note: in-app, plus SMS for sendPhoneNotification; type and protocol are forced", async () => {
+    // Verbatim: type DRAFT, protocol TEXT, a SCHEDULED draft, sendSynchronously, callBackUrl "string"...
+    const res = await notify(dept, 'dee', DEPARTMENT_NOTIFY_DOC_BODY, { 'x-request-id': 'dept-doc-dee' }, '/communications');
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectDocumented('POST', '/communications/department/:departmentUUID/user/:userUUID/notify', 200, res.body);
+    expect(res.body).toMatchObject({ notificationMessageUUID: uuid, status: 'SUCCESS', requestUUID: 'dept-doc-dee', errors: [] });
+    expect(res.body.warnings.map((w: { warningCode: string }) => w.warningCode).sort()).toEqual(['ADDITIONAL_USER_NOT_FOUND', 'CHANNEL_SKIPPED', 'INVALID_CALLBACK_URL']);
+    const rows = await prisma().message.findMany({ where: { requestId: 'dept-doc-dee' }, orderBy: { channel: 'asc' } });
+    // The note itself goes to the inbox, at once (a draft does not delay it), synchronously delivered.
+    expect(rows.map((m) => [m.channel, m.status])).toEqual([
+      ['IN_APP', 'DELIVERED'],
+      ['SMS', 'SKIPPED'],
+    ]);
+    expect(rows[0]!.scheduledAt).toBeNull();
+    expect(rows[0]!.callbackUrl).toBeNull();
+    expect(rows[0]!.data).toMatchObject({ type: 'NOTE', protocol: 'NONE', isManual: false, draftAttributes: { draftStatus: 'SCHEDULED', scheduledOn: 'string', draftFailureReason: 'MDL_EVENT_UNDER_TIME_LIMIT_REASON' } });
+    // Stored and returned: the inbox item carries the draft attributes as given.
+    const item = await prisma().inboxItem.findUniqueOrThrow({ where: { messageId: rows[0]!.id } });
+    expect(item).toMatchObject({ userId: users.dee, title: 'string', body: 'string', data: expect.objectContaining({ draftAttributes: expect.objectContaining({ draftStatus: 'SCHEDULED' }) }) });
 
-    const text = await notify(dept, 'sam', { messageAttributes: { body: 'SMS', protocol: 'TEXT' } }, { 'x-request-id': 'dept-text' });
-    expect((await prisma().message.findMany({ where: { requestId: 'dept-text' } })).map((m) => [m.channel, m.to])).toEqual([['SMS', '+14155550100']]);
-    expect(text.body.status).toBe('SUCCESS');
+    // Sam has a telephone: sendPhoneNotification texts it (no mobile push in Herald); no SMS provider here, so synchronously FAILURE.
+    const sam = await notify(dept, 'sam', DEPARTMENT_NOTIFY_DOC_BODY, { 'x-request-id': 'dept-doc-sam' });
+    expect(sam.status, JSON.stringify(sam.body)).toBe(200);
+    expectDocumented('POST', '/department/:departmentUUID/user/:userUUID/notify', 200, sam.body);
+    expect(sam.body).toMatchObject({ status: 'FAILURE', errors: [{ errorCode: 'MESSAGE_SEND_FAILED', errorDescription: expect.stringMatching(/^SMS: .*no SMS provider/) }] });
+    const samRows = await prisma().message.findMany({ where: { requestId: 'dept-doc-sam' }, orderBy: { channel: 'asc' } });
+    expect(samRows.map((m) => [m.channel, m.to, m.status])).toEqual([
+      ['IN_APP', null, 'DELIVERED'],
+      ['SMS', '+14155550100', 'FAILED'],
+    ]);
+    expect(sam.body.notificationMessageUUID).toBe(samRows[0]!.id);
+  });
 
+  it('ignores the protocol (EMAIL, TEXT): the note is in-app only; notifier flags add nothing else', async () => {
+    for (const protocol of ['EMAIL', 'TEXT', 'VOICE_CALL', 'NONE']) {
+      const requestId = `dept-protocol-${protocol}`;
+      const res = await notify(dept, 'sam', { messageAttributes: { body: 'Note', subject: 'S', protocol, type: 'OUTGOING' }, notificationAttributes: { internalSubscribersNotifierPop: true } }, { 'x-request-id': requestId });
+      expect(res.status, protocol).toBe(200);
+      expect((await prisma().message.findMany({ where: { requestId } })).map((m) => [m.channel, (m.data as { type: string; protocol: string }).type, (m.data as { protocol: string }).protocol])).toEqual([['IN_APP', 'NOTE', 'NONE']]);
+    }
     // Dee has no telephone: the SMS is SKIPPED (a warning), the in-app note goes out.
     const phone = await notify(dept, 'dee', { messageAttributes: { body: 'Both' }, notificationAttributes: { sendPhoneNotification: true } }, { 'x-request-id': 'dept-phone' });
     expect(phone.status).toBe(200);
     expect(phone.body.warnings).toEqual([{ warningCode: 'CHANNEL_SKIPPED', warningDescription: 'SMS: the user has no telephone number' }]);
     const rows = await prisma().message.findMany({ where: { requestId: 'dept-phone' }, orderBy: { channel: 'asc' } });
-    // The in-app message may already be on its way: only the SMS's status is settled here.
     expect(rows.map((m) => m.channel)).toEqual(['IN_APP', 'SMS']);
-    expect(rows[0]!.status).not.toBe('SKIPPED');
     expect(rows[1]!.status).toBe('SKIPPED');
     expect(phone.body.notificationMessageUUID).toBe(rows[0]!.id);
   });
 
-  it('delay and scheduled drafts schedule the delivery', async () => {
+  it('delay postpones the note; a scheduled draft does not (its attributes are kept, whatever scheduledOn says)', async () => {
     const before = Date.now();
     const delayed = await notify(dept, 'sam', { messageAttributes: { body: 'Later' }, messageSendingAttributesLite: { delay: 120 } });
     expect(delayed.status).toBe(200);
@@ -259,9 +289,14 @@ describe('POST /department/:departmentUUID/user/:userUUID/notify (myKaarma)', ()
     expect(m.scheduledAt!.getTime()).toBeGreaterThanOrEqual(before + 119_000);
     expect(m.scheduledAt!.getTime()).toBeLessThanOrEqual(Date.now() + 121_000);
 
-    const on = new Date(Date.now() + 3_600_000).toISOString();
-    const draft = await notify(dept, 'sam', { messageAttributes: { body: 'Scheduled', draftAttributes: { draftStatus: 'SCHEDULED', scheduledOn: on } } });
-    expect(await prisma().message.findUniqueOrThrow({ where: { id: draft.body.notificationMessageUUID } })).toMatchObject({ status: 'SCHEDULED', scheduledAt: new Date(on) });
+    for (const scheduledOn of [new Date(Date.now() + 3_600_000).toISOString(), 'tomorrow']) {
+      const draft = await notify(dept, 'sam', { messageAttributes: { body: 'Draft', draftAttributes: { draftStatus: 'SCHEDULED', scheduledOn } } });
+      expect(draft.status, scheduledOn).toBe(200);
+      const row = await prisma().message.findUniqueOrThrow({ where: { id: draft.body.notificationMessageUUID } });
+      expect(row.scheduledAt).toBeNull();
+      expect(row.data).toMatchObject({ draftAttributes: { draftStatus: 'SCHEDULED', scheduledOn } });
+      await pollFor(async () => (await messageStatus(row.id)) === 'DELIVERED', 10_000, 'draft delivered at once');
+    }
 
     // A short delay is delivered once it is due.
     const soon = await notify(dept, 'sam', { messageAttributes: { body: 'Soon' }, messageSendingAttributesLite: { delay: 1 } });
@@ -285,7 +320,7 @@ describe('POST /department/:departmentUUID/user/:userUUID/notify (myKaarma)', ()
     expect(JSON.parse(call.body)).toMatchObject({ messageId: id, status: 'DELIVERED', metadata: { ticket: 'T-1' } });
 
     // Synchronous and failing (no SMS provider): FAILURE with the reason.
-    const failing = await notify(dept, 'sam', { messageAttributes: { body: 'Sync SMS', protocol: 'TEXT' }, messageSendingAttributesLite: { sendSynchronously: true } });
+    const failing = await notify(dept, 'sam', { messageAttributes: { body: 'Sync SMS' }, notificationAttributes: { sendPhoneNotification: true }, messageSendingAttributesLite: { sendSynchronously: true } });
     expect(failing.status).toBe(200);
     expect(failing.body).toMatchObject({ status: 'FAILURE', errors: [{ errorCode: 'MESSAGE_SEND_FAILED', errorDescription: expect.stringMatching(/no SMS provider is configured/) }] });
   });
@@ -295,25 +330,34 @@ describe('POST /department/:departmentUUID/user/:userUUID/notify (myKaarma)', ()
     const noAttributes = await notify(dept, 'sam', { notificationAttributes: {} });
     expect(noAttributes.status).toBe(400);
     expect(noAttributes.body).toEqual(failure('MISSING_MESSAGE_ATTRIBUTES'));
+    expectDocumented('POST', '/department/:departmentUUID/user/:userUUID/notify', 400, noAttributes.body);
     expect((await notify(dept, 'sam', undefined)).body.errors[0].errorCode).toBe('MISSING_MESSAGE_ATTRIBUTES');
     const noBody = await notify(dept, 'sam', { messageAttributes: { subject: 'x', body: '  ' } });
     expect(noBody.status).toBe(400);
     expect(noBody.body).toEqual(failure('MISSING_MESSAGE_BODY'));
     expect(noBody.body.errors[0].errorDescription).toMatch(/messageAttributes\.body/);
 
+    // An unusable callback does not stop the note (myKaarma validates only the body): a warning names it.
     const badCallback = await notify(dept, 'sam', { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { callBackUrl: 'ftp://example.com/cb' } });
-    expect(badCallback.status).toBe(400);
-    expect(badCallback.body).toEqual(failure('INVALID_CALLBACK_URL'));
-    expect(badCallback.body.errors[0].errorDescription).toMatch(/callBackUrl/);
+    expect(badCallback.status).toBe(200);
+    expect(badCallback.body.warnings).toEqual([{ warningCode: 'INVALID_CALLBACK_URL', warningDescription: expect.stringMatching(/^messageSendingAttributesLite\.callBackUrl: /) }]);
     const badDelay = await notify(dept, 'sam', { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { delay: 'soon' } });
     expect(badDelay.status).toBe(400);
     expect(badDelay.body.errors[0].errorDescription).toMatch(/delay/);
+    // Wrong JSON types are named by their path in the body, in the envelope (not in GraphQL's words).
+    for (const [body, description] of [
+      [{ messageAttributes: { body: 5 } }, 'messageAttributes.body: must be a string'],
+      [{ messageAttributes: 'x' }, 'messageAttributes: must be an object'],
+      [{ messageAttributes: { body: 'x' }, notificationAttributes: { notificationButtons: [{ isPrimaryButton: 'yes' }] } }, 'notificationAttributes.notificationButtons.0.isPrimaryButton: must be true or false'],
+      [{ messageAttributes: { body: 'x' }, messageSendingAttributesLite: { delay: 2 ** 40 } }, 'messageSendingAttributesLite.delay: must be a whole number'],
+    ] as const) {
+      const res = await notify(dept, 'sam', body);
+      expect(res.status, description).toBe(400);
+      expect(res.body).toMatchObject({ status: 'FAILURE', errors: [{ errorCode: 'INVALID_REQUEST', errorDescription: description }] });
+    }
     const negative = await notify(dept, 'sam', { messageAttributes: { body: 'x' }, messageSendingAttributesLite: { delay: -5 } });
     expect(negative.status).toBe(400);
     expect(negative.body.errors[0]).toMatchObject({ errorCode: 'INVALID_REQUEST', errorDescription: expect.stringMatching(/^messageSendingAttributesLite\.delay:/) });
-    const badScheduled = await notify(dept, 'sam', { messageAttributes: { body: 'x', draftAttributes: { draftStatus: 'SCHEDULED', scheduledOn: 'tomorrow' } } });
-    expect(badScheduled.status).toBe(400);
-    expect(badScheduled.body.errors[0].errorCode).toBe('INVALID_SCHEDULED_ON');
 
     const ok = { messageAttributes: { body: 'x' } };
     const unknownDept = await notify('6f1c9a52-0000-4000-8000-000000000000', 'sam', ok);

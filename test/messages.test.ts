@@ -6,6 +6,8 @@ import { verify } from '../src/delivery/signing.ts';
 import { prisma } from '../src/db/client.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor, startHttpServer } from './helpers/http-server.ts';
+import { NOTIFUSE_SEND_WITHOUT_USER_ID } from './helpers/legacy-bodies.ts';
+import { expectDocumented } from './helpers/openapi.ts';
 
 const CreateNotification = graphql(`
   mutation MsgCreateNotification($input: NotificationInput!) {
@@ -130,6 +132,65 @@ describe('messages.send (Notifuse)', () => {
     const res = await rest(h.url, 'POST', '/messages.send', { messages: Array.from({ length: 51 }, () => ({ notificationId: 'welcome', userId: 'x' })) }, auth);
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/50/);
+    expect(await prisma().message.count()).toBe(before);
+  });
+
+  it('answers a message without userId with its own ok:false naming the field, and sends the others', async () => {
+    await notification('legacy-welcome');
+    const before = await prisma().message.count({ where: { projectId: h.project.projectId } });
+    const res = await rest(h.url, 'POST', '/messages.send', NOTIFUSE_SEND_WITHOUT_USER_ID, auth);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toEqual({ results: [{ id: expect.any(String), ok: true }, { id: null, ok: false, error: 'invalid/userId: is required' }] });
+    expectDocumented('POST', '/messages.send', 200, res.body);
+    expect(await prisma().message.count({ where: { projectId: h.project.projectId } })).toBe(before + 1);
+    const [sent] = await prisma().message.findMany({ where: { id: res.body.results[0].id } });
+    expect(sent).toMatchObject({ channel: 'IN_APP' });
+  });
+
+  it('gives every unreadable item its own result in input order: wrong types, non-objects; unknown keys are ignored', async () => {
+    await notification('legacy-items');
+    const res = await rest(
+      h.url,
+      'POST',
+      '/messages.send',
+      {
+        messages: [
+          { notificationId: 'legacy-items', userId: 'items-1', userEmail: 42 },
+          'not a message',
+          { notificationId: 'legacy-items', userId: 'items-1', id: 'items-ok', somethingNew: true },
+          { notificationId: 'legacy-items', userId: { id: 1 }, id: 'items-bad-user' },
+          { notificationId: 'legacy-items', userId: 'items-1', data: 'x' },
+          { userId: 'items-1' },
+        ],
+      },
+      auth,
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.results).toEqual([
+      { id: null, ok: false, error: 'invalid/userEmail: must be a string' },
+      { id: null, ok: false, error: 'invalid/message: must be an object' },
+      { id: 'items-ok', ok: true },
+      { id: 'items-bad-user', ok: false, error: 'invalid/userId: must be a string' },
+      { id: null, ok: false, error: 'invalid/data: must be an object' },
+      { id: null, ok: false, error: 'invalid/notificationId: is required' },
+    ]);
+    expect(JSON.stringify(res.body)).not.toMatch(/Variable|\$messages|SendMessageInput/);
+  });
+
+  it('answers a batch of invalid items with their results, writing nothing; a body that is not a batch stays a 400', async () => {
+    const before = await prisma().message.count();
+    const res = await rest(h.url, 'POST', '/messages.send', { messages: [{ notificationId: 'legacy-welcome' }, { userId: 'x' }] }, auth);
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: { ok: boolean; error: string }) => [r.ok, r.error])).toEqual([
+      [false, 'invalid/userId: is required'],
+      [false, 'invalid/notificationId: is required'],
+    ]);
+    for (const body of [{ messages: 'x' }, { message: { notificationId: 'legacy-welcome', userId: 'x' } }, [{ notificationId: 'legacy-welcome', userId: 'x' }], { messages: [] }]) {
+      const refused = await rest(h.url, 'POST', '/messages.send', body, auth);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.body).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/messages|JSON object/) });
+      expectDocumented('POST', '/messages.send', 400, refused.body);
+    }
     expect(await prisma().message.count()).toBe(before);
   });
 

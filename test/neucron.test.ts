@@ -5,6 +5,8 @@ import { graphql } from '../src/generated/gql/index.ts';
 import { neucronRoutes } from '../src/modules/neucron/rest.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor, startHttpServer, type Received } from './helpers/http-server.ts';
+import { NEUCRON_FCM_BODY, NEUCRON_GO_BODY } from './helpers/legacy-bodies.ts';
+import { expectDocumented } from './helpers/openapi.ts';
 
 const Upsert = graphql(`
   mutation NeuUpsert($users: [UserInput!]!) {
@@ -157,6 +159,8 @@ beforeAll(async () => {
         { externalId: 'ada', firstName: 'Ada', telephone: '+44 7911 123456' },
         { externalId: 'bob', firstName: 'Bob' },
         { externalId: 'cy', firstName: 'Cy', telephone: '+5511987654321' },
+        { externalId: 'neu-fcm' },
+        { externalId: 'neu-go' },
       ],
     },
     auth,
@@ -250,7 +254,7 @@ describe('POST /notif/send', () => {
     const unknown = await refused('/notif/send', { userIds: ['ada', 'ghost'], body: 'x' }, 400, /^userIds\.1: no user "ghost"/);
     const foreign = await refused('/notif/send', { userIds: ['ada', strangerId], body: 'x' }, 400, /^userIds\.1: no user/);
     expect(foreign.message.replace(strangerId, 'ghost')).toBe(unknown.message);
-    await refused('/notif/send', { body: 'x' }, 400, /^userId: no user "ghost"/, { ...neucron, 'x-neucron-user-id': 'ghost' });
+    await refused('/notif/send', { body: 'x' }, 400, /^X-Neucron-User-ID: no user "ghost"/, { ...neucron, 'x-neucron-user-id': 'ghost' });
     const missing = await refused('/notif/send', { userIds: ['ada'], notificationId: 987654 }, 400, /^notificationId: no notification "987654"/);
     const theirs = await refused('/notif/send', { userIds: ['ada'], notificationId: strangerNotificationId }, 400, /^notificationId: no notification/);
     expect(theirs.message.replace(String(strangerNotificationId), '987654')).toBe(missing.message);
@@ -259,6 +263,46 @@ describe('POST /notif/send', () => {
 
   it('answers an inactive notification with 409 and writes nothing', async () => {
     await refused('/notif/send', { userIds: ['ada'], notificationId: 'dormant' }, 409, /inactive/);
+  });
+});
+
+describe('POST /notif/send: the shapes Neucron clients send', () => {
+  const contentOf = async (ids: string[]) => (await prisma().message.findMany({ where: { id: { in: ids } } })).map((m) => [m.userId, m.channel, m.content, m.data]);
+
+  it('reads an FCM-style body: { notification: { title, body }, data }', async () => {
+    const res = await post('/notif/send', NEUCRON_FCM_BODY);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectDocumented('POST', '/notif/send', 200, res.body);
+    expect(await contentOf(res.body.data.ids)).toEqual([
+      [users['neu-fcm'], 'IN_APP', expect.objectContaining({ title: 'Order shipped', body: 'Your order A-17 is on its way' }), { order: 'A-17' }],
+    ]);
+    // FCM HTTP v1 wraps it in { message: { notification, data } }; the header names the user.
+    const v1 = await post('/notif/send', { message: { notification: { title: 'T', body: 'B' }, data: { k: 'v' } } }, { ...neucron, 'x-neucron-user-id': 'neu-fcm' });
+    expect(v1.status, JSON.stringify(v1.body)).toBe(200);
+    expect(await contentOf(v1.body.data.ids)).toEqual([[users['neu-fcm'], 'IN_APP', expect.objectContaining({ title: 'T', body: 'B' }), { k: 'v' }]]);
+  });
+
+  it('reads a Go struct marshalled without json tags: { Title, Body, UserIDs, Data }', async () => {
+    const res = await post('/notif/send', NEUCRON_GO_BODY);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(await contentOf(res.body.data.ids)).toEqual([[users['neu-go'], 'IN_APP', expect.objectContaining({ title: 'Maintenance', body: 'Back at 10:00' }), { ticket: '7' }]]);
+    // Go matches keys case-insensitively: so does Herald, on every route.
+    const wa = await post('/notif/whatsappSend', { To: ['+14155550177'], Message: 'Go style' });
+    expect(wa.status, JSON.stringify(wa.body)).toBe(200);
+  });
+
+  it('names, in the client\'s own spelling, every field it cannot read', async () => {
+    await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { title: true, body: 'x' } }, 400, /^notification\.title: must be a string/);
+    await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { body: ['x'] } }, 400, /^notification\.body: must be a string/);
+    await refused('/notif/send', { user_ids: ['neu-fcm'], notification: { title: 'x' }, data: [1] }, 400, /^data: must be an object/);
+    await refused('/notif/send', { UserIDs: ['neu-go', 'ghost'], Body: 'x' }, 400, /^UserIDs\.1: no user "ghost"$/);
+    await refused('/notif/send', { UserIDs: ['neu-go', ' '], Body: 'x' }, 400, /^UserIDs\.1: must not be empty$/);
+    await refused('/notif/send', { UserIDs: ['neu-go'], Title: 'x', Data: 'nope' }, 400, /^Data: must be an object/);
+    await refused('/notif/send', { UserIDs: ['neu-go'], NotificationID: 'nope' }, 400, /^NotificationID: no notification "nope"$/);
+    await refused('/notif/send', { notification: { title: 'x' } }, 400, /^userIds: give at least one user/);
+    const bad = await refused('/notif/send', { UserIDs: ['neu-go'], Title: true, Body: 'x' }, 400, /^Title: must be a string/);
+    expectDocumented('POST', '/notif/send', 400, bad);
+    await refused('/notif/whatsappSend', { To: ['+14155550100', 'call me'], Message: 'hi' }, 400, /^To\.1: must be an E\.164 phone number/);
   });
 });
 
@@ -292,14 +336,14 @@ describe('POST /notif/whatsappSend', () => {
 
   it('refuses bad input with 400, naming the field, and writes nothing', async () => {
     await refused('/notif/whatsappSend', { to: ['+14155550100'] }, 400, /^text: is required/);
-    await refused('/notif/whatsappSend', { to: ['+14155550100'], message: 'x'.repeat(4097) }, 400, /^text: at most 4096/);
+    await refused('/notif/whatsappSend', { to: ['+14155550100'], message: 'x'.repeat(4097) }, 400, /^message: at most 4096/);
     await refused('/notif/whatsappSend', { message: 'hi' }, 400, /^to: give at least one recipient/);
     await refused('/notif/whatsappSend', { to: ['+14155550100', 'call me'], message: 'hi' }, 400, /^to\.1: must be an E\.164 phone number/);
     await refused('/notif/whatsappSend', { to: [true], message: 'hi' }, 400, /^to\.0: must be a string/);
     await refused('/notif/whatsappSend', { userIds: ['cy', 'ghost'], message: 'hi' }, 400, /^userIds\.1: no user "ghost"/);
     await refused('/notif/whatsappSend', { userIds: [strangerId], message: 'hi' }, 400, /^userIds\.0: no user/);
     await refused('/notif/whatsappSend', { userIds: [''], message: 'hi' }, 400, /^userIds\.0: must not be empty$/);
-    await refused('/notif/whatsappSend', { phone: ['bad'] }, 400, /^text: is required.*; to\.0: must be an E\.164/);
+    await refused('/notif/whatsappSend', { phone: ['bad'] }, 400, /^text: is required.*; phone\.0: must be an E\.164/);
     await refused('/notif/whatsappSend', { to: Array.from({ length: 501 }, (_, i) => `+1415555${String(i).padStart(4, '0')}`), message: 'hi' }, 400, /^to: at most 500/);
   });
 });

@@ -261,6 +261,72 @@ async function create(overrides: Partial<NotificationInput> = {}) {
   return res.data!.createNotification;
 }
 
+const CreateOpen = graphql(`
+  mutation NotifCreateOpen($input: NotificationInput!) {
+    createNotification(input: $input) {
+      id
+      extra
+      settings {
+        urgent
+        extra
+      }
+      task {
+        name
+        extra
+      }
+      versions {
+        content
+        contents {
+          locale
+          title
+          thumbnail
+        }
+        extra
+      }
+    }
+  }
+`);
+
+describe('NP6 content and open objects from GraphQL', () => {
+  it('takes NP6 content of any type (kept as written) and extra members beside the known ones', async () => {
+    const res = await gql(
+      h.url,
+      CreateOpen,
+      {
+        input: {
+          type: 'push-app',
+          name: 'Open',
+          extra: { origin: 'np6' },
+          settings: { urgent: true, extra: { quietHours: 1 } },
+          task: { name: 't', extra: { owner: 'crm' } },
+          versions: [{ content: { type: 'push-app', title: 'Hi', thumbnail: 'https://t', sound: 'chime' }, extra: { ab: 1 } }],
+        },
+      },
+      auth,
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.createNotification).toMatchObject({
+      extra: { origin: 'np6' },
+      settings: { urgent: true, extra: { quietHours: 1 } },
+      task: { name: 't', extra: { owner: 'crm' } },
+      versions: [{ content: { type: 'push-app', title: 'Hi', thumbnail: 'https://t', sound: 'chime' }, contents: [{ locale: 'en', title: 'Hi', thumbnail: 'https://t' }], extra: { ab: 1 } }],
+    });
+  });
+
+  it('refuses a known member inside extra, both content and contents, and neither', async () => {
+    const cases: [Partial<NotificationInput>, RegExp][] = [
+      [{ extra: { name: 'x' } }, /^extra\.name: is a known member/],
+      [{ versions: [{ content: { title: 'a' }, contents: [{ locale: 'en' }] }] }, /versions\.0\.content: give either content or contents/],
+      [{ versions: [{ label: 'empty' }] }, /versions\.0\.content: is required/],
+    ];
+    for (const [overrides, message] of cases) {
+      const res = await gql(h.url, Create, { input: input(overrides) }, auth);
+      expect(res.errors?.[0]?.extensions?.code, JSON.stringify(overrides)).toBe('BAD_USER_INPUT');
+      expect(res.errors?.[0]?.message, JSON.stringify(overrides)).toMatch(message);
+    }
+  });
+});
+
 describe('catalog CRUD', () => {
   it('creates a notification with its master version and reads it by id and key', async () => {
     const n = await create({ key: 'welcome', settings: { urgent: true, category: 3 } });

@@ -174,7 +174,15 @@ describe('NP6 executions become messages', () => {
       'x-request-id': 'np6-rest-exec',
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toEqual([{ type: 'success', id: expect.any(String), recipient: expect.objectContaining({ id: bob }) }]);
+    expect(res.body).toEqual([
+      {
+        type: 'success',
+        id: expect.any(String),
+        recipient: expect.objectContaining({ id: bob }),
+        stamp: expect.objectContaining({ id: expect.any(String) }),
+        fallback: { from: 'MOBILE_PUSH', to: ['IN_APP'], reason: expect.any(String) }, // a push-app notification
+      },
+    ]);
     const [message] = await prisma().message.findMany({ where: { requestId: 'np6-rest-exec' } });
     expect(message).toMatchObject({ executionId: res.body[0].id, channel: 'IN_APP', userId: bob });
     await pollFor(async () => (await prisma().message.findUnique({ where: { id: message!.id } }))?.status === 'DELIVERED', 10_000, 'delivery');

@@ -117,7 +117,7 @@ describe('NP6 notifications: CRUD', () => {
       settings: { urgent: true, category: 0, purpose: { type: 'marketing' }, expiration: { type: 'never' }, mp: {} },
       application: '2b22d485-f04e-492b-b364-e14f8506726a',
       task: { id: '497f6eca-6276-4993-bfeb-53cbbbba6f08', name: 'welcome task', description: 'on sign-up', scheduler: { type: 'immediate' } },
-      channels: ['WEB_PUSH'],
+      channels: ['IN_APP'], // push-app: the in-app inbox until Herald has mobile push
       defaultLanguage: 'en',
     });
     expect(created.id).toEqual(expect.any(Number));
@@ -137,7 +137,8 @@ describe('NP6 notifications: CRUD', () => {
     });
     expect(version.id).not.toBe('497f6eca-6276-4993-bfeb-53cbbbba6f08');
     expect(Object.keys(version.content.locales).sort()).toEqual(['de', 'en', 'fr']);
-    expect(version.content.locales.fr).toEqual({ title: 'Bonjour {{ firstName }}', body: 'Bienvenue', icon: null, thumbnail: null, image: null, email: null, sms: null, whatsapp: null });
+    // The content is answered as it was written (no members added).
+    expect(version.content.locales.fr).toEqual({ title: 'Bonjour {{ firstName }}', body: 'Bienvenue' });
     expect(version.content.locales.en.email).toEqual({ subject: 'Welcome', html: expect.stringContaining('| raw'), text: 'Hi {{ data.name }}' });
   });
 
@@ -341,7 +342,8 @@ describe('NP6 notifications: errors', () => {
     const { name: _name, ...nameless } = np6Notification();
     const noName = await np6('POST', '/notifications', nameless);
     expect(noName.status).toBe(400);
-    expect(noName.body.message).toMatch(/"name"/);
+    expect(noName.body.message).toMatch(/^name: is required/);
+    expect(noName.body.issues).toEqual([{ field: 'name', message: 'is required' }]);
 
     const blankName = await np6('POST', '/notifications', np6Notification({ name: '  ' }));
     expect(blankName.status).toBe(400);
@@ -363,7 +365,7 @@ describe('NP6 notifications: errors', () => {
     });
     const res = await np6('POST', '/notifications', body);
     expect(res.status).toBe(400);
-    expect(res.body.message).toMatch(/versions\.0\.contents: must include content for the default language "en"/);
+    expect(res.body.message).toMatch(/versions\[0\]\.content: must include content for the default language "en"/);
 
     const created = await createNotification();
     const added = await np6('POST', `/notifications/${created.id}/versions`, { content: { type: 'localized', locales: { de: { title: 'Hallo' } } } });
@@ -377,14 +379,14 @@ describe('NP6 notifications: errors', () => {
       versions: [{ content: { type: 'localized', locales: { en: { title: 'ok', body: 'Hello\n  {{ firstName ' } } } }],
     });
     expect(broken.status).toBe(400);
-    expect(broken.body.message).toMatch(/versions\.0\.contents\.0\.body: template syntax error at line 2, column \d+/);
+    expect(broken.body.message).toMatch(/versions\[0\]\.content\.locales\.en\.body: template syntax error at line 2, column \d+/);
 
     const created = await createNotification();
     const include = await np6('POST', `/notifications/${created.id}/versions`, {
       content: { type: 'localized', locales: { en: { title: 'x', body: "{% include 'secrets' %}" } } },
     });
     expect(include.status).toBe(400);
-    expect(include.body.message).toMatch(/version\.contents\.0\.body: template syntax error at line 1, column \d+: .*include/);
+    expect(include.body.message).toMatch(/^content\.locales\.en\.body: template syntax error at line 1, column \d+: .*include/);
     const render = await np6('PUT', `/notifications/${created.id}`, {
       ...np6Notification(),
       versions: [{ content: { type: 'localized', locales: { en: { body: "{% render 'x' %}" } } } }],
@@ -491,7 +493,7 @@ describe('NP6 notifications: renders', () => {
       expect(res.status, path).toBe(200);
       expect(res.body, path).toMatchObject({
         type: 'success',
-        meta: { notification: n.id, version: n.versions[0]!.id, stamp: null },
+        meta: { notification: n.id, version: n.versions[0]!.id, subscription: null, stamp: { time: expect.any(Number), id: uuid, thread: uuid, set: uuid } },
         render: { title: 'Hallo Alice', body: 'Willkommen', locale: 'de' },
       });
     }
@@ -559,6 +561,7 @@ describe('NP6 notifications: tests', () => {
       id: uuid,
       status: 'SENT_TO_PIPELINE', // a test with a recipient is also sent to them (was RECORDED)
       meta: expect.objectContaining({ notification: n.id, version: n.versions[0]!.id }),
+      fallback: { from: 'MOBILE_PUSH', to: ['IN_APP'], reason: expect.any(String) }, // push-app, sent to a recipient
       recipient: { type: 'footprint', id: alice.id, externalId: 'alice-ext', unicity: alice.email, hash: sha256(alice.email.toLowerCase()) },
       render: expect.objectContaining({
         title: 'Test for Alice (gold, two)',
@@ -620,12 +623,17 @@ describe('NP6 notifications: executions', () => {
     ]);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const footprintAlice = { type: 'footprint', id: alice.id, externalId: 'alice-ext', unicity: alice.email, hash: sha256(alice.email.toLowerCase()) };
+    const fallback = { from: 'MOBILE_PUSH', to: ['IN_APP'], reason: expect.any(String) };
+    const generated = { time: expect.any(Number), id: uuid, thread: uuid, set: uuid };
     expect(res.body).toEqual([
-      { type: 'success', id: uuid, recipient: footprintAlice },
+      { type: 'success', id: uuid, recipient: footprintAlice, stamp: item('x').stamp, fallback },
       { type: 'failure', error: { code: 'contact/not-found', message: expect.any(String) } },
-      { type: 'success', id: uuid, recipient: expect.objectContaining({ type: 'footprint', id: bob.id, unicity: 'bob@example.com' }) },
-      { type: 'success', id: uuid, recipient: footprintAlice },
+      { type: 'success', id: uuid, recipient: expect.objectContaining({ type: 'footprint', id: bob.id, unicity: 'bob@example.com' }), stamp: generated, fallback },
+      { type: 'success', id: uuid, recipient: footprintAlice, stamp: generated, fallback },
     ]);
+    // Herald's stamp: the execution id, its own thread, one set per call.
+    expect(res.body[2].stamp).toMatchObject({ id: res.body[2].id, thread: res.body[2].id, set: res.body[3].stamp.set });
+    expect(res.headers.get('x-herald-fallback')).toBe('push-app: MOBILE_PUSH -> IN_APP');
 
     const notArray = await np6('POST', `/notifications/${n.id}/executions`, item('alice-ext'));
     expect(notArray.status).toBe(400);
@@ -639,7 +647,13 @@ describe('NP6 notifications: executions', () => {
     const n = await createNotification();
     const res = await np6('POST', `/notifications/${n.id}/execution`, item(alice.id));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toEqual({ type: 'success', id: uuid, recipient: expect.objectContaining({ type: 'footprint', id: alice.id, externalId: 'alice-ext' }) });
+    expect(res.body).toEqual({
+      type: 'success',
+      id: uuid,
+      recipient: expect.objectContaining({ type: 'footprint', id: alice.id, externalId: 'alice-ext' }),
+      stamp: item('x').stamp,
+      fallback: { from: 'MOBILE_PUSH', to: ['IN_APP'], reason: expect.any(String) },
+    });
 
     const unknown = await np6('POST', `/notifications/${n.id}/execution`, item('nobody'));
     expect(unknown.status).toBe(404);
@@ -686,7 +700,7 @@ describe('OpenAPI', () => {
     expect(res.body.components.securitySchemes.np6).toEqual({ type: 'apiKey', in: 'header', name: 'X-Key' });
     expect(paths['/notifications']!.post.requestBody.content['application/json'].schema.required).toEqual(['type', 'name']);
     expect(paths['/notifications']!.post.responses['201']).toBeDefined();
-    expect(paths['/notifications']!.get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['limit', 'after', 'active', 'type', 'search']));
+    expect(paths['/notifications']!.get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'after', 'active', 'type', 'search']));
     expect(paths['/notifications']!.get.responses['200'].headers['X-Next-Cursor']).toBeDefined();
     expect(paths['/notifications/{id}/render/contact']!.get.parameters.map((p: any) => p.name)).toEqual(['id', 'unicity', 'hash', 'locale']);
     expect(paths['/notifications/{id}']!.delete.responses['204']).toBeDefined();

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../src/generated/gql/index.ts';
 import type { UserFilter, UserInput } from '../src/generated/gql/graphql.ts';
+import { userHash } from '../src/modules/projects/credentials.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { NOTIFUSE_UPSERT_DOC_USER } from './helpers/legacy-bodies.ts';
+import { expectDocumented } from './helpers/openapi.ts';
 
 const Upsert = graphql(`
   mutation UsersUpsert($users: [UserInput!]!, $mode: UpsertMode! = FILL_MISSING) {
@@ -410,6 +413,21 @@ describe('POST /users.upsert (Notifuse)', () => {
     });
   });
 
+  it("stores the documentation's telephone in E.164 and returns it so where Notifuse returns the profile (a deliberate difference)", async () => {
+    const res = await rest(h.url, 'POST', '/users.upsert', NOTIFUSE_UPSERT_DOC_USER, auth);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectDocumented('POST', '/users.upsert', 200, res.body);
+    expect(res.body.results).toEqual([{ id: 'notifuse-phone', ok: true, created: true }]);
+    const hmac = userHash(h.project.widgetSecret, 'notifuse-phone');
+    const front = await rest(h.url, 'GET', `/front/users.get?projectId=${h.project.projectId}&userId=notifuse-phone&userHmac=${hmac}`);
+    expect(front.status, JSON.stringify(front.body)).toBe(200);
+    expect(front.body.user).toMatchObject({ id: 'notifuse-phone', email: 'john@doe.com', telephone: '+447911123456' });
+    // The international "00" prefix is the same number.
+    const dialled = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: 'notifuse-phone-00', telephone: '0044 7911 123456' }] }, auth);
+    expect(dialled.body.results).toEqual([{ id: 'notifuse-phone-00', ok: true, created: true }]);
+    expect((await byExternalId('notifuse-phone-00')).data!.user).toMatchObject({ telephone: '+447911123456' });
+  });
+
   it('accepts a numeric id as its string', async () => {
     const id = 4200 + seq++;
     const res = await rest(h.url, 'POST', '/users.upsert', { users: [{ id, email: 'numeric@example.com' }] }, auth);
@@ -458,14 +476,25 @@ describe('POST /users.upsert (Notifuse)', () => {
     }
   });
 
-  it('refuses a wrong-typed field with 400 naming its path, and writes nothing', async () => {
+  it('answers a user without id, of the wrong type or with a wrong-typed field with its own result naming the field, and upserts the others', async () => {
     const p = prefix('rest-type');
     const before = await countUsers();
-    const res = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: `${p}-ok` }, { id: `${p}-bad`, email: 123 }] }, auth);
-    expect(res.status).toBe(400);
-    expect(res.body.error).toBe('invalid_request');
-    expect(res.body.message).toMatch(/users\[1\]\.email/);
-    expect(await countUsers()).toBe(before);
+    const res = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: `${p}-ok` }, { id: `${p}-bad`, email: 123 }, { email: 'noid@example.com' }, 'nope', { id: true }] }, auth);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expectDocumented('POST', '/users.upsert', 200, res.body);
+    expect(res.body.results).toEqual([
+      { id: `${p}-ok`, ok: true, created: true },
+      { id: `${p}-bad`, ok: false, error: 'email: must be a string' },
+      { id: null, ok: false, error: 'id: is required' },
+      { id: null, ok: false, error: 'user: must be an object' },
+      { id: null, ok: false, error: 'id: must be a string' },
+    ]);
+    expect(JSON.stringify(res.body)).not.toMatch(/Variable|\$users|UserInput/);
+    expect(await countUsers()).toBe(before + 1);
+    // Nothing readable: the results, and nothing written.
+    const none = await rest(h.url, 'POST', '/users.upsert', { users: [{ email: 'x@example.com' }] }, auth);
+    expect(none.body).toEqual({ results: [{ id: null, ok: false, error: 'id: is required' }] });
+    expect(await countUsers()).toBe(before + 1);
   });
 });
 

@@ -87,6 +87,52 @@ const schema = z
      * bound, and its client resubscribes with `since`.
      */
     WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    // --- Request limits and input hygiene (see README "Request limits") ---
+    /** Most lexical tokens one GraphQL document may have (checked before it is parsed). */
+    GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(100_000).default(10_000),
+    /** Deepest field nesting of an operation (fragments expanded; introspection's __schema is exempt). */
+    GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
+    /** Most aliased fields in one operation (1,000 aliases of one list were the query bomb). */
+    GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(1_000).default(30),
+    /** Most directives in one operation. */
+    GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(1_000).default(20),
+    /**
+     * Cost budget of one operation: a field costs 1, and a connection multiplies what it selects
+     * by its page size (`first`/`last`, 50 when absent), so it estimates the rows an answer reads.
+     */
+    GRAPHQL_MAX_COST: z.coerce.number().int().min(100).max(10_000_000).default(20_000),
+    /** Deepest nesting of a JSON value (variables, JSON scalars, REST bodies). */
+    MAX_JSON_DEPTH: z.coerce.number().int().min(4).max(1_000).default(64),
+    /**
+     * Origins allowed by CORS: `*` (any origin, without credentials) or a comma-separated list
+     * of origins (`https://app.example.com,https://admin.example.com`), answered with credentials.
+     */
+    CORS_ORIGINS: z
+      .string()
+      .default('*')
+      .transform((v, ctx) => {
+        if (v.trim() === '*') return '*' as const;
+        const origins = v.split(',').map((o) => o.trim()).filter(Boolean);
+        for (const origin of origins) {
+          let parsed: URL | undefined;
+          try {
+            parsed = new URL(origin);
+          } catch {
+            parsed = undefined;
+          }
+          if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+            ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (scheme, host, optional port; no path)` });
+            return z.NEVER;
+          }
+        }
+        return origins;
+      }),
+    /**
+     * Introspection and "Did you mean" suggestions: `on` for everyone, `off` for everyone,
+     * `auto` for everyone outside production and only for API-key callers in production.
+     */
+    INTROSPECTION: z.enum(['auto', 'on', 'off']).default('auto'),
+    // --- end of request limits ---
     /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])

@@ -145,7 +145,7 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
           ...base,
           channel,
           to: null,
-          content: { title: r.title, body: r.body, icon: r.icon, image: r.image, redirection: o.redirection ?? null, actions: o.actions ?? [], locale: r.locale, ...(o.widgetOverride ?? {}) },
+          content: { title: r.title, body: r.body, icon: r.icon, thumbnail: r.thumbnail, image: r.image, redirection: o.redirection ?? null, actions: o.actions ?? [], locale: r.locale, ...(o.widgetOverride ?? {}) },
         };
       case 'EMAIL':
         return {
@@ -184,7 +184,7 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
           ...base,
           channel,
           to: null,
-          content: { title: r.title, body: r.body, icon: r.icon, image: r.image, redirection: o.redirection ?? null },
+          content: { title: r.title, body: r.body, icon: r.icon, thumbnail: r.thumbnail, image: r.image, redirection: o.redirection ?? null },
         };
       case 'WEBHOOK':
         return { ...base, channel, to: o.webhookUrl ?? null, content: { ...r, redirection: o.redirection ?? null } };

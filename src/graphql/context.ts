@@ -35,7 +35,9 @@ export function contextFactory(services: Services) {
     const headers =
       initial.transport === 'ws' ? headersFromConnectionParams(initial.connectionParams ?? {}) : initial.request.headers;
     const requestId = sanitizeRequestId(headers.get('x-request-id')) ?? randomUUID();
-    return { principal: await principalFromHeaders(headers), requestId, ...services };
+    // The REST bridge authenticated its request already (only in-process callers set this server context).
+    const checked = (initial as { heraldPrincipal?: Principal }).heraldPrincipal;
+    return { principal: checked ?? (await principalFromHeaders(headers)), requestId, ...services };
   };
 }
 

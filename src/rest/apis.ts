@@ -19,6 +19,8 @@ interface ApiProfile {
   /** Headers forwarded to GraphQL: only this API's own credential style is honoured. */
   credentialHeaders: string[];
   credentialStyle: CredentialStyle | 'widget';
+  /** What a request without credentials is told to send. */
+  credentialsHint: string;
   /**
    * For APIs that carry credentials in the query or body (Notifuse's widget API): builds the
    * headers GraphQL authenticates with.
@@ -26,6 +28,8 @@ interface ApiProfile {
   credentialsFromRequest?: (query: URLSearchParams, body: unknown) => Record<string, string>;
   /** The OpenAPI security scheme of the API. */
   securityScheme: Record<string, unknown>;
+  /** The JSON Schema of errorBody(), for the OpenAPI document. */
+  errorSchema: Record<string, unknown>;
   errorBody(error: LegacyError): unknown;
 }
 
@@ -40,19 +44,33 @@ const SHORT_CODES: Record<string, string> = {
   INTERNAL_SERVER_ERROR: 'internal_error',
 };
 
+const ISSUES = {
+  type: 'array',
+  description: 'Each offending field, named as in the request body',
+  items: { type: 'object', required: ['field', 'message'], properties: { field: { type: 'string' }, message: { type: 'string' } } },
+};
+
 export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   // Notifuse: { error, message } (its per-item errors use short slash codes such as "id/exists").
   notifuse: {
     credentialHeaders: ['authorization'],
     credentialStyle: 'bearer',
+    credentialsHint: 'Authorization: Bearer <apiKey>',
     securityScheme: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <apiKey>' },
+    errorSchema: {
+      type: 'object',
+      required: ['error', 'message'],
+      properties: { error: { enum: [...new Set(Object.values(SHORT_CODES))] }, message: { type: 'string' }, issues: ISSUES },
+    },
     errorBody: (e) => ({ error: SHORT_CODES[e.code] ?? 'internal_error', message: e.message, ...(e.issues ? { issues: e.issues } : {}) }),
   },
   // Notifuse's frontend (widget) API: projectId, userId and userHmac in the query or the body.
   'notifuse-front': {
     credentialHeaders: [],
     credentialStyle: 'widget',
+    credentialsHint: 'projectId, userId and userHmac in the query or the body',
     securityScheme: { type: 'apiKey', in: 'query', name: 'userHmac', description: 'with projectId and userId: hex HMAC-SHA256 of userId keyed by the widget secret' },
+    errorSchema: { type: 'object', required: ['error', 'message'], properties: { error: { enum: [...new Set(Object.values(SHORT_CODES))] }, message: { type: 'string' } } },
     credentialsFromRequest: (query, body) => {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
       const pick = (name: string) => query.get(name) ?? (typeof b[name] === 'string' ? (b[name] as string) : '');
@@ -64,21 +82,49 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
   np6: {
     credentialHeaders: ['x-key'],
     credentialStyle: 'x-key',
+    credentialsHint: 'X-Key: <apiKey>',
     securityScheme: { type: 'apiKey', in: 'header', name: 'X-Key' },
+    errorSchema: {
+      type: 'object',
+      required: ['type', 'status', 'code', 'message'],
+      properties: { type: { const: 'error' }, status: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' }, issues: ISSUES },
+    },
     errorBody: (e) => ({ type: 'error', status: e.status, code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) }),
   },
   // Neucron: { error, status_code } (its SDK reads `message || error`).
   neucron: {
     credentialHeaders: ['x-neucron-app-id', 'x-neucron-key-id', 'x-neucron-key-secret'],
     credentialStyle: 'neucron',
+    credentialsHint: 'X-Neucron-App-ID, X-Neucron-Key-ID and X-Neucron-Key-Secret',
     securityScheme: { type: 'apiKey', in: 'header', name: 'X-Neucron-Key-Secret', description: 'with X-Neucron-App-ID and X-Neucron-Key-ID' },
+    errorSchema: {
+      type: 'object',
+      required: ['error', 'message', 'status_code'],
+      properties: { error: { type: 'string' }, message: { type: 'string', description: 'Names the field, as the client spelled it' }, status_code: { type: 'integer' } },
+    },
     errorBody: (e) => ({ error: e.message, message: e.message, status_code: e.status }),
   },
   // myKaarma: the notify response envelope with status FAILURE and one error entry.
   department: {
     credentialHeaders: ['authorization'],
     credentialStyle: 'basic',
+    credentialsHint: 'Authorization: Basic base64(<keyId>:<keySecret>)',
     securityScheme: { type: 'http', scheme: 'basic', description: 'keyId as user name, keySecret as password' },
+    errorSchema: {
+      type: 'object',
+      required: ['status', 'requestUUID', 'notificationMessageUUID', 'errors', 'warnings'],
+      properties: {
+        status: { const: 'FAILURE' },
+        requestUUID: { type: 'string' },
+        notificationMessageUUID: { type: 'null' },
+        errors: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'object', required: ['errorCode', 'errorDescription'], properties: { errorCode: { type: 'string' }, errorDescription: { type: 'string' }, errorUID: { type: ['string', 'null'] } } },
+        },
+        warnings: { type: 'array', items: { type: 'object', properties: { warningCode: { type: 'string' }, warningDescription: { type: 'string' } } } },
+      },
+    },
     errorBody: (e) => ({
       status: 'FAILURE',
       requestUUID: e.requestId,

@@ -1,13 +1,18 @@
-import { print, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { randomUUID } from 'node:crypto';
+import { principalFromHeaders } from '../graphql/context.ts';
+import { credentialsFromHeaders, type Principal } from '../modules/projects/auth.ts';
 import { readBodyLimited } from '../server/body.ts';
+import { badText, findInputProblem } from '../server/input-hygiene.ts';
 import { API_PROFILES, STATUS_BY_CODE, type LegacyError } from './apis.ts';
-import { RestInputError, type RestRequest, type RestRoute } from './route.ts';
+import { RestAnswer, RestInputError, type RestRequest, type RestResponse, type RestRoute } from './route.ts';
 
 /** The server context of the bridge's own requests to /graphql (the body limit lets them through). */
 export interface BridgeServerContext {
   heraldRestBridge: true;
+  /** Who the bridge already authenticated: the GraphQL context takes it instead of checking the key again. */
+  heraldPrincipal?: Principal;
 }
 
 interface CompiledRoute {
@@ -32,7 +37,7 @@ function compile(route: RestRoute): CompiledRoute {
  * GraphQL ones. Only the route's own API's credential headers are forwarded, so each legacy
  * path accepts exactly the auth style its clients use.
  */
-export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number): Plugin {
+export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth = 64): Plugin {
   const compiled = routes.map(compile);
   return {
     async onRequest({ request, url, endResponse }) {
@@ -44,7 +49,7 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
         return;
       }
       try {
-        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes));
+        endResponse(await handle(match, request, url, getYoga(), maxBodyBytes, maxJsonDepth));
       } catch (error) {
         // A bug in a route's mapping: log it, answer the API's own 500 shape, never a stack trace.
         getYoga().logger.error(error);
@@ -56,15 +61,44 @@ export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInst
   };
 }
 
-async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number): Promise<Response> {
+async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth: number): Promise<Response> {
   const profile = API_PROFILES[c.route.api];
   const requestId = request.headers.get('x-request-id') ?? randomUUID();
   const fail = (error: Omit<LegacyError, 'requestId'>) =>
-    Response.json(profile.errorBody({ ...error, requestId }), { status: error.status, headers: { 'x-request-id': requestId } });
+    Response.json(profile.errorBody({ ...error, requestId }), {
+      status: error.status,
+      // A 413 leaves the rest of the body unread: the connection cannot carry another request.
+      headers: { 'x-request-id': requestId, ...(error.status === 413 ? { connection: 'close' } : {}) },
+    });
 
+  // Credentials come first, on every route (a client without them learns nothing about its body):
+  // header-borne ones before the body is even read; Notifuse's widget API may carry them in the body.
+  const carriedInBody = profile.credentialsFromRequest !== undefined;
+  let principal: Principal | undefined;
+  if (!carriedInBody) {
+    const refused = await authenticateRoute(forwardedHeaders(profile, request, url, undefined, requestId), profile.credentialsHint);
+    if (typeof refused === 'string') return fail({ status: 401, code: 'UNAUTHENTICATED', message: refused });
+    principal = refused;
+  }
+
+  const invalid = (field: string, message: string) =>
+    fail({ status: 400, code: 'BAD_USER_INPUT', message: `${field}: ${message}`, issues: [{ field, message }] });
   const values = c.pattern.exec(url.pathname)!.slice(1);
-  const params = Object.fromEntries(c.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)]));
+  const params: Record<string, string> = {};
+  for (const [i, name] of c.paramNames.entries()) {
+    // decodeURIComponent throws a URIError on malformed escapes (`%E0%A4%A`): that was a 500.
+    let value: string;
+    try {
+      value = decodeURIComponent(values[i]!);
+    } catch {
+      return invalid(name, 'is not valid percent-encoded UTF-8');
+    }
+    const problem = badText(value);
+    if (problem) return invalid(name, problem);
+    params[name] = value;
+  }
   let body: unknown;
+  let invalidJson = false;
   if (request.method !== 'GET' && request.method !== 'DELETE') {
     const bytes = await readBodyLimited(request, maxBodyBytes);
     if (bytes === null) {
@@ -75,9 +109,22 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
       try {
         body = JSON.parse(text);
       } catch {
-        return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
+        invalidJson = true;
       }
     }
+  }
+  const headers = forwardedHeaders(profile, request, url, body, requestId);
+  if (carriedInBody) {
+    const refused = await authenticateRoute(headers, profile.credentialsHint);
+    if (typeof refused === 'string') return fail({ status: 401, code: 'UNAUTHENTICATED', message: refused });
+    principal = refused;
+  }
+  if (invalidJson) return fail({ status: 400, code: 'BAD_USER_INPUT', message: 'the request body is not valid JSON' });
+  // After the credentials, before mapping: the route's field names are the client's, and a body
+  // nested 100,000 deep would overflow JSON.stringify below.
+  if (body !== undefined) {
+    const problem = findInputProblem(body, maxJsonDepth);
+    if (problem) return invalid(problem.path || 'body', problem.message);
   }
   const restRequest: RestRequest = { params, query: url.searchParams, body, headers: request.headers, requestId };
 
@@ -86,11 +133,50 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
     variables = c.route.variables(restRequest);
   } catch (error) {
     if (error instanceof RestInputError) {
-      return fail({ status: 400, code: 'BAD_USER_INPUT', message: error.message, issues: [{ field: error.field, message: error.message }] });
+      return fail({ status: 400, code: 'BAD_USER_INPUT', message: error.message, issues: error.issues ?? [{ field: error.field, message: error.message }] });
     }
+    // The route can answer without running its operation (e.g. a Notifuse batch whose every item is invalid).
+    if (error instanceof RestAnswer) return answerWith(error.response, requestId);
     throw error;
   }
 
+  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldPrincipal: principal! };
+  const execute = async (vars: unknown) => {
+    const response = await yoga.fetch(new URL('/graphql', url), { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables: vars }) }, bridgeContext);
+    return { status: response.status, result: (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] } };
+  };
+  const { status: httpStatus, result } = await execute(variables);
+  if (result.errors?.length) {
+    const first = result.errors[0]!;
+    const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
+    const status = STATUS_BY_CODE[code] ?? (httpStatus >= 400 ? httpStatus : 500);
+    let issues = first.extensions?.issues as LegacyError['issues'];
+    let message = first.message;
+    // Issues named in the legacy body's terms (the GraphQL input may spell a field differently).
+    if (issues && c.route.errorField) {
+      issues = issues.map((i) => ({ ...i, field: i.field ? c.route.errorField!(i.field, restRequest) : i.field }));
+      message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
+    }
+    if (c.route.legacyIssue && (issues || status === 400)) {
+      issues = (issues ?? [{ field: '', message }]).map((issue) => c.route.legacyIssue!(issue));
+      message = issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join('; ');
+    }
+    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message, issues });
+  }
+  const answer = c.route.respond(result.data as never, restRequest);
+  const next = c.route.nextPage?.(result.data as never, variables as never, restRequest) ?? null;
+  if (next !== null) return streamPages(c, restRequest, answer, next, execute, yoga, { ...answer.headers, 'x-request-id': requestId });
+  return answerWith(answer, requestId);
+}
+
+function answerWith(answer: RestResponse, requestId: string): Response {
+  const answerHeaders = { ...answer.headers, 'x-request-id': requestId };
+  if (answer.status === 204 || answer.body === undefined) return new Response(null, { status: answer.status, headers: answerHeaders });
+  return Response.json(answer.body, { status: answer.status, headers: answerHeaders });
+}
+
+/** The headers the GraphQL request carries: the request id and this API's own credentials only. */
+function forwardedHeaders(profile: (typeof API_PROFILES)[keyof typeof API_PROFILES], request: Request, url: URL, body: unknown, requestId: string): Headers {
   const headers = new Headers({ 'content-type': 'application/json', accept: 'application/graphql-response+json', 'x-request-id': requestId });
   for (const name of profile.credentialHeaders) {
     const value = request.headers.get(name);
@@ -102,23 +188,68 @@ async function handle(c: CompiledRoute, request: Request, url: URL, yoga: YogaSe
   // Only this API's credential style counts (e.g. a Neucron client's own Authorization token is not a Herald key).
   if (profile.credentialStyle === 'bearer' && !/^bearer\s/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
   if (profile.credentialStyle === 'basic' && !/^basic\s/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
+  return headers;
+}
 
-  const bridgeContext: BridgeServerContext = { heraldRestBridge: true };
-  const response = await yoga.fetch(
-    new URL('/graphql', url),
-    { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables }) },
-    bridgeContext,
-  );
-  const result = (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] };
-  if (result.errors?.length) {
-    const first = result.errors[0]!;
-    const code = String(first.extensions?.code ?? (result.data ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT'));
-    const status = STATUS_BY_CODE[code] ?? (response.status >= 400 ? response.status : 500);
-    const issues = first.extensions?.issues as LegacyError['issues'];
-    return fail({ status, code: status === 400 ? 'BAD_USER_INPUT' : code, message: first.message, issues });
+/**
+ * Every legacy operation needs a caller: the principal, or why there is none (401). Checked
+ * once here; the GraphQL context of the bridged request reuses it (see BridgeServerContext).
+ */
+async function authenticateRoute(headers: Headers, hint: string): Promise<Principal | string> {
+  const missing = `Missing credentials: send ${hint}`;
+  if (credentialsFromHeaders(headers) === null) return missing;
+  try {
+    return (await principalFromHeaders(headers)) ?? missing;
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return error.message;
+    throw error;
   }
-  const answer = c.route.respond(result.data as never, restRequest);
-  const answerHeaders = { ...answer.headers, 'x-request-id': requestId };
-  if (answer.status === 204 || answer.body === undefined) return new Response(null, { status: answer.status, headers: answerHeaders });
-  return Response.json(answer.body, { status: answer.status, headers: answerHeaders });
+}
+
+/**
+ * Answers every page of a list route as one JSON array, fetching page after page while the client
+ * reads, so memory holds one page at a time. The status is the first page's; a later page that
+ * fails cannot change it any more, so the stream is aborted (the client sees a cut connection and
+ * an unterminated array, never a short list that looks complete) and the error is logged.
+ */
+function streamPages(
+  c: CompiledRoute,
+  request: RestRequest,
+  first: { status: number; body?: unknown },
+  firstNext: unknown,
+  execute: (vars: unknown) => Promise<{ result: { data?: unknown; errors?: GraphQLFormattedError[] } }>,
+  yoga: YogaServerInstance<any, any>,
+  headers: Record<string, string>,
+): Response {
+  const encoder = new TextEncoder();
+  let next: unknown = firstNext;
+  let written = 0;
+  const chunk = (items: unknown[]) => {
+    const text = items.map((item, i) => (written + i > 0 ? ',' : '') + JSON.stringify(item)).join('');
+    written += items.length;
+    return encoder.encode(text);
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode('['));
+      controller.enqueue(chunk(first.body as unknown[]));
+    },
+    async pull(controller) {
+      if (next === null) {
+        controller.enqueue(encoder.encode(']'));
+        controller.close();
+        return;
+      }
+      try {
+        const { result } = await execute(next);
+        if (result.errors?.length || !result.data) throw new Error(`page failed: ${result.errors?.[0]?.message ?? 'no data'}`);
+        controller.enqueue(chunk(c.route.respond(result.data as never, request).body as unknown[]));
+        next = c.route.nextPage!(result.data as never, next as never, request);
+      } catch (error) {
+        yoga.logger.error(error);
+        controller.error(error);
+      }
+    },
+  });
+  return new Response(stream, { status: first.status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } });
 }

@@ -14,6 +14,10 @@ import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { readBodyLimited } from './body.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
+import { useInputHygiene } from './use-input-hygiene.ts';
+import { useIntrospectionPolicy } from './use-introspection-policy.ts';
+import { useQueryLimits } from './use-query-limits.ts';
+import { corsOptions, useSecurityHeaders } from './use-security-headers.ts';
 import { useVariableErrors } from './use-variable-errors.ts';
 
 export const VERSION = '0.1.0';
@@ -43,6 +47,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     // Its assets come from this server (src/server/graphiql.ts): no CDN, so it works offline.
     renderGraphiQL: renderLocalGraphiQL(logger),
     landingPage: false,
+    cors: corsOptions(config.CORS_ORIGINS),
     healthCheckEndpoint: '/healthz',
     // Unexpected errors reach clients as "Unexpected error." and the log with their stack.
     maskedErrors: { isDev: false },
@@ -55,7 +60,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     context: contextFactory({ pubsub: pubsub.pubsub, delivery }),
     plugins: [
       // Before the body limit: legacy routes answer 413 (and every other error) in their API's shape.
-      useRestBridge(routes, () => yoga, config.MAX_BODY_BYTES),
+      useRestBridge(routes, () => yoga, config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH),
       useBodyLimit(config.MAX_BODY_BYTES),
       useReadinessCheck({
         endpoint: '/readyz',
@@ -69,6 +74,16 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       ...(config.NODE_ENV !== 'production' ? [useGraphiQLAssets(logger)] : []),
       useGraphQLGetHelp({ graphiql: config.NODE_ENV !== 'production' }),
       useVariableErrors(),
+      useSecurityHeaders({ corsList: config.CORS_ORIGINS !== '*' }),
+      useQueryLimits({
+        maxTokens: config.GRAPHQL_MAX_TOKENS,
+        maxDepth: config.GRAPHQL_MAX_DEPTH,
+        maxAliases: config.GRAPHQL_MAX_ALIASES,
+        maxDirectives: config.GRAPHQL_MAX_DIRECTIVES,
+        maxCost: config.GRAPHQL_MAX_COST,
+      }),
+      useInputHygiene({ maxJsonDepth: config.MAX_JSON_DEPTH }),
+      useIntrospectionPolicy({ mode: config.INTROSPECTION, production: config.NODE_ENV === 'production' }),
     ],
   });
   return yoga;
@@ -82,7 +97,8 @@ function useBodyLimit(maxBytes: number): Plugin<Record<string, unknown>, Partial
   const tooLarge = () =>
     Response.json(
       { errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }] },
-      { status: 413 },
+      // The rest of the body is never read: the connection cannot carry another request (see http.ts).
+      { status: 413, headers: { connection: 'close' } },
     );
   return {
     async onRequest({ request, serverContext, setRequest, endResponse, fetchAPI }) {

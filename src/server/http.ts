@@ -51,6 +51,14 @@ export async function listen(
   // client's own idle timeout, and server.close() with it: once stopping, a connection closes as
   // soon as its response is done (an SSE response is done once its subscription has ended).
   server.on('request', (req, res) => res.once('close', () => stopping && req.socket.end()));
+  // An answer sent before its request body was read (a 413, or any early refusal) leaves the rest
+  // of the body on the connection: the next request on it would be parsed from the middle of it,
+  // and hung until the socket timed out (ECONNRESET after 6 s). Such answers say `Connection:
+  // close` (the 413s do); this ends the connection in any case once the answer is out.
+  server.on('request', (req, res) => {
+    const socket = req.socket;
+    res.once('finish', () => !req.complete && socket.destroySoon());
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(ListenError.from(error, host, port)));
     server.listen(port, host, () => resolve());

@@ -8,6 +8,7 @@ interface InAppContent {
   title?: string | null;
   body?: string | null;
   icon?: string | null;
+  thumbnail?: string | null;
   image?: string | null;
   redirection?: string | null;
   actions?: unknown[];
@@ -30,6 +31,7 @@ export function inAppProvider(pubsub: HeraldPubSub): ChannelProvider {
         title: content.title ?? null,
         body: content.body ?? null,
         icon: content.icon ?? null,
+        thumbnail: content.thumbnail ?? null,
         image: content.image ?? null,
         redirection: content.redirection ?? null,
         actions: (content.actions ?? []) as object[],

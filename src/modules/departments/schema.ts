@@ -91,8 +91,8 @@ builder.mutationFields((t) => ({
 
 const DraftAttributesInput = builder.inputType('DepartmentDraftAttributesInput', {
   fields: (t) => ({
-    draftStatus: t.string({ description: 'SCHEDULED with scheduledOn: the notification is delivered then.' }),
-    scheduledOn: t.string({ description: 'ISO 8601 date-time or epoch milliseconds.' }),
+    draftStatus: t.string({ description: 'Stored and returned as given; a note is never a draft, so it does not delay the note (myKaarma).' }),
+    scheduledOn: t.string({ description: 'Stored and returned as given (any string).' }),
     draftFailureReason: t.string(),
   }),
 });
@@ -101,10 +101,10 @@ const MessageAttributesInput = builder.inputType('DepartmentMessageAttributesInp
   fields: (t) => ({
     body: t.string({ description: 'Required (MISSING_MESSAGE_BODY otherwise).' }),
     subject: t.string(),
-    type: t.string({ description: 'Accepted; the note is always of type NOTE.' }),
-    protocol: t.string({ description: 'EMAIL → email, TEXT → SMS, NONE (default) → in-app.' }),
+    type: t.string({ description: 'Accepted and ignored: the note is always of type NOTE (myKaarma forces it).' }),
+    protocol: t.string({ description: 'Accepted and ignored: always NONE (myKaarma forces it); the note goes to the in-app inbox.' }),
     purpose: t.string({ description: "myKaarma MessagePurpose; stored as the message's category." }),
-    isManual: t.boolean(),
+    isManual: t.boolean({ description: 'Accepted and ignored: always false (myKaarma forces it).' }),
     metaData: t.field({ type: 'JSONObject' }),
     tags: t.stringList(),
     attachments: t.field({ type: ['JSONObject'] }),
@@ -127,10 +127,10 @@ const NotificationButtonInput = builder.inputType('DepartmentNotificationButtonI
 
 const NotificationAttributesInput = builder.inputType('DepartmentNotificationAttributesInput', {
   fields: (t) => ({
-    internalSubscribersNotifierPop: t.boolean({ description: 'Any notifier flag adds the in-app channel.' }),
+    internalSubscribersNotifierPop: t.boolean({ description: 'Accepted: the notifier is the in-app note, which is always sent.' }),
     externalSubscribersNotifierPop: t.boolean(),
     threadOwnerNotifierPop: t.boolean(),
-    sendPhoneNotification: t.boolean({ description: 'Also send an SMS to the user.' }),
+    sendPhoneNotification: t.boolean({ description: "Also notify the user's phone: an SMS (Herald has no mobile push channel yet)." }),
     additionalNotifierNotificationDAUUIDs: t.stringList({ description: 'More users (ids or externalIds) who get the in-app notification.' }),
     notificationButtons: t.field({ type: [NotificationButtonInput] }),
     bodyTagsForSpecialRendering: t.field({ type: 'JSONObject', description: '{ CUSTOMER_NAMES }: replaces `_customer_names` in the body.' }),
@@ -141,7 +141,7 @@ const SendingAttributesInput = builder.inputType('DepartmentSendingAttributesInp
   fields: (t) => ({
     delay: t.int({ description: 'Seconds to wait before sending.' }),
     sendSynchronously: t.boolean({ description: 'Answer after the delivery outcome (at most ~10 s, then the current status).' }),
-    callBackUrl: t.string({ description: 'http(s) URL that receives a signed POST on every terminal status.' }),
+    callBackUrl: t.string({ description: 'http(s) URL that receives a signed POST on every terminal status (anything else: warning INVALID_CALLBACK_URL, no callback).' }),
     callBackMetadata: t.field({ type: 'JSONObject', description: 'Echoed to the callback as `metadata`.' }),
   }),
 });
@@ -168,7 +168,7 @@ const NotifyWarningRef = builder.objectRef<NotifyWarning>('DepartmentNotifyWarni
 
 const NotifyResultRef = builder.objectRef<NotifyResult>('DepartmentNotifyResult').implement({
   description:
-    "myKaarma's notify answer. FAILURE carries one error: MISSING_MESSAGE_ATTRIBUTES, MISSING_MESSAGE_BODY, INVALID_REQUEST, INVALID_CALLBACK_URL, INVALID_SCHEDULED_ON, DEPARTMENT_NOT_FOUND, USER_NOT_FOUND, or (synchronous sends) MESSAGE_SEND_FAILED.",
+    "myKaarma's notify answer. FAILURE carries one error: MISSING_MESSAGE_ATTRIBUTES, MISSING_MESSAGE_BODY, INVALID_REQUEST, DEPARTMENT_NOT_FOUND, USER_NOT_FOUND, or (synchronous sends) MESSAGE_SEND_FAILED. Warnings: INVALID_CALLBACK_URL, ADDITIONAL_USER_NOT_FOUND, CHANNEL_SKIPPED, DELIVERY_PENDING.",
   fields: (t) => ({
     notificationMessageUUID: t.exposeID('notificationMessageUUID', { nullable: true, description: "The target user's first message." }),
     status: t.exposeString('status'),
@@ -183,7 +183,7 @@ builder.mutationField('notifyDepartmentUser', (t) =>
   t.field({
     type: NotifyResultRef,
     description:
-      'Sends a note to a member of the department (`userId` "default": its default member): in-app, email or SMS per the protocol and flags; written and dispatched like every message.',
+      'Raises an internal note for a member of the department (`userId` "default": its default member): always in-app, plus SMS with sendPhoneNotification; written and dispatched like every message.',
     authScopes: auth,
     args: {
       departmentId: t.arg.id({ required: true }),

@@ -172,8 +172,8 @@ export const NOTIFY_ERRORS = {
   MISSING_MESSAGE_ATTRIBUTES: 'MISSING_MESSAGE_ATTRIBUTES',
   MISSING_MESSAGE_BODY: 'MISSING_MESSAGE_BODY',
   INVALID_REQUEST: 'INVALID_REQUEST',
+  /** A warning: the note is sent without a callback. */
   INVALID_CALLBACK_URL: 'INVALID_CALLBACK_URL',
-  INVALID_SCHEDULED_ON: 'INVALID_SCHEDULED_ON',
   DEPARTMENT_NOT_FOUND: 'DEPARTMENT_NOT_FOUND',
   USER_NOT_FOUND: 'USER_NOT_FOUND',
   MESSAGE_SEND_FAILED: 'MESSAGE_SEND_FAILED',
@@ -191,16 +191,14 @@ export function buttonActions(buttons: NonNullable<NonNullable<Notify['notificat
 }
 
 /**
- * Which channels a notify goes to: protocol EMAIL → email, TEXT → SMS, NONE (or none given) →
- * in-app; sendPhoneNotification adds SMS; a notifier flag adds in-app.
+ * Which channels a notify goes to. myKaarma's server forces `type: NOTE` and `protocol: NONE` on
+ * this endpoint: the note always goes to the in-app inbox, whatever protocol the body gives, and
+ * extra channels come only from the notification attributes. `sendPhoneNotification` is a push
+ * to the user's phone: Herald has no mobile push channel yet, so it is an SMS (the README says so).
+ * The notifier flags pop the notifier, i.e. the in-app note that is always there.
  */
 export function notifyChannels(n: Notify): Channel[] {
-  const protocol = (n.messageAttributes?.protocol ?? 'NONE').toUpperCase();
-  const channels = new Set<Channel>([protocol === 'EMAIL' ? 'EMAIL' : protocol === 'TEXT' ? 'SMS' : 'IN_APP']);
-  const a = n.notificationAttributes;
-  if (a?.sendPhoneNotification) channels.add('SMS');
-  if (a?.internalSubscribersNotifierPop || a?.externalSubscribersNotifierPop || a?.threadOwnerNotifierPop) channels.add('IN_APP');
-  return [...channels];
+  return n.notificationAttributes?.sendPhoneNotification ? ['IN_APP', 'SMS'] : ['IN_APP'];
 }
 
 /**
@@ -211,8 +209,11 @@ export function notifyChannels(n: Notify): Channel[] {
 export function notifyDrafts(n: Notify, user: User, channels: Channel[], extra: Partial<MessageDraft>): MessageDraft[] {
   const m = n.messageAttributes!;
   const body = (m.body ?? '').replace(/_customer_names/g, n.notificationAttributes?.bodyTagsForSpecialRendering?.CUSTOMER_NAMES ?? '_customer_names');
+  // As myKaarma stores the note: its type, protocol and isManual are forced; the draft attributes are kept as given.
   const data = {
     type: 'NOTE',
+    protocol: 'NONE',
+    isManual: false,
     purpose: m.purpose ?? null,
     metaData: m.metaData ?? {},
     tags: m.tags ?? [],
@@ -222,14 +223,6 @@ export function notifyDrafts(n: Notify, user: User, channels: Channel[], extra: 
   const base = { userId: user.id, notificationId: null, versionId: null, data, ...extra };
   return channels.map((channel): MessageDraft => {
     switch (channel) {
-      case 'EMAIL':
-        return {
-          ...base,
-          channel,
-          to: user.email,
-          skipReason: user.email ? null : 'the user has no email address',
-          content: { subject: m.subject ?? '', html: null, text: body, attachments: m.attachments ?? [] },
-        };
       case 'SMS':
         return { ...base, channel, to: user.telephone, skipReason: user.telephone ? null : 'the user has no telephone number', content: { text: body } };
       default:
@@ -292,20 +285,17 @@ export async function notifyDepartmentUser(
   if (!n.messageAttributes) return failure(NOTIFY_ERRORS.MISSING_MESSAGE_ATTRIBUTES, 'messageAttributes: Message Attributes are missing');
   if (!n.messageAttributes.body?.trim()) return failure(NOTIFY_ERRORS.MISSING_MESSAGE_BODY, 'messageAttributes.body: Message body is missing');
   const sending = n.messageSendingAttributesLite ?? {};
-  if (sending.callBackUrl != null && sending.callBackUrl !== '' && !isHttpUrl(sending.callBackUrl)) {
-    return failure(NOTIFY_ERRORS.INVALID_CALLBACK_URL, 'messageSendingAttributesLite.callBackUrl: must be an http(s) URL');
+  const warnings: NotifyWarning[] = [];
+  // myKaarma validates only the body: a callback it cannot call does not stop the note, it is reported.
+  let callbackUrl = sending.callBackUrl || null;
+  if (callbackUrl !== null && !isHttpUrl(callbackUrl)) {
+    warnings.push({ warningCode: NOTIFY_ERRORS.INVALID_CALLBACK_URL, warningDescription: `messageSendingAttributesLite.callBackUrl: ${JSON.stringify(callbackUrl)} is not an http(s) URL; no callback will be made` });
+    callbackUrl = null;
   }
 
-  // When: the delay (seconds) and/or a scheduled draft's scheduledOn; the later one wins.
-  const now = Date.now();
-  let when = sending.delay ? now + sending.delay * 1000 : null;
-  const draft = n.messageAttributes.draftAttributes;
-  if (draft?.draftStatus?.toUpperCase() === 'SCHEDULED' && draft.scheduledOn) {
-    const on = /^\d+$/.test(draft.scheduledOn) ? Number(draft.scheduledOn) : Date.parse(draft.scheduledOn);
-    if (!Number.isFinite(on)) return failure(NOTIFY_ERRORS.INVALID_SCHEDULED_ON, 'messageAttributes.draftAttributes.scheduledOn: must be a date-time (ISO 8601) or epoch milliseconds');
-    when = Math.max(when ?? 0, on);
-  }
-  const scheduledAt = when !== null && when > now ? new Date(when) : null;
+  // Only the delay (seconds) postpones the note: a NOTE is never a draft, so draftAttributes
+  // (a SCHEDULED draftStatus and its scheduledOn included) are stored as given and change nothing.
+  const scheduledAt = sending.delay ? new Date(Date.now() + sending.delay * 1000) : null;
 
   const department = await findDepartment(projectId, departmentId);
   if (!department) return failure(NOTIFY_ERRORS.DEPARTMENT_NOT_FOUND, `Department ${JSON.stringify(departmentId)} not found`);
@@ -321,10 +311,9 @@ export async function notifyDepartmentUser(
     user = found;
   }
 
-  const warnings: NotifyWarning[] = [];
   const extra: Partial<MessageDraft> = {
     scheduledAt,
-    callbackUrl: sending.callBackUrl || null,
+    callbackUrl,
     callbackMetadata: sending.callBackMetadata ?? null,
     category: n.messageAttributes.purpose ?? null,
   };

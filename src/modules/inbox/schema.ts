@@ -23,6 +23,7 @@ const InboxItemRef = builder.prismaObject('InboxItem', {
     title: t.exposeString('title', { nullable: true }),
     body: t.exposeString('body', { nullable: true }),
     icon: t.exposeString('icon', { nullable: true }),
+    thumbnail: t.exposeString('thumbnail', { nullable: true }),
     image: t.exposeString('image', { nullable: true }),
     redirection: t.exposeString('redirection', { nullable: true }),
     actions: t.field({ type: ['JSONObject'], resolve: (i) => (i.actions as Record<string, unknown>[]) ?? [] }),

@@ -6,7 +6,9 @@ export const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBH
 export type ChannelName = (typeof CHANNELS)[number];
 
 export const TYPE_CHANNELS: Record<string, ChannelName[]> = {
-  'push-app': ['WEB_PUSH'],
+  // NP6's push-app is a mobile app push. Herald has no mobile push channel yet (issue 13), so it
+  // goes to the in-app inbox, and every answer that sends one says so (PUSH_APP_FALLBACK).
+  'push-app': ['IN_APP'],
   'in-app': ['IN_APP'],
   email: ['EMAIL'],
   sms: ['SMS'],
@@ -16,6 +18,20 @@ export const TYPE_CHANNELS: Record<string, ChannelName[]> = {
   multichannel: ['IN_APP'],
 };
 export const NOTIFICATION_TYPES = Object.keys(TYPE_CHANNELS);
+
+/**
+ * What a push-app send answers while Herald has no mobile push channel: the channels it went to
+ * instead. Stated in execution and test answers (`fallback`, header `X-Herald-Fallback`).
+ */
+export function pushAppFallback(notification: { type: string }, channels: readonly ChannelName[]) {
+  if (notification.type !== 'push-app') return null;
+  return {
+    from: 'MOBILE_PUSH',
+    to: [...channels],
+    reason: `Herald has no mobile push channel yet: this push-app notification was sent to ${channels.join(', ')} instead (the in-app inbox by default)`,
+  };
+}
+export type ChannelFallback = NonNullable<ReturnType<typeof pushAppFallback>>;
 
 const text = (max: number) => z.string().max(max).nullish();
 
@@ -75,4 +91,128 @@ export function toStored(contents: LocaleContent[]): StoredContent {
 
 export function fromStored(stored: unknown): LocaleContent[] {
   return Object.entries((stored ?? {}) as StoredContent).map(([locale, rest]) => ({ locale, ...rest }));
+}
+
+// ---------- NP6 open objects ----------
+
+/** Unknown members of one NP6 object are stored up to this many bytes of JSON (README: REST). */
+export const MAX_EXTRA_BYTES = 16_384;
+
+/** The members Herald reads in each NP6 object; the others are stored and answered back as given. */
+export const NP6_MEMBERS = {
+  notification: ['type', 'id', 'key', 'name', 'description', 'stamp', 'active', 'settings', 'application', 'task', 'channels', 'defaultLanguage', 'versions'],
+  settings: ['urgent', 'category', 'purpose', 'expiration', 'mp'],
+  task: ['id', 'name', 'description', 'scheduler'],
+  version: ['id', 'master', 'label', 'stamp', 'scripting', 'content', 'contents', 'redirection', 'channel'],
+  content: ['title', 'body', 'icon', 'thumbnail', 'image', 'email', 'sms', 'whatsapp'],
+} as const;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The members of `value` that are not in `known` (a new object). */
+export function unknownMembers(value: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !known.includes(key)));
+}
+
+export function pickMembers(value: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([key]) => known.includes(key)));
+}
+
+/** Null for no members, so an object without extras stores and answers nothing extra. */
+export const nonEmpty = (value: Record<string, unknown>) => (Object.keys(value).length ? value : null);
+
+export function checkExtraSize(extra: Record<string, unknown>, ctx: z.RefinementCtx, path: (string | number)[] = []) {
+  const bytes = Buffer.byteLength(JSON.stringify(extra));
+  if (bytes > MAX_EXTRA_BYTES) {
+    ctx.addIssue({ code: 'custom', path, message: `unknown members take ${bytes} bytes of JSON; at most ${MAX_EXTRA_BYTES} bytes are stored per object` });
+  }
+}
+
+/** The unknown members of an object (GraphQL's `extra`): none of the known ones, bounded in size. */
+export function extraSchema(known: readonly string[]) {
+  return z.record(z.string(), z.unknown()).superRefine((extra, ctx) => {
+    for (const key of Object.keys(extra)) {
+      if (known.includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is a known member: give it directly, not in extra' });
+    }
+    checkExtraSize(extra, ctx);
+  });
+}
+
+const contentFields = localeContentSchema.omit({ locale: true });
+type ContentFields = z.output<typeof contentFields>;
+
+/**
+ * A version's content as an NP6 client writes it, parsed:
+ * - `{ "type": "localized", "locales": { "<locale>": { title, body, ... } } }` (Herald's form for
+ *   several locales; `type` may be left out when `locales` is given);
+ * - anything else, whatever its `type` (NP6's variant tags are not public: "push-app", "default",
+ *   "text"... or none): its top-level title, body, icon, thumbnail, image, email, sms, whatsapp are
+ *   the default language's content.
+ * Unknown members are kept in `written`, which is stored and answered back as is.
+ */
+export interface Np6Content {
+  written: Record<string, unknown>;
+  /** The flat form's content (of the default language); null for the localized form. */
+  flat: ContentFields | null;
+  /** The localized form's contents, with the locale key as written (for error paths). */
+  locales: { key: string; content: LocaleContent }[] | null;
+}
+
+export const np6ContentSchema = z.record(z.string(), z.unknown()).transform((written, ctx): Np6Content => {
+  const relay = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) => {
+    for (const issue of issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [...prefix, ...(issue.path as (string | number)[])] });
+  };
+  if (written.type != null && (typeof written.type !== 'string' || written.type.length > 100)) {
+    ctx.addIssue({ code: 'custom', path: ['type'], message: 'must be a string of at most 100 characters' });
+    return z.NEVER;
+  }
+  const localized = written.type === 'localized' || (written.type == null && isObject(written.locales));
+  if (!localized) {
+    const parsed = contentFields.safeParse(pickMembers(written, NP6_MEMBERS.content));
+    if (!parsed.success) {
+      relay(parsed.error.issues, []);
+      return z.NEVER;
+    }
+    checkExtraSize(unknownMembers(written, ['type', ...NP6_MEMBERS.content]), ctx);
+    return { written, flat: parsed.data, locales: null };
+  }
+  if (!isObject(written.locales) || Object.keys(written.locales).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['locales'], message: 'must be { "<locale>": { "title": ..., "body": ... } } with at least one locale' });
+    return z.NEVER;
+  }
+  checkExtraSize(unknownMembers(written, ['type', 'locales']), ctx);
+  const entries = Object.entries(written.locales);
+  if (entries.length > 100) ctx.addIssue({ code: 'custom', path: ['locales'], message: 'at most 100 locales' });
+  const locales: { key: string; content: LocaleContent }[] = [];
+  for (const [key, value] of entries) {
+    if (!isObject(value)) {
+      ctx.addIssue({ code: 'custom', path: ['locales', key], message: 'must be an object' });
+      continue;
+    }
+    const parsed = localeContentSchema.safeParse({ ...pickMembers(value, NP6_MEMBERS.content), locale: key });
+    if (!parsed.success) {
+      // A bad locale key is reported on the key itself.
+      relay(parsed.error.issues.map((i) => (i.path[0] === 'locale' ? { ...i, path: [] } : i)), ['locales', key]);
+      continue;
+    }
+    checkExtraSize(unknownMembers(value, NP6_MEMBERS.content), ctx, ['locales', key]);
+    locales.push({ key, content: parsed.data });
+  }
+  if (new Set(locales.map((l) => l.content.locale.toLowerCase())).size !== locales.length) {
+    ctx.addIssue({ code: 'custom', path: ['locales'], message: 'each locale may appear once' });
+  }
+  return { written, flat: null, locales };
+});
+
+/** Herald's localized form of stored content, for versions written as Herald's `contents` (GraphQL). */
+export function localizedForm(stored: unknown): Record<string, unknown> {
+  return {
+    type: 'localized',
+    locales: Object.fromEntries(
+      fromStored(stored).map((c) => [
+        c.locale,
+        { title: c.title ?? null, body: c.body ?? null, icon: c.icon ?? null, thumbnail: c.thumbnail ?? null, image: c.image ?? null, email: c.email ?? null, sms: c.sms ?? null, whatsapp: c.whatsapp ?? null },
+      ]),
+    ),
+  };
 }

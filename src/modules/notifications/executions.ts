@@ -6,6 +6,7 @@ import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, Notification, NotificationVersion, Prisma, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom } from '../../graphql/errors.ts';
+import { pushAppFallback, type ChannelFallback } from './content.ts';
 import { findContact, lookup, type ContactRef } from './contacts.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import { getNotification, getVersion, masterVersion } from './service.ts';
@@ -13,16 +14,27 @@ import { getNotification, getVersion, masterVersion } from './service.ts';
 export const MAX_EXECUTIONS = 500;
 
 const typed = z.object({ type: z.string().min(1).max(100) }).catchall(z.unknown());
-const contactValue = z.union([
-  z.string().trim().min(1).max(320),
-  z.number().int(),
-  z
-    .object({ id: z.string().max(320).nullish(), unicity: z.string().max(320).nullish(), hash: z.string().max(64).nullish() })
-    // As findContact requires: with none, lookup() had nothing to search by and crashed.
-    .refine((ref) => [ref.id, ref.unicity, ref.hash].filter((v) => v != null && v.trim() !== '').length === 1, 'give exactly one of id, unicity and hash'),
-]);
+const contactValue = z.union(
+  [
+    z.string().trim().min(1).max(320),
+    z.number().int(),
+    z
+      .object({ id: z.string().max(320).nullish(), unicity: z.string().max(320).nullish(), hash: z.string().max(64).nullish() })
+      // As findContact requires: with none, lookup() had nothing to search by and crashed.
+      .refine((ref) => [ref.id, ref.unicity, ref.hash].filter((v) => v != null && v.trim() !== '').length === 1, 'give exactly one of id, unicity and hash'),
+  ],
+  {
+    // One message in the API's terms rather than every branch's.
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required: the contact (a string, or { "id" | "unicity" | "hash": "..." })'
+        : typeof issue.input === 'object' && issue.input !== null && !Array.isArray(issue.input)
+          ? 'give exactly one of id, unicity and hash, as strings'
+          : 'must be a non-empty string (at most 320 characters), an integer or { "id" | "unicity" | "hash": "..." }',
+  },
+);
 const recipientSchema = z.object({ type: z.string().max(50).nullish(), value: contactValue });
-const stampSchema = z.object({
+export const stampSchema = z.object({
   time: z.number().int().nullish(),
   id: z.uuid().nullish(),
   thread: z.uuid().nullish(),
@@ -75,8 +87,46 @@ export function footprint(user: User, unicityField = 'email') {
   };
 }
 
+/** NP6's stamp: tracks the conversation flow of a message. */
+export interface TrackingStamp {
+  /** Milliseconds since the epoch. */
+  time: number;
+  id: string;
+  thread: string;
+  set: string;
+}
+
+/**
+ * The caller's stamp, completed with what Herald knows: the time of the render, execution or test;
+ * the id of the execution or test (a new one for renders, which are not recorded); a message
+ * without a thread starts its own (thread = id); the set is the call's (one per batch).
+ */
+export function completeStamp(given: { [K in keyof TrackingStamp]?: TrackingStamp[K] | null } | null | undefined, id: string, at: Date, set?: string): TrackingStamp {
+  const stampId = given?.id ?? id;
+  return { time: given?.time ?? at.getTime(), id: stampId, thread: given?.thread ?? stampId, set: given?.set ?? set ?? stampId };
+}
+
+/**
+ * NP6's meta.subscription: the device registration a render is for. Herald renders per contact, not
+ * per device; when the notification goes out by web push, this is the contact's latest registered
+ * web push subscription (delivery goes to each of them), else null.
+ */
+export async function subscriptionFor(projectId: string, userId: string, channels: readonly Channel[]): Promise<string | null> {
+  if (!channels.includes('WEB_PUSH')) return null;
+  const latest = await prisma().pushSubscription.findFirst({ where: { projectId, userId }, orderBy: { createdAt: 'desc' }, select: { id: true } });
+  return latest?.id ?? null;
+}
+
 export type ExecutionResult =
-  | { type: 'success'; id: string; recipient: ReturnType<typeof footprint>; render: RenderedContent; messageIds: string[] }
+  | {
+      type: 'success';
+      id: string;
+      recipient: ReturnType<typeof footprint>;
+      render: RenderedContent;
+      messageIds: string[];
+      stamp: TrackingStamp;
+      fallback: ChannelFallback | null;
+    }
   | { type: 'failure'; error: { code: string; message: string } };
 
 type Typed = { type: string; value?: unknown; [key: string]: unknown } | null | undefined;
@@ -121,12 +171,15 @@ interface DraftItem {
   urgent?: boolean | null;
 }
 
+/** The channels of one execution or test: the notification's, narrowed by the item's or the version's `channel`. */
+const itemChannels = (notification: Notification, version: NotificationVersion, item: DraftItem) => channelsFor(notification.channels, item.channel ?? version.channel);
+
 /** The messages of one execution or test: the item's render on the notification's channels, overrides applied. */
 function executionDrafts(notification: Notification, version: NotificationVersion, user: User, item: DraftItem, render: RenderedContent, executionId: string): MessageDraft[] {
   const urgent = item.urgent ?? Boolean((notification.settings as { urgent?: boolean } | null)?.urgent);
   const category = (notification.settings as { category?: number } | null)?.category;
   return draftsFor(notification, version.id, {
-    channels: channelsFor(notification.channels, item.channel ?? version.channel),
+    channels: itemChannels(notification, version, item),
     user,
     render,
     data: item.data ?? {},
@@ -164,6 +217,8 @@ export async function executeNotification(
   if (!notification.active) throw conflict(`Notification ${notification.id} is inactive: activate it before executing it`);
   const version = await masterVersion(projectId, notification.id);
   const unicityField = await projectUnicityField(projectId);
+  const now = new Date();
+  const set = uuidv7(); // the stamp set of this call: one per batch
 
   const outcomes = await Promise.all(
     parsed.map(async (item) => {
@@ -177,18 +232,21 @@ export async function executeNotification(
       }
     }),
   );
-  const rows = outcomes.map((o) =>
+  // Each accepted item's execution id and stamp (the caller's, completed).
+  const ids = outcomes.map((o) => ('failure' in o ? null : uuidv7()));
+  const stamps = outcomes.map((o, i) => ('failure' in o ? null : completeStamp(o.item!.stamp, ids[i]!, now, set)));
+  const rows = outcomes.map((o, i) =>
     'failure' in o
       ? null
       : {
-          id: uuidv7(),
+          id: ids[i]!,
           projectId,
           kind: 'EXECUTION' as const,
           notificationId: notification.id,
           versionId: version.id,
           userId: o.user!.id,
           requestId,
-          request: o.item as Prisma.InputJsonValue,
+          request: { ...o.item, stamp: stamps[i] } as unknown as Prisma.InputJsonValue,
           render: o.render as unknown as Prisma.InputJsonValue,
           status: 'ACCEPTED',
         },
@@ -209,6 +267,8 @@ export async function executeNotification(
           recipient: footprint(o.user!, unicityField),
           render: o.render!,
           messageIds: messages.filter((m) => m.executionId === rows[i]!.id).map((m) => m.id),
+          stamp: stamps[i]!,
+          fallback: pushAppFallback(notification, itemChannels(notification, version, o.item!)),
         },
   );
 }
@@ -223,6 +283,10 @@ export interface TestResult {
   status: string;
   /** The messages sent to the test recipient (none without a recipient). */
   messageIds: string[];
+  stamp: TrackingStamp;
+  subscription: string | null;
+  /** Set when the test was sent and its notification type's channel does not exist (push-app). */
+  fallback: ChannelFallback | null;
 }
 
 /** Execution status of a test that was only rendered and recorded (no recipient). */
@@ -254,6 +318,8 @@ export async function testNotification(
   const render = await renderVersion({ notification, version, user, data: item.data, variables: item.variables, overrides: item, locale: item.locale });
   const id = uuidv7();
   const drafts = user ? executionDrafts(notification, version, user, item, render, id) : [];
+  const channels = itemChannels(notification, version, item);
+  const now = new Date();
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
   const { execution, messages } = await prisma().$transaction(async (tx) => {
     const execution = await tx.execution.create({
@@ -268,6 +334,7 @@ export async function testNotification(
         request: item as Prisma.InputJsonValue,
         render: render as unknown as Prisma.InputJsonValue,
         status: user ? TEST_SENT : TEST_RECORDED,
+        createdAt: now,
       },
     });
     return { execution, messages: await acceptMessages(tx, ctx, drafts) };
@@ -282,6 +349,9 @@ export async function testNotification(
     render,
     status: execution.status,
     messageIds: messages.map((m) => m.id),
+    stamp: completeStamp(null, execution.id, now),
+    subscription: user ? await subscriptionFor(projectId, user.id, channels) : null,
+    fallback: user ? pushAppFallback(notification, channels) : null,
   };
 }
 

@@ -1,13 +1,20 @@
 import { graphql } from '../../generated/gql/index.ts';
+import { z } from 'zod';
 import type {
+  Np6ExecuteMutation,
+  Np6FallbackFragment,
   Np6FootprintFragment,
   Np6NotificationFragment,
   Np6RenderedFragment,
   Np6RenderMetaFragment,
   Np6VersionFragment,
 } from '../../generated/gql/graphql.ts';
+import { issuesFrom } from '../../graphql/errors.ts';
 import { legacyError } from '../../rest/apis.ts';
 import { defineRoute, objectBody, RestInputError, type RestRequest, type RestRoute } from '../../rest/route.ts';
+import { MAX_EXTRA_BYTES, nonEmpty, NP6_MEMBERS, pickMembers, unknownMembers } from './content.ts';
+import { executionItemSchema as executionItemInput, stampSchema, testInputSchema } from './executions.ts';
+import { notificationInputSchema as notificationInputZod, versionInputSchema as versionInputZod } from './service.ts';
 
 /**
  * NP6's notification API (X-Key), mapped onto the GraphQL catalog operations. Routes only
@@ -29,28 +36,8 @@ graphql(`
       creation
       modification
     }
-    contents {
-      locale
-      title
-      body
-      icon
-      thumbnail
-      image
-      email {
-        subject
-        html
-        text
-      }
-      sms {
-        text
-      }
-      whatsapp {
-        text
-        templateName
-        templateLanguage
-        parameters
-      }
-    }
+    content
+    extra
   }
 `);
 
@@ -65,6 +52,7 @@ graphql(`
     application
     channels
     defaultLanguage
+    extra
     stamp {
       creation
       modification
@@ -75,12 +63,14 @@ graphql(`
       purpose
       expiration
       mp
+      extra
     }
     task {
       id
       name
       description
       scheduler
+      extra
     }
     versions {
       ...Np6Version
@@ -132,6 +122,14 @@ graphql(`
     externalId
     unicity
     hash
+  }
+`);
+
+graphql(`
+  fragment Np6Fallback on ChannelFallback {
+    from
+    to
+    reason
   }
 `);
 
@@ -282,6 +280,9 @@ const Np6Test = graphql(`
       render {
         ...Np6Rendered
       }
+      fallback {
+        ...Np6Fallback
+      }
     }
   }
 `);
@@ -297,6 +298,10 @@ const Np6Execute = graphql(`
       error {
         code
         message
+      }
+      stamp
+      fallback {
+        ...Np6Fallback
       }
     }
   }
@@ -314,60 +319,129 @@ function notificationId(request: RestRequest): number {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * An NP6 version body → NotificationVersionInput: drops the read-only `stamp` and turns NP6's
- * `content: { type: "localized", locales: { fr: {...} } }` into Herald's `contents: [{ locale: "fr", ... }]`
- * (Herald's own `contents` list is accepted as is).
+ * Herald's dotted issue path → the path in the NP6 body, e.g. `versions.0.content.title` →
+ * `versions[0].content.title`, `executions.0.recipient.value` → `[0].recipient.value` (strip
+ * `executions`). `extra` is Herald's bag of an object's unknown members: its issues are the object's.
  */
-function versionInput(value: unknown, field: string, { keepId }: { keepId: boolean }): unknown {
-  if (!isObject(value)) return value; // GraphQL says what is wrong with it.
-  const { stamp: _stamp, id, content, contents, ...rest } = value;
-  if (content !== undefined && contents !== undefined) throw new RestInputError(`${field}: give either content or contents, not both`, field);
-  return { ...rest, ...(keepId && id !== undefined ? { id } : {}), contents: contents ?? contentsOf(content, `${field}.content`) };
+function np6Path(field: string, strips: string[][] = []): string {
+  let parts = field === '' ? [] : field.split('.');
+  const strip = strips.find((prefix) => prefix.every((p, i) => parts[i] === p));
+  if (strip) parts = parts.slice(strip.length);
+  return parts.filter((p) => p !== 'extra').reduce((out, p) => (/^\d+$/.test(p) ? `${out}[${p}]` : out ? `${out}.${p}` : p), '');
 }
 
-function contentsOf(content: unknown, field: string): unknown {
-  if (content == null) return content;
-  if (!isObject(content) || !isObject(content.locales)) {
-    throw new RestInputError(`${field}: must be { "type": "localized", "locales": { "<locale>": { "title": ..., "body": ... } } }`, field);
-  }
-  if (content.type !== undefined && content.type !== 'localized') {
-    throw new RestInputError(`${field}.type: only "localized" content is supported`, `${field}.type`);
-  }
-  return Object.entries(content.locales).map(([locale, localized]) => {
-    if (!isObject(localized)) throw new RestInputError(`${field}.locales.${locale}: must be an object`, `${field}.locales.${locale}`);
-    return { ...localized, locale };
-  });
+const GRAPHQL_TYPE_WORDS: Record<string, string> = { String: 'a string', ID: 'a string', Int: 'an integer', Float: 'a number', Boolean: 'true or false' };
+
+/**
+ * A GraphQL variable coercion message (`Variable "$executions" got invalid value … at
+ * "executions[0].recipient"; Field "value" of required type "JSON!" was not provided.`) in NP6's
+ * terms. The routes validate NP6 bodies before GraphQL sees them, so this is a safety net.
+ */
+function fromCoercion(message: string): { path: string; message: string } | null {
+  const m = /^Variable "\$(\w+)" (?:got invalid value [\s\S]*?(?: at "([^"]+)")?; ([\s\S]+)|of required type "[^"]+" was not provided\.)$/.exec(message);
+  if (!m) return null;
+  let path = (m[2] ?? m[1]!).replace(/\[(\d+)\]/g, '.$1');
+  const text = m[3];
+  if (text === undefined) return { path, message: 'is required' };
+  let words = 'has the wrong type';
+  let f: RegExpExecArray | null;
+  if ((f = /^Field "(\w+)" of required type "[^"]+" was not provided\.$/.exec(text))) [path, words] = [`${path}.${f[1]}`, 'is required'];
+  else if ((f = /^Field "(\w+)" is not defined by type "[^"]+"\./.exec(text))) [path, words] = [`${path}.${f[1]}`, 'is not a member Herald knows'];
+  else if ((f = /^(String|ID|Int|Float|Boolean) cannot represent/.exec(text))) words = `must be ${GRAPHQL_TYPE_WORDS[f[1]!]}`;
+  else if (/JSONObject|object/i.test(text)) words = 'must be an object';
+  else if (/Expected type "\[/.test(text) || /list/i.test(text)) words = 'must be an array';
+  return { path, message: words };
 }
 
-/** An NP6 notification body → NotificationInput: drops the read-only `id` and `stamp`. */
+/** A route's rewriting of GraphQL issues into the NP6 body's paths (see RestRoute.legacyIssue). */
+const np6Issue =
+  (...strips: string[][]) =>
+  (issue: { field: string; message: string }) => {
+    const coerced = fromCoercion(issue.message);
+    return coerced ? { field: np6Path(coerced.path, strips), message: coerced.message } : { field: np6Path(issue.field, strips), message: issue.message };
+  };
+
+/**
+ * Checks a mapped NP6 body against the schema the service applies, so a bad body is refused
+ * here, with the legacy field paths, instead of as a GraphQL variable error. Answers the parsed value.
+ */
+function validated<S extends z.ZodType>(schema: S, value: unknown, prefix: (string | number)[] = []): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw RestInputError.of(issuesFrom(result.error.issues, prefix).map((i) => ({ field: np6Path(i.field), message: i.message })));
+  return result.data;
+}
+
+/** An open NP6 object (settings, task) → its known members, with the unknown ones as `extra`. */
+function openObject(value: unknown, known: readonly string[]): unknown {
+  return isObject(value) ? { ...pickMembers(value, known), extra: nonEmpty(unknownMembers(value, known)) } : value;
+}
+
+/**
+ * An NP6 version body → NotificationVersionInput: drops the read-only `stamp`, passes `content`
+ * in whatever form it was written (the service reads it) and moves unknown members to `extra`.
+ */
+function versionInput(value: unknown, { keepId }: { keepId: boolean }): unknown {
+  if (!isObject(value)) return value; // validation says what is wrong with it
+  const { stamp: _stamp, id, ...rest } = value;
+  return {
+    ...pickMembers(rest, NP6_MEMBERS.version),
+    ...(keepId && id !== undefined ? { id } : {}),
+    extra: nonEmpty(unknownMembers(value, NP6_MEMBERS.version)),
+  };
+}
+
+/** An NP6 notification body → NotificationInput: drops the read-only `id` and `stamp`; unknown members go to `extra`. */
 function notificationInput(body: unknown) {
-  const { id: _id, stamp: _stamp, versions, ...rest } = objectBody(body);
-  const mapped = Array.isArray(versions) ? versions.map((v, i) => versionInput(v, `versions.${i}`, { keepId: true })) : versions;
-  return { ...rest, ...(versions !== undefined ? { versions: mapped } : {}) } as never;
+  const b = objectBody(body);
+  const { id: _id, stamp: _stamp, versions, settings, task, ...rest } = b;
+  const input = {
+    ...pickMembers(rest, NP6_MEMBERS.notification),
+    ...(settings !== undefined ? { settings: openObject(settings, NP6_MEMBERS.settings) } : {}),
+    ...(task !== undefined ? { task: openObject(task, NP6_MEMBERS.task) } : {}),
+    ...(versions !== undefined ? { versions: Array.isArray(versions) ? versions.map((v) => versionInput(v, { keepId: true })) : versions } : {}),
+    extra: nonEmpty(unknownMembers(b, NP6_MEMBERS.notification)),
+  };
+  validated(notificationInputZod, input);
+  return input as never;
+}
+
+function versionBody(body: unknown) {
+  const input = versionInput(objectBody(body), { keepId: false });
+  validated(versionInputZod, input);
+  return input as never;
 }
 
 function optionalBody(body: unknown): Record<string, unknown> {
   return body === undefined ? {} : objectBody(body);
 }
 
+/** NP6's render body. `related` is accepted and not used; unknown members are ignored. */
+const renderBody = z.object({
+  receiver: z.object({ id: z.string().max(320).nullish(), unicity: z.string().max(320).nullish(), hash: z.string().max(64).nullish() }).nullish(),
+  related: z.unknown().optional(),
+  data: z.record(z.string(), z.unknown()).nullish(),
+  variables: z.array(z.record(z.string(), z.unknown())).max(50).nullish(),
+  stamp: stampSchema.nullish(),
+  locale: z.string().max(35).nullish(),
+});
+
 // ---------- results → NP6 answers ----------
+
+/** An open object as NP6 wrote it: its unknown members beside the known ones. */
+function withExtra<T extends { extra?: unknown }>(value: T): Omit<T, 'extra'> & Record<string, unknown> {
+  const { extra, ...known } = value;
+  return { ...((extra as Record<string, unknown> | null) ?? {}), ...known };
+}
 
 function np6Version(v: Np6VersionFragment) {
   return {
+    ...((v.extra as Record<string, unknown> | null) ?? {}),
     id: v.id,
     master: v.master,
     label: v.label ?? null,
     stamp: v.stamp,
     scripting: v.scripting ?? null,
-    content: {
-      type: 'localized',
-      locales: Object.fromEntries(
-        v.contents.map((c) => [
-          c.locale,
-          { title: c.title ?? null, body: c.body ?? null, icon: c.icon ?? null, thumbnail: c.thumbnail ?? null, image: c.image ?? null, email: c.email ?? null, sms: c.sms ?? null, whatsapp: c.whatsapp ?? null },
-        ]),
-      ),
-    },
+    content: v.content,
     redirection: v.redirection ?? null,
     channel: v.channel ?? null,
   };
@@ -375,6 +449,7 @@ function np6Version(v: Np6VersionFragment) {
 
 function np6Notification(n: Np6NotificationFragment) {
   return {
+    ...((n.extra as Record<string, unknown> | null) ?? {}),
     type: n.type,
     id: n.id,
     key: n.key ?? null,
@@ -382,9 +457,9 @@ function np6Notification(n: Np6NotificationFragment) {
     description: n.description ?? null,
     stamp: n.stamp,
     active: n.active,
-    settings: n.settings,
+    settings: withExtra(n.settings),
     application: n.application ?? null,
-    task: n.task ?? null,
+    task: n.task ? withExtra(n.task) : null,
     channels: n.channels,
     defaultLanguage: n.defaultLanguage,
     versions: n.versions.map(np6Version),
@@ -398,7 +473,7 @@ function np6Render(meta: Np6RenderMetaFragment, render: Np6RenderedFragment) {
       version: meta.version,
       application: meta.application ?? null,
       subscription: meta.subscription ?? null,
-      stamp: meta.stamp ?? null,
+      stamp: meta.stamp,
       channel: meta.channel ?? null,
       redirection: meta.redirection ?? null,
     },
@@ -420,10 +495,16 @@ function np6Footprint(f: Np6FootprintFragment | null | undefined) {
   return f ? { type: f.type, id: f.id, externalId: f.externalId, unicity: f.unicity ?? null, hash: f.hash ?? null } : null;
 }
 
-type ExecutionData = { executeNotification: { type: string; id?: string | null; recipient?: Np6FootprintFragment | null; error?: { code: string; message: string } | null }[] };
-function np6Execution(r: ExecutionData['executeNotification'][number]) {
+/** The header that states a channel fallback (push-app → in-app) beside the answer's `fallback` members. */
+function fallbackHeaders(fallbacks: (Np6FallbackFragment | null | undefined)[]): Record<string, string> | undefined {
+  const f = fallbacks.find((x) => x != null);
+  return f ? { 'x-herald-fallback': `push-app: ${f.from} -> ${f.to.join(', ')}` } : undefined;
+}
+
+type ExecutionData = Np6ExecuteMutation['executeNotification'][number];
+function np6Execution(r: ExecutionData) {
   return r.type === 'success'
-    ? { type: r.type, id: r.id, recipient: np6Footprint(r.recipient) }
+    ? { type: r.type, id: r.id, recipient: np6Footprint(r.recipient), stamp: r.stamp ?? null, ...(r.fallback ? { fallback: r.fallback } : {}) }
     : { type: r.type, error: { code: r.error?.code ?? 'failure', message: r.error?.message ?? '' } };
 }
 
@@ -453,34 +534,56 @@ const localeContentProps = {
     properties: { text: str, templateName: str, templateLanguage: str, parameters: { type: 'array', items: str } },
   },
 } as const;
+const extraNote = `NP6 objects are open: unknown members are stored and answered back as given (at most ${MAX_EXTRA_BYTES} bytes of JSON per object).`;
 const localizedContent = {
   type: 'object',
-  description: 'Per-locale content; every text is a Liquid template.',
+  title: 'Localized content (Herald)',
+  description: 'Per-locale content; every text is a Liquid template. `type` may be left out when `locales` is given.',
   required: ['locales'],
   properties: {
-    type: { type: 'string', enum: ['localized'] },
-    locales: { type: 'object', additionalProperties: { type: 'object', properties: localeContentProps } },
+    type: { type: 'string', const: 'localized' },
+    locales: { type: 'object', minProperties: 1, additionalProperties: { type: 'object', properties: localeContentProps, additionalProperties: true } },
   },
+  additionalProperties: true,
+} as const;
+const flatContent = {
+  type: 'object',
+  title: 'NP6 content (any variant)',
+  description: 'Any `type` other than "localized" ("push-app", "default", "text"...) or none: the fields are the default language\'s content.',
+  properties: { type: { type: 'string', maxLength: 100 }, ...localeContentProps },
+  additionalProperties: true,
+} as const;
+const contentSchema = {
+  description: `NP6 content, answered as it was written. ${extraNote}`,
+  anyOf: [localizedContent, flatContent],
 } as const;
 const versionProps = {
   master: { type: 'boolean' },
   label: str,
-  scripting: { type: 'object', properties: { version: str } },
+  scripting: { type: 'object', properties: { version: str }, additionalProperties: true },
   redirection: typed,
   channel: typed,
 } as const;
 const versionInputSchema = {
   type: 'object',
-  description: 'Give `content` (NP6) or `contents` (Herald); `id` and `stamp` are read-only. Must include the default language.',
+  description: `Give \`content\` (NP6) or \`contents\` (Herald); \`stamp\` is read-only (\`id\`: on a notification PUT, the version to keep). Must include the default language. ${extraNote}`,
   properties: {
     ...versionProps,
-    content: localizedContent,
-    contents: { type: 'array', items: { type: 'object', required: ['locale'], properties: { locale: str, ...localeContentProps } } },
+    id: uuid,
+    content: contentSchema,
+    contents: {
+      type: 'array',
+      description: "Herald's closed form: one entry per locale, no other members",
+      items: { type: 'object', required: ['locale'], properties: { locale: str, ...localeContentProps }, additionalProperties: false },
+    },
   },
+  additionalProperties: true,
 } as const;
 const versionSchema = {
   type: 'object',
-  properties: { id: uuid, ...versionProps, stamp, content: localizedContent },
+  description: extraNote,
+  properties: { id: uuid, ...versionProps, stamp, content: contentSchema },
+  additionalProperties: true,
 } as const;
 const notificationProps = {
   type: { type: 'string', enum: ['push-app', 'in-app', 'email', 'sms', 'whatsapp', 'web-push', 'webhook', 'multichannel'] },
@@ -490,22 +593,27 @@ const notificationProps = {
   active: { type: 'boolean' },
   settings: {
     type: 'object',
-    properties: { urgent: { type: 'boolean' }, category: { type: 'integer' }, purpose: typed, expiration: typed, mp: { type: 'object' } },
+    description: extraNote,
+    properties: { urgent: { type: 'boolean' }, category: { type: ['integer', 'null'] }, purpose: typed, expiration: typed, mp: { type: 'object' } },
+    additionalProperties: true,
   },
   application: uuid,
-  task: { type: 'object', properties: { id: uuid, name: str, description: str, scheduler: typed } },
+  task: { type: 'object', description: extraNote, properties: { id: uuid, name: str, description: str, scheduler: typed }, additionalProperties: true },
   channels: { type: 'array', items: { type: 'string', enum: ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'] } },
   defaultLanguage: { type: 'string', description: 'Defaults to "en"' },
 } as const;
 const notificationSchema = {
   type: 'object',
+  description: extraNote,
   properties: { id: { type: 'integer', format: 'int32' }, stamp, ...notificationProps, versions: { type: 'array', items: versionSchema } },
+  additionalProperties: true,
 } as const;
 const notificationInputSchema = {
   type: 'object',
   required: ['type', 'name'],
-  description: 'An NP6 notification; `id` and `stamp` are read-only and ignored. On PUT, `versions` (when given) replace the versions.',
+  description: `An NP6 notification; \`id\` and \`stamp\` are read-only and ignored. On PUT, \`versions\` (when given) replace the versions. ${extraNote}`,
   properties: { ...notificationProps, versions: { type: 'array', items: versionInputSchema } },
+  additionalProperties: true,
 } as const;
 const renderedSchema = {
   type: 'object',
@@ -513,7 +621,26 @@ const renderedSchema = {
 } as const;
 const renderMetaSchema = {
   type: 'object',
-  properties: { notification: { type: 'integer' }, version: uuid, application: nullableStr, subscription: nullableStr, stamp: trackingStamp, channel: nullableStr, redirection: nullableStr },
+  properties: {
+    notification: { type: 'integer' },
+    version: uuid,
+    application: nullableStr,
+    subscription: {
+      type: ['string', 'null'],
+      description: "The contact's latest web push subscription when the notification is delivered by web push; null without a contact, without web push or without a subscription",
+    },
+    stamp: { ...trackingStamp, description: "The caller's stamp completed by Herald: time now, a new id (renders) or the test's id, thread and set default to the id" },
+    channel: nullableStr,
+    redirection: nullableStr,
+  },
+} as const;
+const fallbackSchema = {
+  type: 'object',
+  description: 'Herald: present when the notification type implies a channel Herald does not have (push-app → mobile push) and where it went instead',
+  properties: { from: { type: 'string', enum: ['MOBILE_PUSH'] }, to: { type: 'array', items: str }, reason: str },
+} as const;
+const fallbackHeader = {
+  'X-Herald-Fallback': { description: 'Herald: present when an item has `fallback`, e.g. "push-app: MOBILE_PUSH -> IN_APP"', schema: str },
 } as const;
 const renderResultSchema = { type: 'object', properties: { type: { type: 'string', enum: ['success'] }, meta: renderMetaSchema, render: renderedSchema } } as const;
 const contactRef = {
@@ -535,6 +662,7 @@ const renderBodySchema = {
 const recipient = {
   type: 'object',
   required: ['value'],
+  additionalProperties: true,
   description: '`type` "id", "unicity" or "hash" with a string `value`, or `value` an object { id | unicity | hash }',
   properties: { type: str, value: {} },
 } as const;
@@ -546,9 +674,15 @@ const footprintSchema = {
 } as const;
 const testResultSchema = {
   type: 'object',
-  properties: { type: str, id: uuid, status: str, meta: renderMetaSchema, recipient: footprintSchema, render: renderedSchema },
+  properties: { type: str, id: uuid, status: str, meta: renderMetaSchema, recipient: footprintSchema, render: renderedSchema, fallback: fallbackSchema },
 } as const;
-const executionItemSchema = { type: 'object', required: ['recipient'], properties: { recipient, ...overrides, stamp: trackingStamp, urgent: { type: 'boolean' } } } as const;
+const executionItemSchema = {
+  type: 'object',
+  required: ['recipient'],
+  description: 'Members Herald does not know are accepted and ignored.',
+  properties: { recipient, ...overrides, stamp: trackingStamp, urgent: { type: 'boolean' } },
+  additionalProperties: true,
+} as const;
 const executionResultSchema = {
   type: 'object',
   required: ['type'],
@@ -556,6 +690,8 @@ const executionResultSchema = {
     type: { type: 'string', enum: ['success', 'failure'] },
     id: uuid,
     recipient: footprintSchema,
+    stamp: { ...trackingStamp, description: "Herald: the execution's stamp, the caller's completed (id: the execution id, thread: the id, set: one per call)" },
+    fallback: fallbackSchema,
     error: { type: 'object', properties: { code: { type: 'string', description: 'e.g. "contact/not-found"' }, message: str } },
   },
 } as const;
@@ -563,12 +699,14 @@ const executionResultSchema = {
 // ---------- routes ----------
 
 const api = 'np6' as const;
+/** Page size of the internal pages of GET /notifications without `limit`. */
+const LIST_PAGE = 50;
 
 const listNotifications = defineRoute({
   api,
   method: 'GET',
   path: '/notifications',
-  summary: 'Retrieve all notifications (by id; `X-Next-Cursor` carries the next page\'s cursor)',
+  summary: 'Retrieve all notifications, by id (Herald: `limit` pages them, `X-Next-Cursor` carries the next page\'s cursor)',
   operation: Np6ListNotifications,
   variables(request) {
     const q = request.query;
@@ -577,29 +715,36 @@ const listNotifications = defineRoute({
     const active = q.get('active');
     if (active !== null && active !== 'true' && active !== 'false') throw new RestInputError('active: must be true or false', 'active');
     return {
-      first: limit === null ? 50 : Number(limit),
-      after: q.get('after'),
+      first: limit === null ? LIST_PAGE : Number(limit),
+      after: q.get('cursor') ?? q.get('after'),
       filter: { active: active === null ? null : active === 'true', type: q.get('type'), search: q.get('search'), application: q.get('application') },
     };
   },
-  respond(data) {
+  respond(data, request) {
     const { edges, pageInfo } = data.notifications;
+    const paged = request.query.get('limit') !== null;
     return {
       status: 200,
       body: edges.map((e) => np6Notification(e.node)),
-      ...(pageInfo.hasNextPage && pageInfo.endCursor ? { headers: { 'x-next-cursor': pageInfo.endCursor } } : {}),
+      ...(paged && pageInfo.hasNextPage && pageInfo.endCursor ? { headers: { 'x-next-cursor': pageInfo.endCursor } } : {}),
     };
+  },
+  // NP6 documents one unpaginated list: without `limit`, every page is streamed in one answer.
+  nextPage(data, variables, request) {
+    const { hasNextPage, endCursor } = data.notifications.pageInfo;
+    return request.query.get('limit') === null && hasNextPage && endCursor ? { ...variables, after: endCursor } : null;
   },
   openapi: {
     query: [
-      { name: 'limit', description: 'Page size (default 50, at most 200)', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
-      { name: 'after', description: 'The `X-Next-Cursor` of the previous page', schema: str },
+      { name: 'limit', description: 'Herald: answer one page of this size (at most 200) instead of every notification', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+      { name: 'cursor', description: 'Herald: the `X-Next-Cursor` of the previous page (alias: `after`)', schema: str },
+      { name: 'after', description: 'Herald: same as `cursor`', schema: str },
       { name: 'active', schema: { type: 'boolean' } },
       { name: 'type', description: 'e.g. push-app', schema: str },
       { name: 'application', schema: uuid },
       { name: 'search', description: 'Substring of the name, description or key', schema: str },
     ],
-    responseHeaders: { 'X-Next-Cursor': { description: 'Present when there is a next page: pass it as `after`', schema: str } },
+    responseHeaders: { 'X-Next-Cursor': { description: 'With `limit`, when there is a next page: pass it as `cursor`', schema: str } },
     response: { type: 'array', items: notificationSchema },
   },
 });
@@ -612,6 +757,7 @@ const createNotification = defineRoute({
   operation: Np6CreateNotification,
   variables: (request) => ({ input: notificationInput(request.body) }),
   respond: (data) => ({ status: 201, body: np6Notification(data.createNotification) }),
+  legacyIssue: np6Issue(['input']),
   openapi: { requestBody: notificationInputSchema, response: notificationSchema, successStatus: 201 },
 });
 
@@ -634,6 +780,7 @@ const updateNotification = defineRoute({
   operation: Np6UpdateNotification,
   variables: (request) => ({ id: notificationId(request), input: notificationInput(request.body) }),
   respond: (data) => ({ status: 200, body: np6Notification(data.updateNotification) }),
+  legacyIssue: np6Issue(['input']),
   openapi: { requestBody: notificationInputSchema, response: notificationSchema },
 });
 
@@ -698,8 +845,9 @@ const createVersion = defineRoute({
   path: '/notifications/:id/versions',
   summary: 'Herald: add a version (it becomes the master when `master` is true or when there is none)',
   operation: Np6CreateVersion,
-  variables: (request) => ({ id: notificationId(request), input: versionInput(objectBody(request.body), 'version', { keepId: false }) as never }),
+  variables: (request) => ({ id: notificationId(request), input: versionBody(request.body) }),
   respond: (data) => ({ status: 201, body: np6Version(data.createNotificationVersion) }),
+  legacyIssue: np6Issue(['version'], ['input']),
   openapi: { requestBody: versionInputSchema, response: versionSchema, successStatus: 201 },
 });
 
@@ -730,9 +878,10 @@ const updateVersion = defineRoute({
   variables: (request) => ({
     id: notificationId(request),
     versionId: request.params.version!,
-    input: versionInput(objectBody(request.body), 'version', { keepId: false }) as never,
+    input: versionBody(request.body),
   }),
   respond: (data) => ({ status: 200, body: np6Version(data.updateNotificationVersion) }),
+  legacyIssue: np6Issue(['version'], ['input']),
   openapi: { requestBody: versionInputSchema, response: versionSchema },
 });
 
@@ -773,18 +922,19 @@ function renderRoutes(prefix: '' | '/versions/:version'): RestRoute[] {
       summary: `Render ${which} of the notification, with no contact or for \`receiver\``,
       operation: Np6Render,
       variables(request) {
-        const body = optionalBody(request.body);
+        const body = validated(renderBody, optionalBody(request.body));
         return {
           id: notificationId(request),
           versionId: versionId(request),
-          contact: (body.receiver ?? null) as never,
-          data: (body.data ?? null) as never,
-          variables: (body.variables ?? null) as never,
-          locale: (body.locale ?? null) as never,
-          stamp: (body.stamp ?? null) as never,
+          contact: body.receiver ?? null,
+          data: body.data ?? null,
+          variables: body.variables ?? null,
+          locale: body.locale ?? null,
+          stamp: body.stamp ?? null,
         };
       },
       respond: renderAnswer,
+      legacyIssue: np6Issue(),
       openapi: { requestBody: renderBodySchema, response: renderResultSchema },
     }),
     defineRoute({
@@ -838,14 +988,19 @@ function testRoute(prefix: '' | '/versions/:version'): RestRoute {
     variables: (request) => ({
       id: notificationId(request),
       versionId: request.params.version ?? null,
-      input: optionalBody(request.body) as never,
+      input: validated(testInputSchema, optionalBody(request.body)) as never,
     }),
     respond(data) {
       const t = data.testNotification;
       const { meta, render } = np6Render(t.meta, t.render);
-      return { status: 200, body: { type: t.type, id: t.id, status: t.status, meta, recipient: np6Footprint(t.recipient), render } };
+      return {
+        status: 200,
+        body: { type: t.type, id: t.id, status: t.status, meta, recipient: np6Footprint(t.recipient), render, ...(t.fallback ? { fallback: t.fallback } : {}) },
+        headers: fallbackHeaders([t.fallback]),
+      };
     },
-    openapi: { requestBody: testBodySchema, response: testResultSchema },
+    legacyIssue: np6Issue(['input']),
+    openapi: { requestBody: testBodySchema, response: testResultSchema, responseHeaders: fallbackHeader },
   });
 }
 
@@ -857,10 +1012,19 @@ const executeBatch = defineRoute({
   operation: Np6Execute,
   variables(request) {
     if (!Array.isArray(request.body)) throw new RestInputError('the request body must be a JSON array of executions');
-    return { id: notificationId(request), executions: request.body as never };
+    // Every item is checked, so the answer lists each bad one by its index (`[3].recipient.value`).
+    const issues: { field: string; message: string }[] = [];
+    const executions = request.body.map((item, i) => {
+      const parsed = executionItemInput.safeParse(item);
+      if (!parsed.success) issues.push(...issuesFrom(parsed.error.issues, [i]).map((issue) => ({ field: np6Path(issue.field), message: issue.message })));
+      return parsed.data;
+    });
+    if (issues.length) throw RestInputError.of(issues);
+    return { id: notificationId(request), executions: executions as never };
   },
-  respond: (data) => ({ status: 200, body: data.executeNotification.map(np6Execution) }),
-  openapi: { requestBody: { type: 'array', items: executionItemSchema, maxItems: 500 }, response: { type: 'array', items: executionResultSchema } },
+  respond: (data) => ({ status: 200, body: data.executeNotification.map(np6Execution), headers: fallbackHeaders(data.executeNotification.map((r) => r.fallback)) }),
+  legacyIssue: np6Issue(['executions']),
+  openapi: { requestBody: { type: 'array', items: executionItemSchema, maxItems: 500 }, response: { type: 'array', items: executionResultSchema }, responseHeaders: fallbackHeader },
 });
 
 const executeOne = defineRoute({
@@ -869,15 +1033,16 @@ const executeOne = defineRoute({
   path: '/notifications/:id/execution',
   summary: 'Execute the notification for one recipient (unknown contact: 404)',
   operation: Np6Execute,
-  variables: (request) => ({ id: notificationId(request), executions: [objectBody(request.body)] as never }),
+  variables: (request) => ({ id: notificationId(request), executions: [validated(executionItemInput, objectBody(request.body))] as never }),
   respond(data, request) {
     const result = data.executeNotification[0]!;
     if (result.type === 'failure' && result.error?.code === 'contact/not-found') {
       return legacyError(api, { status: 404, code: 'NOT_FOUND', message: result.error.message, requestId: request.requestId });
     }
-    return { status: 200, body: np6Execution(result) };
+    return { status: 200, body: np6Execution(result), headers: fallbackHeaders([result.fallback]) };
   },
-  openapi: { requestBody: executionItemSchema, response: executionResultSchema },
+  legacyIssue: np6Issue(['executions', '0'], ['executions']),
+  openapi: { requestBody: executionItemSchema, response: executionResultSchema, responseHeaders: fallbackHeader },
 });
 
 /** NP6's notification routes, in the order of NP6's reference (versions are Herald's). */

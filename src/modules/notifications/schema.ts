@@ -1,16 +1,31 @@
+import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { ItemError } from '../../graphql/types.ts';
-import { CHANNELS, fromStored, type LocaleContent } from './content.ts';
+import { CHANNELS, fromStored, localizedForm, nonEmpty, NP6_MEMBERS, unknownMembers, type ChannelFallback, type LocaleContent } from './content.ts';
 import { findContact } from './contacts.ts';
-import { executeNotification, footprint, MAX_EXECUTIONS, testNotification, type ExecutionResult, type TestResult } from './executions.ts';
+import {
+  channelsFor,
+  completeStamp,
+  executeNotification,
+  footprint,
+  MAX_EXECUTIONS,
+  subscriptionFor,
+  testNotification,
+  type ExecutionResult,
+  type TestResult,
+  type TrackingStamp,
+} from './executions.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import * as notifications from './service.ts';
 
 const json = (value: unknown) => (value ?? null) as Record<string, unknown> | null;
+/** The members of a stored open object that Herald does not read, or null. */
+const extraOf = (value: object, known: readonly string[]) => nonEmpty(unknownMembers(value as Record<string, unknown>, known));
+const extraField = (description: string) => ({ type: 'JSONObject' as const, nullable: true as const, description });
 
 const Channel = builder.enumType('Channel', { values: CHANNELS });
 
@@ -30,6 +45,7 @@ const NotificationSettings = builder.objectRef<Settings>('NotificationSettings')
     purpose: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => json(s.purpose) }),
     expiration: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => json(s.expiration) }),
     mp: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => json(s.mp) }),
+    extra: t.field({ ...extraField('NP6 settings members Herald does not read, as given.'), resolve: (s) => extraOf(s, NP6_MEMBERS.settings) }),
   }),
 });
 
@@ -40,6 +56,7 @@ const NotificationTask = builder.objectRef<Task>('NotificationTask').implement({
     name: t.string({ nullable: true, resolve: (task) => task.name ?? null }),
     description: t.string({ nullable: true, resolve: (task) => task.description ?? null }),
     scheduler: t.field({ type: 'JSONObject', nullable: true, resolve: (task) => json(task.scheduler) }),
+    extra: t.field({ ...extraField('NP6 task members Herald does not read, as given.'), resolve: (task) => extraOf(task, NP6_MEMBERS.task) }),
   }),
 });
 
@@ -84,6 +101,12 @@ const NotificationVersion = builder.prismaObject('NotificationVersion', {
     label: t.exposeString('label', { nullable: true }),
     scripting: t.field({ type: 'JSONObject', nullable: true, resolve: (v) => json(v.scripting) }),
     contents: t.field({ type: [LocaleContentRef], resolve: (v) => fromStored(v.content) }),
+    content: t.field({
+      type: 'JSONObject',
+      description: 'NP6 content: as it was written (any `type`, unknown members included), or Herald\'s localized form `{ type: "localized", locales }` when written as `contents`.',
+      resolve: (v) => (v.np6Content as Record<string, unknown> | null) ?? localizedForm(v.content),
+    }),
+    extra: t.field({ ...extraField('NP6 version members Herald does not read, as given.'), resolve: (v) => json(v.extra) }),
     redirection: t.field({ type: 'JSONObject', nullable: true, resolve: (v) => json(v.redirection) }),
     channel: t.field({ type: 'JSONObject', nullable: true, resolve: (v) => json(v.channel) }),
     stamp: t.field({ type: Stamp, resolve: (v) => v }),
@@ -106,6 +129,7 @@ const Notification = builder.prismaObject('Notification', {
     application: t.exposeString('application', { nullable: true }),
     task: t.field({ type: NotificationTask, nullable: true, resolve: (n) => (n.task as Task | null) ?? null }),
     defaultLanguage: t.exposeString('defaultLanguage'),
+    extra: t.field({ ...extraField('NP6 notification members Herald does not read, as given.'), resolve: (n) => json(n.extra) }),
     stamp: t.field({ type: Stamp, resolve: (n) => n }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -146,9 +170,15 @@ const VersionInput = builder.inputType('NotificationVersionInput', {
     master: t.boolean(),
     label: t.string(),
     scripting: t.field({ type: 'JSONObject' }),
-    contents: t.field({ type: [LocaleContentInput], required: true }),
+    contents: t.field({ type: [LocaleContentInput], description: 'Herald\'s content, one entry per locale. Give this or `content`.' }),
+    content: t.field({
+      type: 'JSONObject',
+      description:
+        'NP6 content, kept as written: `{ type: "localized", locales: { "<locale>": {...} } }`, or any other `type` (or none) whose title, body, icon, thumbnail, image, email, sms and whatsapp are the default language\'s.',
+    }),
     redirection: t.field({ type: 'JSONObject' }),
     channel: t.field({ type: 'JSONObject' }),
+    extra: t.field({ type: 'JSONObject', description: 'NP6 members Herald does not read (at most 16 KiB of JSON).' }),
   }),
 });
 const SettingsInput = builder.inputType('NotificationSettingsInput', {
@@ -158,10 +188,17 @@ const SettingsInput = builder.inputType('NotificationSettingsInput', {
     purpose: t.field({ type: 'JSONObject' }),
     expiration: t.field({ type: 'JSONObject' }),
     mp: t.field({ type: 'JSONObject' }),
+    extra: t.field({ type: 'JSONObject', description: 'NP6 members Herald does not read (at most 16 KiB of JSON).' }),
   }),
 });
 const TaskInput = builder.inputType('NotificationTaskInput', {
-  fields: (t) => ({ id: t.id(), name: t.string(), description: t.string(), scheduler: t.field({ type: 'JSONObject' }) }),
+  fields: (t) => ({
+    id: t.id(),
+    name: t.string(),
+    description: t.string(),
+    scheduler: t.field({ type: 'JSONObject' }),
+    extra: t.field({ type: 'JSONObject', description: 'NP6 members Herald does not read (at most 16 KiB of JSON).' }),
+  }),
 });
 const NotificationInput = builder.inputType('NotificationInput', {
   fields: (t) => ({
@@ -176,6 +213,7 @@ const NotificationInput = builder.inputType('NotificationInput', {
     task: t.field({ type: TaskInput }),
     defaultLanguage: t.string({ description: 'Defaults to "en".' }),
     versions: t.field({ type: [VersionInput], description: 'On update, replaces the versions when given.' }),
+    extra: t.field({ type: 'JSONObject', description: 'NP6 members Herald does not read (at most 16 KiB of JSON).' }),
   }),
 });
 
@@ -347,26 +385,37 @@ interface RenderMetaShape {
   notification: number;
   version: string;
   application: string | null;
+  subscription: string | null;
   channel: string | null;
   redirection: string | null;
-  stamp: Record<string, unknown> | null;
+  stamp: TrackingStamp;
 }
 const RenderMeta = builder.objectRef<RenderMetaShape>('RenderMeta').implement({
   fields: (t) => ({
     notification: t.exposeInt('notification'),
     version: t.exposeID('version'),
     application: t.exposeString('application', { nullable: true }),
-    subscription: t.id({ nullable: true, description: 'Web-push subscriptions arrive with the delivery pipeline.', resolve: () => null }),
+    subscription: t.id({
+      nullable: true,
+      description:
+        "The contact's web push subscription (the latest registered) when the notification is delivered by web push; null without a contact, without web push (push-app goes to the in-app inbox until Herald has mobile push) or without a registered subscription.",
+      resolve: (m) => m.subscription,
+    }),
     channel: t.exposeString('channel', { nullable: true }),
     redirection: t.exposeString('redirection', { nullable: true }),
-    stamp: t.field({ type: 'JSONObject', nullable: true, resolve: (m) => m.stamp }),
+    stamp: t.field({
+      type: 'JSONObject',
+      description: "NP6 stamp { time, id, thread, set }: the caller's, completed by Herald (see README).",
+      resolve: (m) => m.stamp as unknown as Record<string, unknown>,
+    }),
   }),
 });
 
 function metaOf(
   n: { id: number; application: string | null },
   v: { id: string; channel: unknown; redirection: unknown },
-  stamp?: Record<string, unknown> | null,
+  stamp: TrackingStamp,
+  subscription: string | null,
 ): RenderMetaShape {
   const typed = (value: unknown) => {
     const o = value as { type?: string; value?: unknown } | null;
@@ -375,7 +424,7 @@ function metaOf(
     // A structured value (e.g. { href }) is answered as JSON rather than "[object Object]".
     return o.value != null ? JSON.stringify(o.value) : (o.type ?? null);
   };
-  return { notification: n.id, version: v.id, application: n.application, channel: typed(v.channel), redirection: typed(v.redirection), stamp: stamp ?? null };
+  return { notification: n.id, version: v.id, application: n.application, subscription, channel: typed(v.channel), redirection: typed(v.redirection), stamp };
 }
 
 interface RenderResultShape {
@@ -427,9 +476,12 @@ builder.queryField('renderNotification', (t) =>
       const user = hasContact ? await findContact(projectId, args.contact!) : null;
       const render = await renderVersion({ notification, version, user, data: args.data, variables: args.variables, locale: args.locale });
       const project = await prisma().project.findUniqueOrThrow({ where: { id: projectId }, select: { unicityField: true } });
+      // A render is not recorded: its stamp id is new unless the caller gave one.
+      const stamp = completeStamp(args.stamp, uuidv7(), new Date());
+      const subscription = user ? await subscriptionFor(projectId, user.id, channelsFor(notification.channels, version.channel)) : null;
       return {
         type: 'success' as const,
-        meta: metaOf(notification, version, args.stamp as Record<string, unknown> | null),
+        meta: metaOf(notification, version, stamp, subscription),
         render,
         contact: user ? footprint(user, project.unicityField) : null,
       };
@@ -478,6 +530,15 @@ const TestInput = builder.inputType('NotificationTestInput', {
   }),
 });
 
+const ChannelFallbackRef = builder.objectRef<ChannelFallback>('ChannelFallback').implement({
+  description: 'A send that could not use the channel its notification type implies, and where it went instead.',
+  fields: (t) => ({
+    from: t.exposeString('from', { description: 'The channel the type implies, e.g. MOBILE_PUSH for NP6 push-app (Herald has none yet).' }),
+    to: t.field({ type: [Channel], resolve: (f) => f.to }),
+    reason: t.exposeString('reason'),
+  }),
+});
+
 const ExecutionResultRef = builder.objectRef<ExecutionResult>('ExecutionResult').implement({
   description: 'The outcome of one execution, in input order: type "success" or "failure".',
   fields: (t) => ({
@@ -486,6 +547,13 @@ const ExecutionResultRef = builder.objectRef<ExecutionResult>('ExecutionResult')
     recipient: t.field({ type: Footprint, nullable: true, resolve: (r) => (r.type === 'success' ? r.recipient : null) }),
     render: t.field({ type: Rendered, nullable: true, resolve: (r) => (r.type === 'success' ? r.render : null) }),
     error: t.field({ type: ItemError, nullable: true, resolve: (r) => (r.type === 'failure' ? r.error : null) }),
+    stamp: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: "NP6 stamp { time, id, thread, set } of the execution: the caller's, completed by Herald (id: the execution id).",
+      resolve: (r) => (r.type === 'success' ? (r.stamp as unknown as Record<string, unknown>) : null),
+    }),
+    fallback: t.field({ type: ChannelFallbackRef, nullable: true, resolve: (r) => (r.type === 'success' ? r.fallback : null) }),
     messageIds: t.idList({
       description: 'The messages the execution created (one per channel of the notification); empty for a failure.',
       resolve: (r) => (r.type === 'success' ? r.messageIds : []),
@@ -498,7 +566,8 @@ const TestResultRef = builder.objectRef<TestResult>('NotificationTestResult').im
     type: t.exposeString('type'),
     id: t.exposeID('id', { description: 'The recorded test.' }),
     status: t.exposeString('status'),
-    meta: t.field({ type: RenderMeta, resolve: (r) => metaOf(r.notification, r.version) }),
+    meta: t.field({ type: RenderMeta, resolve: (r) => metaOf(r.notification, r.version, r.stamp, r.subscription) }),
+    fallback: t.field({ type: ChannelFallbackRef, nullable: true, resolve: (r) => r.fallback }),
     recipient: t.field({ type: Footprint, nullable: true, resolve: (r) => r.recipient }),
     render: t.field({ type: Rendered, resolve: (r) => r.render }),
     messageIds: t.idList({ description: 'The messages sent to the test recipient; empty when there is none.', resolve: (r) => r.messageIds }),

@@ -3,24 +3,56 @@ import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { Prisma, type Notification, type NotificationVersion } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom, notFound, type InputIssue } from '../../graphql/errors.ts';
-import { CHANNELS, localeContentSchema, NOTIFICATION_TYPES, templatesOf, toStored, TYPE_CHANNELS, type ChannelName } from './content.ts';
+import {
+  CHANNELS,
+  checkExtraSize,
+  extraSchema,
+  localeContentSchema,
+  nonEmpty,
+  np6ContentSchema,
+  NP6_MEMBERS,
+  NOTIFICATION_TYPES,
+  templatesOf,
+  toStored,
+  TYPE_CHANNELS,
+  type ChannelName,
+  type LocaleContent,
+  unknownMembers,
+} from './content.ts';
 import { checkTemplates } from './templates.ts';
 
-const jsonObject = z.record(z.string(), z.unknown());
-const typed = z.object({ type: z.string().min(1).max(100) }).catchall(z.unknown());
+// NP6's typed objects (purpose, expiration, scheduler, redirection, channel), `mp` and `scripting`
+// are open: what Herald does not read is stored as given, within the same bound as other extras.
+const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => checkExtraSize(value, ctx));
+const typed = z
+  .object({ type: z.string().min(1).max(100) })
+  .catchall(z.unknown())
+  .superRefine((value, ctx) => checkExtraSize(unknownMembers(value, ['type']), ctx));
 
 export const versionInputSchema = z.object({
   id: z.uuid().nullish(),
   master: z.boolean().nullish(),
   label: z.string().trim().max(200).nullish(),
-  scripting: z.object({ version: z.string().max(50).nullish() }).nullish(),
+  scripting: z
+    .object({ version: z.string().max(50).nullish() })
+    .catchall(z.unknown())
+    .superRefine((value, ctx) => checkExtraSize(unknownMembers(value, ['version']), ctx))
+    .nullish(),
+  /** Herald's form: one entry per locale. */
   contents: z
     .array(localeContentSchema)
     .min(1, 'give the content of at least one locale')
     .max(100)
-    .refine((list) => new Set(list.map((c) => c.locale.toLowerCase())).size === list.length, 'each locale may appear once'),
+    .refine((list) => new Set(list.map((c) => c.locale.toLowerCase())).size === list.length, 'each locale may appear once')
+    .nullish(),
+  /** NP6's form: any `type`, kept as written (see np6ContentSchema). */
+  content: np6ContentSchema.nullish(),
   redirection: typed.nullish(),
   channel: typed.nullish(),
+  extra: extraSchema(NP6_MEMBERS.version).nullish(),
+}).superRefine((v, ctx) => {
+  if (v.content != null && v.contents != null) ctx.addIssue({ code: 'custom', path: ['content'], message: 'give either content or contents, not both' });
+  if (v.content == null && v.contents == null) ctx.addIssue({ code: 'custom', path: ['content'], message: 'is required' });
 });
 export type VersionInput = z.input<typeof versionInputSchema>;
 type ParsedVersion = z.output<typeof versionInputSchema>;
@@ -44,11 +76,18 @@ export const notificationInputSchema = z.object({
       purpose: typed.nullish(),
       expiration: typed.nullish(),
       mp: jsonObject.nullish(),
+      extra: extraSchema(NP6_MEMBERS.settings).nullish(),
     })
     .nullish(),
   application: z.uuid().nullish(),
   task: z
-    .object({ id: z.uuid().nullish(), name: z.string().max(200).nullish(), description: z.string().max(2_000).nullish(), scheduler: typed.nullish() })
+    .object({
+      id: z.uuid().nullish(),
+      name: z.string().max(200).nullish(),
+      description: z.string().max(2_000).nullish(),
+      scheduler: typed.nullish(),
+      extra: extraSchema(NP6_MEMBERS.task).nullish(),
+    })
     .nullish(),
   defaultLanguage: z
     .string()
@@ -56,6 +95,7 @@ export const notificationInputSchema = z.object({
     .regex(/^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$/, 'must be a language tag such as "en"')
     .nullish(),
   versions: z.array(versionInputSchema).max(50).nullish(),
+  extra: extraSchema(NP6_MEMBERS.notification).nullish(),
 });
 export type NotificationInput = z.input<typeof notificationInputSchema>;
 type ParsedNotification = z.output<typeof notificationInputSchema>;
@@ -66,13 +106,25 @@ function parse<S extends z.ZodType>(schema: S, input: unknown, prefix: (string |
   return result.data;
 }
 
+/**
+ * A version's content per locale, each with the field path it was written at: NP6's flat content
+ * is the default language's; NP6's localized form and Herald's `contents` list their locales.
+ */
+function contentsOf(version: ParsedVersion, defaultLanguage: string, prefix: string): { content: LocaleContent; field: string }[] {
+  const c = version.content;
+  if (c?.flat) return [{ content: { ...c.flat, locale: defaultLanguage.replace('_', '-') }, field: `${prefix}.content` }];
+  if (c?.locales) return c.locales.map((l) => ({ content: l.content, field: `${prefix}.content.locales.${l.key}` }));
+  return (version.contents ?? []).map((content, i) => ({ content, field: `${prefix}.contents.${i}` }));
+}
+
 /** Checks a version against its notification: default-language content and template syntax. */
 function versionIssues(version: ParsedVersion, defaultLanguage: string, prefix: string): InputIssue[] {
   const issues: InputIssue[] = [];
-  if (!version.contents.some((c) => sameLanguage(c.locale, defaultLanguage))) {
-    issues.push({ field: `${prefix}.contents`, message: `must include content for the default language "${defaultLanguage}"` });
+  const contents = contentsOf(version, defaultLanguage, prefix);
+  if (!contents.some((c) => sameLanguage(c.content.locale, defaultLanguage))) {
+    issues.push({ field: `${prefix}.${version.content ? 'content' : 'contents'}`, message: `must include content for the default language "${defaultLanguage}"` });
   }
-  version.contents.forEach((content, i) => issues.push(...checkTemplates(templatesOf(content, `${prefix}.contents.${i}`))));
+  for (const { content, field } of contents) issues.push(...checkTemplates(templatesOf(content, field)));
   return issues;
 }
 
@@ -80,26 +132,37 @@ export function sameLanguage(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
-function versionData(version: ParsedVersion) {
+const jsonOrNull = (value: unknown) => (value == null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
+
+function versionData(version: ParsedVersion, defaultLanguage: string) {
   return {
     label: version.label ?? null,
-    scripting: version.scripting ?? Prisma.DbNull,
-    content: toStored(version.contents) as Prisma.InputJsonValue,
-    redirection: (version.redirection as Prisma.InputJsonValue | undefined) ?? Prisma.DbNull,
-    channel: (version.channel as Prisma.InputJsonValue | undefined) ?? Prisma.DbNull,
+    scripting: jsonOrNull(version.scripting),
+    content: toStored(contentsOf(version, defaultLanguage, '').map((c) => c.content)) as Prisma.InputJsonValue,
+    np6Content: jsonOrNull(version.content?.written),
+    redirection: jsonOrNull(version.redirection),
+    channel: jsonOrNull(version.channel),
+    extra: jsonOrNull(version.extra && nonEmpty(version.extra)),
   };
+}
+
+/** An open object's known members with its unknown ones (`extra`) stored beside them, as one JSON object. */
+function withExtra<T extends { extra?: Record<string, unknown> | null }>(value: T): Omit<T, 'extra'> & Record<string, unknown> {
+  const { extra, ...known } = value;
+  return { ...(extra ?? {}), ...known };
 }
 
 function notificationData(n: ParsedNotification) {
   return {
+    extra: jsonOrNull(n.extra && nonEmpty(n.extra)),
     key: n.key ?? null,
     type: n.type,
     channels: (n.channels?.length ? n.channels : TYPE_CHANNELS[n.type]!) as ChannelName[],
     name: n.name,
     description: n.description ?? null,
-    settings: (n.settings ?? {}) as Prisma.InputJsonValue,
+    settings: (n.settings ? withExtra(n.settings) : {}) as Prisma.InputJsonValue,
     application: n.application ?? null,
-    task: (n.task as Prisma.InputJsonValue | undefined) ?? Prisma.DbNull,
+    task: n.task ? (withExtra(n.task) as Prisma.InputJsonValue) : Prisma.DbNull,
     defaultLanguage: (n.defaultLanguage ?? 'en').replace('_', '-'),
   };
 }
@@ -133,7 +196,7 @@ export async function createNotification(projectId: string, input: unknown): Pro
       const created = await tx.notification.create({ data: { ...data, projectId, active } });
       for (const [i, v] of versions.entries()) {
         await tx.notificationVersion.create({
-          data: { id: uuidv7(), projectId, notificationId: created.id, masterOf: i === master ? created.id : null, ...versionData(v) },
+          data: { id: uuidv7(), projectId, notificationId: created.id, masterOf: i === master ? created.id : null, ...versionData(v, data.defaultLanguage) },
         });
       }
       return created;
@@ -187,7 +250,7 @@ export async function updateNotification(projectId: string, id: number, input: u
         // Clear the master first: the unique index allows one master at a time.
         await tx.notificationVersion.updateMany({ where: { notificationId: id }, data: { masterOf: null } });
         for (const [i, v] of versions.entries()) {
-          const fields = { ...versionData(v), masterOf: i === master ? id : null };
+          const fields = { ...versionData(v, data.defaultLanguage), masterOf: i === master ? id : null };
           const current = v.id ? await tx.notificationVersion.findFirst({ where: { id: v.id, notificationId: id } }) : null;
           if (v.id && !current) throw notFound('Version', v.id);
           if (current) await tx.notificationVersion.update({ where: { id: current.id }, data: fields });
@@ -219,7 +282,8 @@ export async function duplicateNotification(projectId: string, id: number): Prom
         key: null,
         active: false,
         settings: source.settings as Prisma.InputJsonValue,
-        task: (source.task as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
+        task: jsonOrNull(source.task),
+        extra: jsonOrNull(source.extra),
       },
     });
     for (const v of versions) {
@@ -232,8 +296,10 @@ export async function duplicateNotification(projectId: string, id: number): Prom
           label: v.label,
           scripting: (v.scripting as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
           content: v.content as Prisma.InputJsonValue,
-          redirection: (v.redirection as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
-          channel: (v.channel as Prisma.InputJsonValue | null) ?? Prisma.DbNull,
+          np6Content: jsonOrNull(v.np6Content),
+          redirection: jsonOrNull(v.redirection),
+          channel: jsonOrNull(v.channel),
+          extra: jsonOrNull(v.extra),
         },
       });
     }
@@ -280,7 +346,7 @@ export async function createVersion(projectId: string, notificationId: number, i
     const makeMaster = Boolean(v.master) || !hasMaster;
     if (makeMaster) await tx.notificationVersion.updateMany({ where: { masterOf: notificationId }, data: { masterOf: null } });
     return tx.notificationVersion.create({
-      data: { id: uuidv7(), projectId, notificationId, masterOf: makeMaster ? notificationId : null, ...versionData(v) },
+      data: { id: uuidv7(), projectId, notificationId, masterOf: makeMaster ? notificationId : null, ...versionData(v, notification.defaultLanguage) },
     });
   });
 }
@@ -301,7 +367,7 @@ export async function updateVersion(projectId: string, notificationId: number, v
     }
     return tx.notificationVersion.update({
       where: { id: existing.id },
-      data: { ...versionData(v), masterOf: v.master || existing.masterOf !== null ? notificationId : null },
+      data: { ...versionData(v, notification.defaultLanguage), masterOf: v.master || existing.masterOf !== null ? notificationId : null },
     });
   });
 }

@@ -22,10 +22,13 @@ export const MAX_CUSTOM_BYTES = 16_384;
 export const userProfileSchema = z.object({
   externalId: z.string().trim().min(1, 'is required').max(256),
   email: z.string().trim().max(320).pipe(z.email('must be an email address')).nullish(),
-  // Clients send "+44 7911 123456" (Notifuse's own example): keep the digits, require E.164.
+  // Clients send "+44 7911 123456" (Notifuse's own example): keep the digits, require E.164. It
+  // is stored (and returned) so: one canonical form is what SMS providers take, what NP6 unicity
+  // lookups and contact hashes compare, and what "fill if missing" sees (README: deliberate differences).
+  // "00" is the international prefix dialled from most countries: "0044 ..." is "+44 ...".
   telephone: z
     .string()
-    .transform((v) => v.replace(/[\s().-]/g, ''))
+    .transform((v) => v.replace(/[\s().-]/g, '').replace(/^00/, '+'))
     .refine((v) => E164.test(v), 'must be an international number in E.164 format, e.g. +447911123456')
     .nullish(),
   language: z
