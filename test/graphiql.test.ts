@@ -109,11 +109,13 @@ describe.skipIf(!hasAssets && !onCi)('GraphiQL served from this server', () => {
       await page.goto(`${h.url}/graphql`);
       const editor = page.locator('.graphiql-query-editor .monaco-editor');
       await editor.waitFor({ timeout: 30_000 });
-      await editor.click();
+      // Focus and keys rather than clicks: a click waits for the element to be "stable", which a
+      // loaded machine's animations can delay past any timeout.
+      await editor.locator('textarea').first().focus();
       await page.keyboard.press('ControlOrMeta+A');
       // The editor closes the brace itself.
       await page.keyboard.insertText('{ __typename ');
-      await page.locator('.graphiql-execute-button').click();
+      await page.keyboard.press('ControlOrMeta+Enter');
       await page.locator('.graphiql-response').getByText('"Query"').waitFor({ timeout: 15_000 });
       const screenshot = join(userDataDir, 'graphiql.png');
       await page.screenshot({ path: screenshot });
