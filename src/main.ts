@@ -7,12 +7,14 @@ import type { Delivery } from './delivery/delivery.ts';
 import type { ChannelProvider } from './delivery/providers/types.ts';
 import { createDeliveryRuntime } from './delivery/runtime.ts';
 import { createAuthRateLimiter, setAuthRateLimiter } from './modules/projects/rate-limit.ts';
+import { createNotification } from './modules/notifications/service.ts';
+import { userHash } from './modules/projects/credentials.ts';
 import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
 import { installProcessGuard, Readiness } from './server/guard.ts';
-import { listen } from './server/http.ts';
+import { listen, ListenError } from './server/http.ts';
 import { createLogger } from './server/logger.ts';
 
 export interface Herald {
@@ -50,7 +52,7 @@ export async function startHerald(
     const readiness = new Readiness();
     const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness });
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
-    if (db.kind === 'embedded') await ensureDefaultProject(logger, server.port);
+    if (db.kind === 'embedded') await ensureDefaultProject(logger, config.HOST, server.port);
     logger.info({ database: db.kind, pubsub: pubsub.kind }, 'Herald started');
     return {
       port: server.port,
@@ -73,25 +75,69 @@ export async function startHerald(
   }
 }
 
+/** The in-app notification the first embedded start creates, so the README's first send works. */
+export const WELCOME_NOTIFICATION = {
+  key: 'welcome',
+  type: 'in-app',
+  name: 'Welcome',
+  description: 'Created by the first embedded start for the README quick start; edit or delete it freely.',
+  versions: [
+    {
+      contents: [
+        {
+          locale: 'en',
+          // Liquid: the user's profile and the message's data (e.g. {"plan":"pro"}) fill the greeting.
+          title: 'Welcome{% if user.firstName %}, {{ user.firstName }}{% endif %}!',
+          body: 'Hello {{ user.firstName | default: "there" }}, you are on the {{ plan | default: "free" }} plan.',
+        },
+      ],
+    },
+  ],
+};
+
+/** The end user whose hash the first start prints: the README's examples all use u1. */
+const DEMO_USER = 'u1';
+
 /**
- * A newcomer's first embedded start creates a project and prints its credentials once,
- * so the API can be called at once. Later starts find the project and print nothing.
+ * A newcomer's first embedded start creates a project with a ready `welcome` notification and
+ * prints its credentials once, as `export` lines for the README's examples and a demo widget
+ * URL, so the quick start can be pasted as written. Later starts find the project and print
+ * nothing.
  */
-async function ensureDefaultProject(logger: Logger, port: number) {
+async function ensureDefaultProject(logger: Logger, host: string, port: number) {
   const { prisma } = await import('./db/client.ts');
   if ((await prisma().project.count()) > 0) return;
   const credentials = await createProject('Default project');
+  try {
+    await createNotification(credentials.projectId, WELCOME_NOTIFICATION);
+  } catch (error) {
+    // Otherwise the next start would find a project without its notification and print nothing.
+    await prisma().project.delete({ where: { id: credentials.projectId } });
+    throw error;
+  }
   logger.info({ projectId: credentials.projectId, keyId: credentials.keyId }, 'Created the default project');
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const base = `http://${shown}:${port}`;
+  const hash = userHash(credentials.widgetSecret, DEMO_USER);
+  const widget = `${base}/widget/demo?${new URLSearchParams({ projectId: credentials.projectId, userId: DEMO_USER, userHash: hash })}`;
   process.stdout.write(
     [
       '',
-      'Herald created a default project. These secrets are shown once; keep them:',
+      'Herald created a default project and an in-app notification "welcome". These secrets are shown once; keep them:',
       `  projectId     ${credentials.projectId}`,
       `  apiKey        ${credentials.apiKey}`,
       `  keyId         ${credentials.keyId}`,
       `  keySecret     ${credentials.keySecret}`,
       `  widgetSecret  ${credentials.widgetSecret}`,
-      `Try: curl -s localhost:${port}/graphql -H 'Authorization: Bearer ${credentials.apiKey}' -H 'content-type: application/json' -d '{"query":"{ project { id name } }"}'`,
+      '',
+      "For the README's examples, paste these lines into another terminal:",
+      `export APIKEY='${credentials.apiKey}'`,
+      `export PROJECT='${credentials.projectId}'`,
+      `export WIDGET_SECRET='${credentials.widgetSecret}'`,
+      `export HASH='${hash}'`,
+      '',
+      `Demo widget of user ${DEMO_USER} (open it, then send "welcome" to ${DEMO_USER}): ${widget}`,
+      `Try: curl -s ${base.replace('http://', '')}/graphql -H "Authorization: Bearer $APIKEY" -H 'content-type: application/json' -d '{"query":"{ project { id name } }"}'`,
       '',
     ].join('\n') + '\n',
   );
@@ -114,6 +160,11 @@ export async function main() {
   try {
     herald = await startHerald(config, logger);
   } catch (error) {
+    // A set-up mistake (the port): one line saying what to change, no stack.
+    if (error instanceof ListenError) {
+      process.stderr.write(`Herald could not start: ${error.message}\n`);
+      process.exit(1);
+    }
     logger.fatal({ err: error }, `Herald could not start: ${(error as Error).message}`);
     process.exit(1);
   }

@@ -194,6 +194,12 @@ const schema = z
       .enum(['true', 'false', '1', '0'])
       .default('true')
       .transform((v) => v === 'true' || v === '1'),
+    // --- first run and logs (firstrun) ---
+    /**
+     * Log lines: `json` (pino, one JSON object per line: for log collectors), `pretty` (readable,
+     * with pino-pretty; JSON when it is not installed) or `auto`: pretty when stdout is a terminal.
+     */
+    LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   })
   .superRefine((env, ctx) => {
     // Several instances only make sense with a shared database: the embedded one is per process.

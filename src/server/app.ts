@@ -15,6 +15,7 @@ import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { readBodyLimited } from './body.ts';
+import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useInputHygiene } from './use-input-hygiene.ts';
 import { useIntrospectionPolicy } from './use-introspection-policy.ts';
 import { useQueryLimits } from './use-query-limits.ts';
@@ -50,6 +51,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.NODE_ENV !== 'production' ? { title: 'Herald' } : false,
+    // Its assets come from this server (src/server/graphiql.ts): no CDN, so it works offline.
+    renderGraphiQL: renderLocalGraphiQL(logger),
     landingPage: false,
     cors: corsOptions(config.CORS_ORIGINS),
     healthCheckEndpoint: '/healthz',
@@ -85,6 +88,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
+      ...(config.NODE_ENV !== 'production' ? [useGraphiQLAssets(logger)] : []),
+      useGraphQLGetHelp({ graphiql: config.NODE_ENV !== 'production' }),
       useVariableErrors(),
       useSecurityHeaders({ corsList: config.CORS_ORIGINS !== '*' }),
       useQueryLimits({

@@ -12,6 +12,31 @@ export interface RunningServer {
   stop(timeoutMs: number): Promise<void>;
 }
 
+/**
+ * The port cannot be had (in use, or privileged): a mistake in the set-up, not a bug, so its
+ * message is one line naming the port and the variable that changes it, and has no stack.
+ */
+export class ListenError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'ListenError';
+  }
+
+  static from(error: NodeJS.ErrnoException, host: string, port: number): Error {
+    const where = `${host}:${port}`;
+    if (error.code === 'EADDRINUSE') {
+      return new ListenError(`Port ${port} is already in use (${where}): stop the process using it, or set PORT to another port (PORT=0 picks a free one).`, error.code);
+    }
+    if (error.code === 'EACCES') {
+      return new ListenError(`Not allowed to listen on port ${port} (${where}): set PORT to a port above 1023, or grant the permission.`, error.code);
+    }
+    if (error.code === 'EADDRNOTAVAIL') {
+      return new ListenError(`Cannot listen on ${where}: HOST is not an address of this machine (set HOST, e.g. 0.0.0.0 or 127.0.0.1).`, error.code);
+    }
+    return error;
+  }
+}
+
 export async function listen(
   yoga: HeraldYoga,
   pubsub: HeraldPubSub,
@@ -34,11 +59,14 @@ export async function listen(
     const socket = req.socket;
     res.once('finish', () => !req.complete && socket.destroySoon());
   });
-  const ws = attachWebSocketServer(server, yoga, pubsub, { logger, ...webSocket });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(ListenError.from(error, host, port)));
     server.listen(port, host, () => resolve());
   });
+  // Attached once listening: the websocket server re-emits the HTTP server's errors, and a
+  // refused port would otherwise print graphql-ws's "Internal error" with a stack. Nothing can
+  // connect in between: this runs in the same tick as the 'listening' callback.
+  const ws = attachWebSocketServer(server, yoga, pubsub, { logger, ...webSocket });
   const bound = (server.address() as AddressInfo).port;
   logger.info({ host, port: bound }, `Herald listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${bound}/graphql`);
   return {
