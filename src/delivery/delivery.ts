@@ -151,7 +151,7 @@ export class Delivery {
           { attempts: 5, backoffMs: 1_000 },
         );
       }
-      await prisma().message.updateMany({ where: { id: { in: messages.map((m) => m.id) } }, data: { enqueuedAt: new Date() } });
+      await prisma().$executeRaw`UPDATE "Message" SET "enqueuedAt" = ${new Date()} WHERE id = ANY(${messages.map((m) => m.id)}::uuid[])`;
     } catch (error) {
       this.deps.logger.warn({ err: error, count: messages.length }, 'Could not enqueue messages; the reconciler will');
     }

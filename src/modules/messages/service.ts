@@ -45,7 +45,7 @@ export interface SendResult {
 /**
  * Notifuse's messages.send: up to 50 messages, each decided on its own (one item's failure does
  * not undo another's) but written together: the batch shares its lookups, one user upsert and
- * one message transaction (see acceptMessageGroups). Emails and SMS are attempted before the
+ * one message statement (see acceptMessageGroups). Emails and SMS are attempted before the
  * answer, so provider errors come back as emailError / smsError while ok stays true.
  */
 export async function sendMessages(projectId: string, requestId: string, items: SendItem[], delivery: Delivery, config: { maxAttempts: number }): Promise<SendResult[]> {
@@ -182,7 +182,7 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
 
   const accepting = live();
   if (accepting.length) {
-    const written = await prisma().$transaction((tx) => acceptMessageGroups(tx, ctx, accepting.map((index) => drafts.get(index)!)));
+    const written = await acceptMessageGroups(prisma(), ctx, accepting.map((index) => drafts.get(index)!));
     for (const [i, index] of accepting.entries()) {
       const messages = written[i];
       // Null: a concurrent send with the same id got there first.
