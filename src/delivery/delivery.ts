@@ -205,7 +205,7 @@ export class Delivery {
    * (RECONCILE_STALE_MS) instead of being delivered now. Plain in-app messages
    * are delivered together in one statement (deliverInAppBatch); the others (providers that
    * call out, stacking in-app ones, muted ones) each take their own attempt, at most
-   * DELIVERY_CONCURRENCY of a batch at a time.
+   * DELIVERY_CONCURRENCY of a batch at a time, a user's in order.
    */
   async deliverMany(messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
@@ -230,11 +230,18 @@ export class Delivery {
         await this.announce(c.message, 'DELIVERED', { attempt: d.attempt, error: null, at: d.at }, c.project.statusWebhookUrl);
       }
     })();
-    let next = 0;
+    // One lane per user, in claim (id) order: a user's messages on this path (stacking ones
+    // above all) are attempted one after the other, as they were sent.
+    const lanes = new Map<string, typeof claimed>();
+    for (const c of others) {
+      const key = c.message.userId ?? c.message.id;
+      lanes.set(key, [...(lanes.get(key) ?? []), c]);
+    }
+    const queue = [...lanes.values()];
     const lane = async () => {
-      for (let c = others[next++]; c; c = others[next++]) await this.attempt(c);
+      for (let mine = queue.shift(); mine; mine = queue.shift()) for (const c of mine) await this.attempt(c);
     };
-    const results = await Promise.allSettled([inAppDone, ...Array.from({ length: Math.min(others.length, this.deps.config.DELIVERY_CONCURRENCY) }, lane)]);
+    const results = await Promise.allSettled([inAppDone, ...Array.from({ length: Math.min(queue.length, this.deps.config.DELIVERY_CONCURRENCY) }, lane)]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     // The queue retries the job; the claimed rows keep their lease until the reconciler frees them.
     if (failed) throw failed.reason;
