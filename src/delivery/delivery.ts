@@ -45,6 +45,15 @@ function statusEvent(
   };
 }
 
+/** A send that succeeded, waiting for its batch's finishMany. */
+interface Settled {
+  message: Message;
+  status: 'SENT' | 'DELIVERED';
+  provider: string;
+  providerMessageId: string | undefined;
+  statusWebhookUrl: string | null;
+}
+
 interface ClaimedProviderConfig {
   kind: string;
   name: string;
@@ -238,13 +247,53 @@ export class Delivery {
       lanes.set(key, [...(lanes.get(key) ?? []), c]);
     }
     const queue = [...lanes.values()];
+    // Successful sends of this batch, recorded together once its lanes are done.
+    const settled: Settled[] = [];
     const lane = async () => {
-      for (let mine = queue.shift(); mine; mine = queue.shift()) for (const c of mine) await this.attempt(c);
+      for (let mine = queue.shift(); mine; mine = queue.shift()) for (const c of mine) await this.attempt(c, settled);
     };
     const results = await Promise.allSettled([inAppDone, ...Array.from({ length: Math.min(queue.length, this.deps.config.DELIVERY_CONCURRENCY) }, lane)]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     // The queue retries the job; the claimed rows keep their lease until the reconciler frees them.
-    if (failed) throw failed.reason;
+    const finished = this.finishMany(settled);
+    if (failed) {
+      await finished.catch(() => {});
+      throw failed.reason;
+    }
+    await finished;
+  }
+
+  /**
+   * Records the successful sends of a batch (SENT, or DELIVERED where the channel confirms it) in
+   * one statement, each guarded by its claim like transition(), then publishes them. A crash
+   * before it leaves the messages SENDING: after the lease they are sent again with the same
+   * idempotency key, as after a crash right after a single send.
+   */
+  private async finishMany(settled: Settled[]): Promise<void> {
+    if (settled.length === 0) return;
+    const now = new Date();
+    const input = JSON.stringify(settled.map((x) => ({ id: x.message.id, attempts: x.message.attempts, status: x.status, provider: x.provider, providerMessageId: x.providerMessageId ?? null })));
+    const rows = await prisma().$queryRaw<{ messageId: string; attempt: number; at: Date }[]>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, attempts int, status text, provider text, "providerMessageId" text)
+      ),
+      moved AS (
+        UPDATE "Message" m SET status = x.status::"MessageStatus", "leaseUntil" = NULL, "updatedAt" = ${now}, provider = x.provider,
+          "providerMessageId" = x."providerMessageId", "lastError" = NULL, "sentAt" = ${now},
+          "deliveredAt" = CASE WHEN x.status = 'DELIVERED' THEN ${now} ELSE m."deliveredAt" END
+        FROM input x
+        WHERE m.id = x.id AND m.status = 'SENDING' AND m.attempts = x.attempts
+        RETURNING m.id, m."projectId", m.attempts, x.status, x.provider
+      )
+      INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt, provider)
+      SELECT id, "projectId", status::"MessageStatus", attempts, provider FROM moved
+      RETURNING "messageId", attempt, at`;
+    const recorded = new Map(rows.map((r) => [r.messageId, r]));
+    for (const x of settled) {
+      const row = recorded.get(x.message.id);
+      if (!row) this.leaseLost(x.message, x.status);
+      else await this.announce(x.message, x.status, { attempt: row.attempt, error: null, at: row.at }, x.statusWebhookUrl);
+    }
   }
 
   /**
@@ -289,7 +338,7 @@ export class Delivery {
   }
 
   /** The rest of one claimed message's attempt: preferences, the provider, the outcome. */
-  private async attempt({ message, user, project, notificationKey, providerConfigs }: ReturnType<typeof splitClaim>): Promise<void> {
+  private async attempt({ message, user, project, notificationKey, providerConfigs }: ReturnType<typeof splitClaim>, settled?: Settled[]): Promise<void> {
     const { config } = this.deps;
     const muted = mutedReason(message, { preferences: user?.preferences, notificationKey });
     if (muted) {
@@ -310,7 +359,9 @@ export class Delivery {
     }
     try {
       const outcome = await entry.provider.send({ message, user, idempotencyKey: message.id, signingSecret: project.signingSecret }, entry.settings);
-      await this.finish(message, outcome.delivered ? 'DELIVERED' : 'SENT', { provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
+      const status = outcome.delivered ? 'DELIVERED' : 'SENT';
+      if (settled) settled.push({ message, status, provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
+      else await this.finish(message, status, { provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
     } catch (error) {
       const providerError = error instanceof ProviderError ? error : new ProviderError((error as Error).message, false);
       if (providerError.permanent) {
