@@ -82,8 +82,26 @@ export class TemplateRenderError extends Error {
   }
 }
 
-export async function renderTemplate(source: string, kind: TemplateKind, scope: Record<string, unknown>, field: string): Promise<string> {
+/**
+ * Parsed templates by kind and source, so a version's templates are parsed once, not once per
+ * recipient (a 50-message send renders the same few sources 50 times). Keyed by the source
+ * itself: an edited version has a new source, so nothing is ever stale. Bounded; the oldest
+ * entry goes first. Only successful parses are kept (a syntax error is thrown every time).
+ */
+const PARSED_CACHE_SIZE = 1_000;
+const parsedCache = new Map<string, Template[]>();
+function parseCached(source: string, kind: TemplateKind, field: string): Template[] {
+  const key = `${kind}\u0000${source}`;
+  const hit = parsedCache.get(key);
+  if (hit) return hit;
   const templates = parse(source, kind, field);
+  if (parsedCache.size >= PARSED_CACHE_SIZE) parsedCache.delete(parsedCache.keys().next().value!);
+  parsedCache.set(key, templates);
+  return templates;
+}
+
+export async function renderTemplate(source: string, kind: TemplateKind, scope: Record<string, unknown>, field: string): Promise<string> {
+  const templates = parseCached(source, kind, field);
   try {
     return await (kind === 'html' ? htmlEngine : textEngine).render(templates, scope);
   } catch (error) {
