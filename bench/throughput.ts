@@ -7,7 +7,7 @@
  * per request, client ids, 1,000 users), and each server runs in a process of its own:
  *   - accept: POST /messages.send at c=8 and c=16 for --duration seconds each, Herald as the default
  *     server runs it (workers in the process, a fresh database per level) against baseline-accept
- *     (one transaction, one multi-row INSERT, one LPUSH).
+ *     (one transaction, one multi-row INSERT, one LPUSH); and c=8 with the API alone (WORKERS_ENABLED=false).
  *   - deliver: --messages in-app messages accepted first, then the workers started; deliveries/s until
  *     every one is terminal, Herald's workers alone (WORKERS_ENABLED=false, then started) against
  *     baseline-worker (one transaction of 4 statements per message). In-server: Herald with its workers
@@ -292,6 +292,17 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
       }
     }
   }
+  if (ONLY.includes('accept')) {
+    // The API alone (an instance with WORKERS_ENABLED=false), as the issue's first row.
+    const h = await startHerald(false, sink.url);
+    try {
+      const l = await load(h.info.url, h.headers, 8, { seconds: DURATION_S });
+      check('herald accept c=8 (API only)', l);
+      f['herald.accept.c8.api'] = l.accepted / l.seconds;
+    } finally {
+      await h.stop();
+    }
+  }
   if (ONLY.includes('deliver')) {
     // Workers alone: accept first, then start them.
     let h = await startHerald(false, sink.url);
@@ -341,7 +352,7 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
   const fmt = (k: string) => (f[k] === undefined ? '-' : f[k]!.toFixed(0));
   console.log(
     `run ${index}: load ${out.load.join(' -> ')} | accept c=8 ${fmt('herald.accept.c8')} vs ${fmt('base.accept.c8')} (p99 ${fmt('herald.accept.c8.p99')} ms), ` +
-      `c=16 ${fmt('herald.accept.c16')} vs ${fmt('base.accept.c16')} | deliver alone ${fmt('herald.deliver.alone')}, in server ${fmt('herald.deliver.server')}, ` +
+      `c=16 ${fmt('herald.accept.c16')} vs ${fmt('base.accept.c16')}, API only c=8 ${fmt('herald.accept.c8.api')} | deliver alone ${fmt('herald.deliver.alone')}, in server ${fmt('herald.deliver.server')}, ` +
       `webhook ${fmt('herald.webhook')} vs baseline worker ${fmt('base.deliver')} msg/s`,
   );
   for (const failure of out.failures) console.log(`  FAILURE ${failure}`);
@@ -376,6 +387,7 @@ async function main(): Promise<number> {
   if (ONLY.includes('accept')) {
     row('accept msg/s c=8 (workers in)', 'herald.accept.c8', 'base.accept.c8', '>= 0.30');
     row('accept msg/s c=16 (workers in)', 'herald.accept.c16', 'base.accept.c16', '>= 0.30');
+    row('accept msg/s c=8 (API only)', 'herald.accept.c8.api', 'base.accept.c8', '');
     console.log(`  accept p99 ms c=8                  ${med('herald.accept.c8.p99').toFixed(0).padStart(8)}                       < 100`);
   }
   if (ONLY.includes('deliver')) {
