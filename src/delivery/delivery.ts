@@ -222,7 +222,10 @@ export class Delivery {
     const inApp: InAppClaim[] = [];
     const others: typeof claimed = [];
     for (const c of claimed) {
-      this.announce(c.message, 'SENDING', { attempt: c.message.attempts, error: null, at: c.sendingAt }).catch(() => {});
+      // Not awaited: SENDING is not terminal, so announcing it only publishes (no callbacks to queue).
+      this.announce(c.message, 'SENDING', { attempt: c.message.attempts, error: null, at: c.sendingAt }).catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, messageId: c.message.id }, 'Could not publish a status event'),
+      );
       const entry = mutedReason(c.message, { preferences: c.user?.preferences, notificationKey: c.notificationKey })
         ? undefined
         : this.providerChain(c.message, c.providerConfigs)[Math.floor((c.message.attempts - 1) / c.message.maxAttempts)];
