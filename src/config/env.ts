@@ -63,6 +63,12 @@ const schema = z
       }),
     /** How long a worker owns a message it is sending; after that a crash is assumed. */
     DELIVERY_LEASE_MS: z.coerce.number().int().min(1_000).default(60_000),
+    // --- throughput (batched delivery) ---
+    /**
+     * Due messages of one channel per queue job: a worker claims them in one statement and
+     * delivers in-app ones in one statement. 1: one job per message, as before.
+     */
+    DELIVERY_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
     /** How often the reconciler looks for messages that were never enqueued or were lost. */
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
     /** A queued message with no progress for this long is enqueued again (jobs lost with Redis). */

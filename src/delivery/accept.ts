@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Channel, Message, MessageStatus, Notification, Prisma, User } from '../generated/prisma/client.ts';
+import { Prisma, type Channel, type Message, type MessageStatus, type Notification, type PrismaClient, type User } from '../generated/prisma/client.ts';
 import type { RenderedContent } from '../modules/notifications/render.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
@@ -30,48 +30,109 @@ export interface AcceptContext {
   maxAttempts: number;
 }
 
+/** Where the accept statements run: the caller's transaction, or the client for a statement alone. */
+type Db = Prisma.TransactionClient | PrismaClient;
+
 /**
  * Writes the messages and their first status event in the caller's transaction, so a request
  * is accepted exactly when its messages are durable. The caller dispatches after the commit.
  */
-export async function acceptMessages(tx: Prisma.TransactionClient, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
+export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
   const now = new Date();
   const rows = drafts.map((d) => rowOf(ctx, d, now));
   if (rows.length === 0) return [];
-  const created = await tx.message.createManyAndReturn({ data: rows });
-  await recordAccepted(tx, created, now);
-  return created;
+  await insertMessages(tx, ctx, rows, now, false);
+  return rows;
 }
 
 /**
- * acceptMessages for several independent items (one group of drafts each) in one transaction:
- * two statements for the whole batch instead of a transaction per item. An item stays atomic
- * and does not drag the others down: when a concurrent request took one of its client ids
- * (the unique index decides; the insert skips the row instead of aborting the transaction),
- * its other rows are removed again and its entry is null. Other errors abort the whole batch.
+ * acceptMessages for several independent items (one group of drafts each): ONE statement for the
+ * whole batch (messages and their events). An item stays atomic and does not drag the others
+ * down: when a concurrent request took one of its client ids (the unique index decides; the
+ * insert skips the row instead of failing the statement), its entry is null. A group that could
+ * come out partial (several rows sharing a client id: one per channel) is written in a
+ * transaction that removes its other rows again; a batch of one-row groups needs none, as one
+ * statement commits whole or not at all. Other errors write nothing.
  */
-export async function acceptMessageGroups(tx: Prisma.TransactionClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
+export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
   const now = new Date();
   const rows = groups.map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
   const all = rows.flat();
   if (all.length === 0) return groups.map(() => []);
-  const created = new Map((await tx.message.createManyAndReturn({ data: all, skipDuplicates: true })).map((m) => [m.id, m]));
-  const orphans: string[] = [];
-  const result = rows.map((group) => {
-    const kept = group.flatMap((row) => created.get(row.id) ?? []);
-    if (kept.length === group.length) return kept;
-    orphans.push(...kept.map((m) => m.id));
-    return null;
-  });
-  if (orphans.length) {
-    await tx.message.deleteMany({ where: { id: { in: orphans } } });
-    for (const id of orphans) created.delete(id);
-  }
-  await recordAccepted(tx, [...created.values()], now);
-  return result;
+  const partialPossible = rows.some((group) => group.length > 1 && group.some((row) => row.externalId !== null));
+  const write = async (tx: Db) => {
+    const inserted = await insertMessages(tx, ctx, all, now, true);
+    const orphans: string[] = [];
+    const result = rows.map((group) => {
+      const kept = group.filter((row) => inserted.has(row.id));
+      if (kept.length === group.length) return kept;
+      orphans.push(...kept.map((m) => m.id));
+      return null;
+    });
+    // Their events go with them (ON DELETE CASCADE).
+    if (orphans.length) await tx.$executeRaw`DELETE FROM "Message" WHERE id = ANY(${orphans}::uuid[])`;
+    return result;
+  };
+  return partialPossible ? db.$transaction((tx) => write(tx)) : write(db);
 }
 
-function rowOf(ctx: AcceptContext, d: MessageDraft, now: Date) {
+/**
+ * The insert of messages and their first events, as one statement over a JSON array: Prisma's
+ * createManyAndReturn + createMany cost ~32 ms of CPU for 50 rows (the query compiler and
+ * per-row result mapping), this ~2.5 ms. Only the inserted ids come back: the caller already
+ * holds every column's value. skipDuplicates: a row whose client id is taken is skipped
+ * instead of failing the statement. Answers the ids inserted.
+ */
+async function insertMessages(db: Db, ctx: AcceptContext, rows: Message[], now: Date, skipDuplicates: boolean): Promise<Set<string>> {
+  const json = JSON.stringify(
+    rows.map((r, i) => ({
+      i,
+      id: r.id,
+      externalId: r.externalId,
+      notificationId: r.notificationId,
+      versionId: r.versionId,
+      userId: r.userId,
+      channel: r.channel,
+      status: r.status,
+      to: r.to,
+      content: r.content,
+      data: r.data,
+      executionId: r.executionId,
+      incrementId: r.incrementId,
+      critical: r.critical,
+      category: r.category,
+      scheduledAt: r.scheduledAt,
+      callbackUrl: r.callbackUrl,
+      callbackMetadata: r.callbackMetadata,
+      lastError: r.lastError,
+    })),
+  );
+  const conflict = skipDuplicates ? Prisma.sql`ON CONFLICT ("projectId", "externalId", channel) DO NOTHING` : Prisma.empty;
+  const inserted = await db.$queryRaw<{ id: string }[]>`
+    WITH ins AS (
+      INSERT INTO "Message" (id, "projectId", "requestId", source, "maxAttempts", "createdAt", "updatedAt", "externalId", "notificationId",
+        "versionId", "userId", channel, status, "to", content, data, "executionId", "incrementId", critical, category, "scheduledAt",
+        "callbackUrl", "callbackMetadata", "lastError")
+      SELECT r.id, ${ctx.projectId}::uuid, ${ctx.requestId}, ${ctx.source}, ${ctx.maxAttempts}, ${now}, ${now}, r."externalId", r."notificationId",
+        r."versionId", r."userId", r.channel::"Channel", r.status::"MessageStatus", r."to", r.content, r.data, r."executionId", r."incrementId",
+        r.critical, r.category, r."scheduledAt", r."callbackUrl", r."callbackMetadata", r."lastError"
+      FROM jsonb_to_recordset(${json}::jsonb) AS r(i int, id uuid, "externalId" text, "notificationId" int, "versionId" uuid, "userId" uuid,
+        channel text, status text, "to" text, content jsonb, data jsonb, "executionId" uuid, "incrementId" text, critical boolean,
+        category text, "scheduledAt" timestamp(3), "callbackUrl" text, "callbackMetadata" jsonb, "lastError" text)
+      ORDER BY r.i
+      ${conflict}
+      RETURNING id, status, "lastError"
+    ),
+    events AS (
+      INSERT INTO "MessageEvent" ("messageId", "projectId", status, error, at)
+      SELECT id, ${ctx.projectId}::uuid, status, "lastError", ${now} FROM ins
+    )
+    SELECT id::text FROM ins`;
+  return new Set(inserted.map((r) => r.id));
+}
+
+/** The row as the database will hold it: the statement only confirms which ones it inserted. */
+function rowOf(ctx: AcceptContext, d: MessageDraft, now: Date): Message {
   const status: MessageStatus = d.skipReason ? 'SKIPPED' : d.scheduledAt && d.scheduledAt > now ? 'SCHEDULED' : 'QUEUED';
   return {
     id: uuidv7(),
@@ -85,26 +146,28 @@ function rowOf(ctx: AcceptContext, d: MessageDraft, now: Date) {
     notificationId: d.notificationId,
     versionId: d.versionId,
     to: d.to,
-    content: d.content as Prisma.InputJsonValue,
-    data: d.data as Prisma.InputJsonValue,
+    content: d.content as Prisma.JsonValue,
+    data: d.data as Prisma.JsonValue,
     externalId: d.externalId ?? null,
     incrementId: d.incrementId ?? null,
+    stackCount: 1,
     critical: d.critical ?? false,
     category: d.category ?? null,
+    attempts: 0,
     scheduledAt: status === 'SCHEDULED' ? d.scheduledAt! : null,
     callbackUrl: d.callbackUrl ?? null,
-    callbackMetadata: (d.callbackMetadata ?? undefined) as Prisma.InputJsonValue | undefined,
+    callbackMetadata: (d.callbackMetadata ?? null) as Prisma.JsonValue,
     executionId: d.executionId ?? null,
     lastError: d.skipReason ?? null,
+    provider: null,
+    providerMessageId: null,
+    enqueuedAt: null,
+    leaseUntil: null,
+    sentAt: null,
+    deliveredAt: null,
     createdAt: now,
+    updatedAt: now,
   };
-}
-
-async function recordAccepted(tx: Prisma.TransactionClient, created: Message[], now: Date): Promise<void> {
-  if (created.length === 0) return;
-  await tx.messageEvent.createMany({
-    data: created.map((m) => ({ messageId: m.id, projectId: m.projectId, status: m.status, error: m.lastError, at: now })),
-  });
 }
 
 export interface DraftOptions {

@@ -4,9 +4,10 @@ import { prisma } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type User } from '../generated/prisma/client.ts';
 import type { HeraldPubSub, MessageStatusEvent } from '../realtime/pubsub.ts';
 import { mutedReason } from '../modules/preferences/service.ts';
+import { deliverInAppBatch, type InAppClaim } from './providers/in-app.ts';
 import { BUILT_IN, createProviderRegistry } from './providers/registry.ts';
 import { ProviderError, type ChannelProvider, type ProviderSettings } from './providers/types.ts';
-import type { JobQueue } from './queue.ts';
+import type { JobQueue, NewJob } from './queue.ts';
 import type { SecretBox } from './secrets.ts';
 import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
@@ -45,6 +46,15 @@ function statusEvent(
   };
 }
 
+/** A send that succeeded, waiting for its batch's finishMany. */
+interface Settled {
+  message: Message;
+  status: 'SENT' | 'DELIVERED';
+  provider: string;
+  providerMessageId: string | undefined;
+  statusWebhookUrl: string | null;
+}
+
 interface ClaimedProviderConfig {
   kind: string;
   name: string;
@@ -81,8 +91,10 @@ function splitClaim(row: ClaimRow) {
   };
 }
 
+/** One message (retries, scheduled sends, rate-limited channels) or a batch of due ones. */
 interface DeliveryJob {
-  messageId: string;
+  messageId?: string;
+  messageIds?: string[];
 }
 interface CallbackJob {
   url: string;
@@ -132,27 +144,38 @@ export class Delivery {
     return this.providers.get(kind);
   }
 
-  /** Hands accepted messages to the queue. Failure is logged, not thrown: the reconciler retries. */
+  /**
+   * Hands accepted messages to the queue. Failure is logged, not thrown: the reconciler retries.
+   * Due messages go as one job per batch (DELIVERY_BATCH_SIZE) and channel, added in one
+   * addBulk: a worker claims the batch in one statement. Delayed ones, and channels with a rate
+   * limit (the queue's limiter counts jobs), keep one job per message.
+   */
   async dispatch(messages: Pick<Message, 'id' | 'channel' | 'scheduledAt' | 'attempts'>[], jobSuffix?: string): Promise<void> {
     if (messages.length === 0) return;
+    const { config } = this.deps;
     try {
       for (const channel of CHANNEL_QUEUES) {
-        const batch = messages.filter((m) => m.channel === channel);
-        if (batch.length === 0) continue;
-        await this.deps.queue.add<DeliveryJob>(
-          queueName(channel),
-          batch.map((m) => ({
-            // One job id per attempt; the reconciler adds its own suffix, because a job that
-            // failed for good keeps its id in the queue and would block a plain re-add.
-            id: `${m.id}_${jobSuffix ?? m.attempts}`,
-            data: { messageId: m.id },
-            delayMs: m.scheduledAt ? m.scheduledAt.getTime() - Date.now() : 0,
-          })),
-          // Handler errors are infrastructure failures (database down): retried by the queue.
-          { attempts: 5, backoffMs: 1_000 },
-        );
+        const forChannel = messages.filter((m) => m.channel === channel);
+        if (forChannel.length === 0) continue;
+        const now = Date.now();
+        const batchable = !config.DELIVERY_RATE_LIMITS[channel];
+        const due = batchable ? forChannel.filter((m) => !m.scheduledAt || m.scheduledAt.getTime() <= now) : [];
+        const single = batchable ? forChannel.filter((m) => !due.includes(m)) : forChannel;
+        const jobs: NewJob<DeliveryJob>[] = single.map((m) => ({
+          // One job id per attempt; the reconciler adds its own suffix, because a job that
+          // failed for good keeps its id in the queue and would block a plain re-add.
+          id: `${m.id}_${jobSuffix ?? m.attempts}`,
+          data: { messageId: m.id },
+          delayMs: m.scheduledAt ? m.scheduledAt.getTime() - now : 0,
+        }));
+        for (let i = 0; i < due.length; i += config.DELIVERY_BATCH_SIZE) {
+          const batch = due.slice(i, i + config.DELIVERY_BATCH_SIZE);
+          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id) } });
+        }
+        // Handler errors are infrastructure failures (database down): retried by the queue.
+        await this.deps.queue.add<DeliveryJob>(queueName(channel), jobs, { attempts: 5, backoffMs: 1_000 });
       }
-      await prisma().message.updateMany({ where: { id: { in: messages.map((m) => m.id) } }, data: { enqueuedAt: new Date() } });
+      await prisma().$executeRaw`UPDATE "Message" SET "enqueuedAt" = ${new Date()} WHERE id = ANY(${messages.map((m) => m.id)}::uuid[])`;
     } catch (error) {
       this.deps.logger.warn({ err: error, count: messages.length }, 'Could not enqueue messages; the reconciler will');
     }
@@ -161,7 +184,7 @@ export class Delivery {
   startWorkers(): void {
     const { config } = this.deps;
     for (const channel of CHANNEL_QUEUES) {
-      this.deps.queue.process<DeliveryJob>(queueName(channel), (job) => this.deliver(job.messageId), {
+      this.deps.queue.process<DeliveryJob>(queueName(channel), (job) => this.deliverMany(job.messageIds ?? (job.messageId ? [job.messageId] : [])), {
         concurrency: config.DELIVERY_CONCURRENCY,
         limiter: config.DELIVERY_RATE_LIMITS[channel],
       });
@@ -178,44 +201,149 @@ export class Delivery {
     await this.reconciling;
   }
 
+  /** One attempt at one message (see deliverMany). */
+  deliver(messageId: string): Promise<void> {
+    return this.deliverMany([messageId]);
+  }
+
   /**
-   * One attempt at one message. Safe to run twice: the claim is an atomic UPDATE that only a
-   * QUEUED/SCHEDULED message (or a SENDING one whose worker's lease ran out) passes.
+   * One attempt at each of these messages. Safe to run twice: the claim is an atomic UPDATE that
+   * only a QUEUED/SCHEDULED message (or a SENDING one whose worker's lease ran out) passes; the
+   * rows are locked in id order, so two jobs naming the same messages (a reconciler re-dispatch)
+   * cannot deadlock. Not SKIP LOCKED: the accepting request's enqueuedAt update holds the row
+   * for a moment right after the job is added, and a skipped row would wait for the reconciler
+   * (RECONCILE_STALE_MS) instead of being delivered now. Plain in-app messages
+   * are delivered together in one statement (deliverInAppBatch); the others (providers that
+   * call out, stacking in-app ones, muted ones) each take their own attempt, at most
+   * DELIVERY_CONCURRENCY of a batch at a time, a user's in order.
    */
-  async deliver(messageId: string): Promise<void> {
-    const { config } = this.deps;
-    const leaseUntil = new Date(Date.now() + config.DELIVERY_LEASE_MS);
-    // The claim, its SENDING event and everything the attempt reads, in one statement (seven
-    // round trips before): the user (and preferences, read at delivery time: a user who mutes a
-    // channel stops scheduled ones too), the notification's key, the project's secret and status
-    // webhook and the provider chain. Reading them in the claim's snapshot needs no cache, so a
-    // provider configuration change applies to the next attempt, as before. The SENDING event
-    // commits with the claim, so a muted message records SENDING before SKIPPED: its row went
-    // through SENDING too.
-    const [row] = await prisma().$queryRaw<ClaimRow[]>`
-      WITH claimed AS (
-        UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "leaseUntil" = ${leaseUntil}, "updatedAt" = now()
-        WHERE id = ${messageId}::uuid
+  async deliverMany(messageIds: string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    const claimed = (await this.claim(messageIds)).map((row) => ({ ...splitClaim(row), sendingAt: row._sendingAt }));
+    const inApp: InAppClaim[] = [];
+    const others: typeof claimed = [];
+    for (const c of claimed) {
+      // Not awaited: SENDING is not terminal, so announcing it only publishes (no callbacks to queue).
+      this.announce(c.message, 'SENDING', { attempt: c.message.attempts, error: null, at: c.sendingAt }).catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, messageId: c.message.id }, 'Could not publish a status event'),
+      );
+      const entry = mutedReason(c.message, { preferences: c.user?.preferences, notificationKey: c.notificationKey })
+        ? undefined
+        : this.providerChain(c.message, c.providerConfigs)[Math.floor((c.message.attempts - 1) / c.message.maxAttempts)];
+      if (entry?.provider.kind === 'in-app' && c.message.userId && !c.message.incrementId) inApp.push({ message: c.message, provider: entry.name });
+      else others.push(c);
+    }
+    const byId = new Map(claimed.map((c) => [c.message.id, c]));
+    const inAppDone = (async () => {
+      const delivered = await deliverInAppBatch(this.deps.pubsub, inApp);
+      const done = new Set(delivered.map((d) => d.messageId));
+      for (const { message } of inApp) if (!done.has(message.id)) this.leaseLost(message, 'DELIVERED');
+      for (const d of delivered) {
+        const c = byId.get(d.messageId)!;
+        await this.announce(c.message, 'DELIVERED', { attempt: d.attempt, error: null, at: d.at }, c.project.statusWebhookUrl);
+      }
+    })();
+    // One lane per user, in claim (id) order: a user's messages on this path (stacking ones
+    // above all) are attempted one after the other, as they were sent.
+    const lanes = new Map<string, typeof claimed>();
+    for (const c of others) {
+      const key = c.message.userId ?? c.message.id;
+      lanes.set(key, [...(lanes.get(key) ?? []), c]);
+    }
+    const queue = [...lanes.values()];
+    // Successful sends of this batch, recorded together once its lanes are done.
+    const settled: Settled[] = [];
+    const lane = async () => {
+      for (let mine = queue.shift(); mine; mine = queue.shift()) for (const c of mine) await this.attempt(c, settled);
+    };
+    const results = await Promise.allSettled([inAppDone, ...Array.from({ length: Math.min(queue.length, this.deps.config.DELIVERY_CONCURRENCY) }, lane)]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // The queue retries the job; the claimed rows keep their lease until the reconciler frees them.
+    const finished = this.finishMany(settled);
+    if (failed) {
+      await finished.catch(() => {});
+      throw failed.reason;
+    }
+    await finished;
+  }
+
+  /**
+   * Records the successful sends of a batch (SENT, or DELIVERED where the channel confirms it) in
+   * one statement, each guarded by its claim like transition(), then publishes them. A crash
+   * before it leaves the messages SENDING: after the lease they are sent again with the same
+   * idempotency key, as after a crash right after a single send.
+   */
+  private async finishMany(settled: Settled[]): Promise<void> {
+    if (settled.length === 0) return;
+    const now = new Date();
+    const input = JSON.stringify(settled.map((x) => ({ id: x.message.id, attempts: x.message.attempts, status: x.status, provider: x.provider, providerMessageId: x.providerMessageId ?? null })));
+    const rows = await prisma().$queryRaw<{ messageId: string; attempt: number; at: Date }[]>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(id uuid, attempts int, status text, provider text, "providerMessageId" text)
+      ),
+      moved AS (
+        UPDATE "Message" m SET status = x.status::"MessageStatus", "leaseUntil" = NULL, "updatedAt" = ${now}, provider = x.provider,
+          "providerMessageId" = x."providerMessageId", "lastError" = NULL, "sentAt" = ${now},
+          "deliveredAt" = CASE WHEN x.status = 'DELIVERED' THEN ${now} ELSE m."deliveredAt" END
+        FROM input x
+        WHERE m.id = x.id AND m.status = 'SENDING' AND m.attempts = x.attempts
+        RETURNING m.id, m."projectId", m.attempts, x.status, x.provider
+      )
+      INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt, provider)
+      SELECT id, "projectId", status::"MessageStatus", attempts, provider FROM moved
+      RETURNING "messageId", attempt, at`;
+    const recorded = new Map(rows.map((r) => [r.messageId, r]));
+    for (const x of settled) {
+      const row = recorded.get(x.message.id);
+      if (!row) this.leaseLost(x.message, x.status);
+      else await this.announce(x.message, x.status, { attempt: row.attempt, error: null, at: row.at }, x.statusWebhookUrl);
+    }
+  }
+
+  /**
+   * The claim of many messages, their SENDING events and everything an attempt reads, in one
+   * statement (seven round trips per message before): the user (and preferences, read at
+   * delivery time: a user who mutes a channel stops scheduled ones too), the notification's key,
+   * the project's secret and status webhook and the provider chain. Reading them in the claim's
+   * snapshot needs no cache, so a provider configuration change applies to the next attempt.
+   * The SENDING event commits with the claim, so a muted message records SENDING before SKIPPED.
+   */
+  private claim(messageIds: string[]): Promise<ClaimRow[]> {
+    const leaseUntil = new Date(Date.now() + this.deps.config.DELIVERY_LEASE_MS);
+    return prisma().$queryRaw<ClaimRow[]>`
+      WITH claimable AS (
+        SELECT id FROM "Message"
+        WHERE id = ANY(${messageIds}::uuid[])
           AND (status IN ('QUEUED', 'SCHEDULED') OR (status = 'SENDING' AND "leaseUntil" < now()))
           AND ("scheduledAt" IS NULL OR "scheduledAt" <= now() + interval '1 second')
-        RETURNING *
+        ORDER BY id
+        FOR UPDATE
+      ),
+      claimed AS (
+        UPDATE "Message" m SET status = 'SENDING', attempts = m.attempts + 1, "leaseUntil" = ${leaseUntil}, "updatedAt" = now()
+        FROM claimable WHERE m.id = claimable.id
+        RETURNING m.*
       ),
       sending AS (
         INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt)
         SELECT id, "projectId", 'SENDING', attempts FROM claimed
-        RETURNING at
+        RETURNING "messageId", at
       )
-      SELECT c.*, ${USER_COLUMNS}, (SELECT at FROM sending) AS "_sendingAt",
+      SELECT c.*, ${USER_COLUMNS}, s.at AS "_sendingAt",
         p."signingSecret" AS "_signingSecret", p."statusWebhookUrl" AS "_statusWebhookUrl", n.key AS "_notificationKey",
         (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', pc.kind, 'name', pc.name, 'settings', pc.settings, 'secrets', pc.secrets) ORDER BY pc.priority), '[]'::jsonb)
           FROM "ProviderConfig" pc WHERE pc."projectId" = c."projectId" AND pc.channel = c.channel AND pc.enabled) AS "_providers"
       FROM claimed c
+      JOIN sending s ON s."messageId" = c.id
       LEFT JOIN "User" u ON u.id = c."userId"
       LEFT JOIN "Project" p ON p.id = c."projectId"
-      LEFT JOIN "Notification" n ON n.id = c."notificationId"`;
-    if (!row) return;
-    const { message, user, project, notificationKey, providerConfigs } = splitClaim(row);
-    await this.announce(message, 'SENDING', { attempt: message.attempts, error: null, at: row._sendingAt });
+      LEFT JOIN "Notification" n ON n.id = c."notificationId"
+      ORDER BY c.id`;
+  }
+
+  /** The rest of one claimed message's attempt: preferences, the provider, the outcome. */
+  private async attempt({ message, user, project, notificationKey, providerConfigs }: ReturnType<typeof splitClaim>, settled?: Settled[]): Promise<void> {
+    const { config } = this.deps;
     const muted = mutedReason(message, { preferences: user?.preferences, notificationKey });
     if (muted) {
       await this.finish(message, 'SKIPPED', { error: muted, statusWebhookUrl: project.statusWebhookUrl });
@@ -235,7 +363,9 @@ export class Delivery {
     }
     try {
       const outcome = await entry.provider.send({ message, user, idempotencyKey: message.id, signingSecret: project.signingSecret }, entry.settings);
-      await this.finish(message, outcome.delivered ? 'DELIVERED' : 'SENT', { provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
+      const status = outcome.delivered ? 'DELIVERED' : 'SENT';
+      if (settled) settled.push({ message, status, provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
+      else await this.finish(message, status, { provider: entry.name, providerMessageId: outcome.providerMessageId, statusWebhookUrl });
     } catch (error) {
       const providerError = error instanceof ProviderError ? error : new ProviderError((error as Error).message, false);
       if (providerError.permanent) {

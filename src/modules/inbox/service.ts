@@ -69,8 +69,16 @@ export async function inboxCursor(owner: InboxOwner): Promise<string> {
   return (state?.lastCursor ?? 0n).toString();
 }
 
+/**
+ * The user's unread count. Without a category it is the counter kept in InboxState (moved with
+ * every change under the inbox lock: set by recordInboxEvents, raised by the batched in-app
+ * delivery by the number of items it creates), so it costs one row read, not a count over the
+ * whole inbox. Per category it is counted.
+ */
 export async function unreadCount(owner: InboxOwner, category?: string | null): Promise<number> {
-  return prisma().inboxItem.count({ where: unreadWhere(owner.projectId, owner.userId, category) });
+  if (category) return prisma().inboxItem.count({ where: unreadWhere(owner.projectId, owner.userId, category) });
+  const state = await prisma().inboxState.findFirst({ where: { userId: owner.userId, projectId: owner.projectId }, select: { unreadCount: true } });
+  return state?.unreadCount ?? 0;
 }
 
 export async function getItem(owner: InboxOwner, id: string): Promise<InboxItem> {
