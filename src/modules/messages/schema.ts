@@ -3,6 +3,7 @@ import { filter, pipe } from 'graphql-yoga';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import { connectionArgs, pageById } from '../../graphql/connections.ts';
+import { badInput } from '../../graphql/errors.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import type { MessageStatusEvent } from '../../realtime/pubsub.ts';
 import { isUuid } from '../users/service.ts';
@@ -29,7 +30,12 @@ export const Message = builder.prismaObject('Message', {
   description: 'One delivery: one recipient on one channel.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    externalId: t.exposeString('externalId', { nullable: true, description: "The client's id (Notifuse `id`)." }),
+    clientMessageId: t.exposeString('externalId', { nullable: true, description: "The id the client gave the message when sending it (Notifuse's `id`)." }),
+    externalId: t.exposeString('externalId', {
+      nullable: true,
+      description: "The id the client gave the message (Notifuse's `id`), not a user's externalId.",
+      deprecationReason: 'Use clientMessageId: this is the message\'s client id, not the user\'s externalId.',
+    }),
     notificationId: t.exposeInt('notificationId', { nullable: true }),
     userId: t.exposeID('userId', { nullable: true }),
     channel: t.exposeString('channel'),
@@ -62,14 +68,28 @@ builder.queryField('message', (t) =>
   }),
 );
 
+const MessageUserFilter = builder.inputType('MessageUserFilter', {
+  description: 'The recipient, by Herald id or by the externalId your backend gave the user (both: both must match).',
+  fields: (t) => ({
+    id: t.id({ description: "The user's Herald id." }),
+    externalId: t.string({ description: "The user's externalId (the `userId` of a send)." }),
+  }),
+});
+
 const MessageFilter = builder.inputType('MessageFilter', {
   fields: (t) => ({
     status: t.field({ type: [MessageStatus] }),
     channel: t.string(),
     notificationId: t.int(),
-    userId: t.id(),
+    user: t.field({ type: MessageUserFilter, description: 'Messages to this user.' }),
+    userId: t.id({ description: "The recipient's Herald id (the same as `user: { id }`)." }),
     requestId: t.string(),
-    externalId: t.string(),
+    clientMessageId: t.string({ description: "The id the client gave the message when sending it (Notifuse's `id`)." }),
+    // The old name read like the user's externalId; it still works, as an alias.
+    externalId: t.string({
+      description: "The message's client id, not the user's externalId (for that: `user: { externalId }`).",
+      deprecationReason: 'Use clientMessageId (the message\'s client id); for the user\'s externalId use user: { externalId }.',
+    }),
   }),
 });
 
@@ -92,21 +112,42 @@ builder.queryField('messages', (t) =>
 );
 
 const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'] as const;
-function messageWhere(
-  projectId: string,
-  f: { status?: string[] | null; channel?: string | null; notificationId?: number | null; userId?: string | number | null; requestId?: string | null; externalId?: string | null } | null | undefined,
-) {
+const NO_MESSAGE = '00000000-0000-0000-0000-000000000000';
+interface MessageFilterArgs {
+  status?: string[] | null;
+  channel?: string | null;
+  notificationId?: number | null;
+  user?: { id?: string | number | null; externalId?: string | null } | null;
+  userId?: string | number | null;
+  requestId?: string | null;
+  clientMessageId?: string | null;
+  externalId?: string | null;
+}
+
+function messageWhere(projectId: string, f: MessageFilterArgs | null | undefined) {
+  validMessageFilter(f);
   const channel = f?.channel && (CHANNELS as readonly string[]).includes(f.channel) ? (f.channel as (typeof CHANNELS)[number]) : undefined;
-  const userId = f?.userId == null ? undefined : String(f.userId);
+  // `userId` and `user.id` name the same column: both given, both must match.
+  const userIds = [f?.userId, f?.user?.id].filter((id) => id != null).map(String);
+  const clientId = f?.clientMessageId ?? f?.externalId;
   return {
     projectId,
     ...(f?.status?.length ? { status: { in: f.status as never } } : {}),
-    ...(f?.channel ? (channel ? { channel } : { id: '00000000-0000-0000-0000-000000000000' }) : {}),
+    ...(f?.channel ? (channel ? { channel } : { id: NO_MESSAGE }) : {}),
     ...(f?.notificationId != null ? { notificationId: f.notificationId } : {}),
-    ...(userId ? (z.uuid().safeParse(userId).success ? { userId } : { id: '00000000-0000-0000-0000-000000000000' }) : {}),
+    // A Herald id is a uuid: anything else matches no message (rather than a database error).
+    ...(userIds.length ? (userIds.every((id) => z.uuid().safeParse(id).success) && new Set(userIds.map((id) => id.toLowerCase())).size === 1 ? { userId: userIds[0]!.toLowerCase() } : { id: NO_MESSAGE }) : {}),
+    ...(f?.user?.externalId != null ? { user: { externalId: f.user.externalId } } : {}),
     ...(f?.requestId ? { requestId: f.requestId } : {}),
-    ...(f?.externalId ? { externalId: f.externalId } : {}),
+    ...(clientId != null ? { externalId: clientId } : {}),
   };
+}
+
+/** A filter naming the client id twice, under its name and its deprecated alias, must not pick one silently. */
+function validMessageFilter(f: MessageFilterArgs | null | undefined): void {
+  if (f?.clientMessageId != null && f.externalId != null && f.clientMessageId !== f.externalId) {
+    throw badInput([{ field: 'filter.externalId', message: 'is the deprecated name of clientMessageId: give one of them' }]);
+  }
 }
 
 const SendMessageInput = builder.inputType('SendMessageInput', {
