@@ -1,9 +1,9 @@
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError, parseConfig, type Config } from './config/env.ts';
-import { openDatabase, type Database } from './db/client.ts';
+import { openDatabase, pgPool, type Database } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
-import type { Delivery } from './delivery/delivery.ts';
+import { CHANNEL_QUEUES, CALLBACK_QUEUE, queueName, type Delivery } from './delivery/delivery.ts';
 import type { ChannelProvider } from './delivery/providers/types.ts';
 import { createDeliveryRuntime } from './delivery/runtime.ts';
 import { createAuthRateLimiter, setAuthRateLimiter } from './modules/projects/rate-limit.ts';
@@ -15,6 +15,7 @@ import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
 import { installProcessGuard, Readiness } from './server/guard.ts';
 import { listen, ListenError } from './server/http.ts';
+import { HeraldMetrics } from './server/metrics.ts';
 import { createLogger } from './server/logger.ts';
 
 export interface Herald {
@@ -36,8 +37,14 @@ export async function startHerald(
   options: { routes?: RestRoute[]; providers?: ChannelProvider[] } = {},
 ): Promise<Herald> {
   const db = await openDatabase(config, { logger });
-  const runtime = createDeliveryRuntime(config, logger, { providers: options.providers });
+  const metrics = config.METRICS_ENABLED ? new HeraldMetrics() : undefined;
+  const runtime = createDeliveryRuntime(config, logger, { providers: options.providers, observer: metrics });
   const { pubsub, delivery } = runtime;
+  metrics?.watchQueue(runtime.queue, [...CHANNEL_QUEUES.map(queueName), CALLBACK_QUEUE]);
+  metrics?.watchPool(pgPool);
+  if (metrics && !config.METRICS_TOKEN && config.NODE_ENV === 'production') {
+    logger.info('/metrics is readable by anyone who reaches this port: set METRICS_TOKEN, or block /metrics at the proxy');
+  }
   const authLimiter = createAuthRateLimiter(config, logger);
   setAuthRateLimiter(authLimiter);
   try {
@@ -50,8 +57,9 @@ export async function startHerald(
     // The embedded mode has no other process to deliver: its workers always run here.
     if (config.WORKERS_ENABLED || !config.REDIS_URL) delivery.startWorkers();
     const readiness = new Readiness();
-    const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness });
+    const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness, metrics });
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
+    metrics?.watchWebSockets(server.openWebSockets);
     if (db.kind === 'embedded') await ensureDefaultProject(logger, config.HOST, server.port);
     logger.info({ database: db.kind, pubsub: pubsub.kind }, 'Herald started');
     return {

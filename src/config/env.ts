@@ -140,6 +140,18 @@ const schema = z
      */
     INTROSPECTION: z.enum(['auto', 'on', 'off']).default('auto'),
     // --- end of request limits ---
+    // --- Prometheus metrics (src/server/metrics.ts, src/server/use-metrics.ts) ---
+    /** Serve GET /metrics (Prometheus text format) and record the metrics behind it. */
+    METRICS_ENABLED: z
+      .enum(['true', 'false', '1', '0'])
+      .default('true')
+      .transform((v) => v === 'true' || v === '1'),
+    /**
+     * When set, /metrics answers only `Authorization: Bearer <token>` (401 otherwise). Unset:
+     * anyone who reaches the port reads it (block /metrics at the proxy, or set this).
+     */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+    // --- end of Prometheus metrics ---
     // --- Outbound address policy (src/delivery/providers/outbound.ts) ---
     /**
      * Let outbound requests made for tenants (webhooks, callbacks, provider APIs, SMTP) reach

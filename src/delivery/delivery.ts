@@ -13,8 +13,8 @@ import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
-const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
-const CALLBACK_QUEUE = 'callbacks';
+export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
+export const CALLBACK_QUEUE = 'callbacks';
 export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'];
 
 /** The row as this attempt claimed it: its outcome is written only while nobody re-claimed it. */
@@ -102,6 +102,13 @@ interface CallbackJob {
   payload: Record<string, unknown>;
 }
 
+/** Told of every accepted message and recorded outcome (the /metrics counters, src/server/metrics.ts). */
+export interface DeliveryObserver {
+  messageAccepted(channel: Channel, status: MessageStatus): void;
+  /** A worker recorded this transition: an outcome, or QUEUED for a retry after a transient error. */
+  deliveryRecorded(channel: Channel, status: MessageStatus, provider: string | null): void;
+}
+
 export interface DeliveryDeps {
   config: Config;
   queue: JobQueue;
@@ -110,6 +117,7 @@ export interface DeliveryDeps {
   secrets: SecretBox;
   /** Extra provider kinds (tests, plugins); the built-in ones are always there. */
   providers?: ChannelProvider[];
+  observer?: DeliveryObserver | undefined;
 }
 
 /**
@@ -238,8 +246,10 @@ export class Delivery {
       const delivered = await deliverInAppBatch(this.deps.pubsub, inApp);
       const done = new Set(delivered.map((d) => d.messageId));
       for (const { message } of inApp) if (!done.has(message.id)) this.leaseLost(message, 'DELIVERED');
+      const providerOf = new Map(inApp.map((claim) => [claim.message.id, claim.provider]));
       for (const d of delivered) {
         const c = byId.get(d.messageId)!;
+        this.deps.observer?.deliveryRecorded(c.message.channel, 'DELIVERED', providerOf.get(d.messageId) ?? null);
         await this.announce(c.message, 'DELIVERED', { attempt: d.attempt, error: null, at: d.at }, c.project.statusWebhookUrl);
       }
     })();
@@ -296,7 +306,10 @@ export class Delivery {
     for (const x of settled) {
       const row = recorded.get(x.message.id);
       if (!row) this.leaseLost(x.message, x.status);
-      else await this.announce(x.message, x.status, { attempt: row.attempt, error: null, at: row.at }, x.statusWebhookUrl);
+      else {
+        this.deps.observer?.deliveryRecorded(x.message.channel, x.status, x.provider);
+        await this.announce(x.message, x.status, { attempt: row.attempt, error: null, at: row.at }, x.statusWebhookUrl);
+      }
     }
   }
 
@@ -386,6 +399,7 @@ export class Delivery {
         error: providerError.message,
       });
       if (!requeued) return this.leaseLost(message, 'QUEUED');
+      this.deps.observer?.deliveryRecorded(message.channel, 'QUEUED', entry.name);
       await this.announce(message, 'QUEUED', requeued);
       await this.dispatch([{ id: message.id, channel: message.channel, scheduledAt, attempts: message.attempts }]);
     }
@@ -422,6 +436,7 @@ export class Delivery {
       { provider: details.provider, error: details.error },
     );
     if (!finished) return this.leaseLost(message, status);
+    this.deps.observer?.deliveryRecorded(message.channel, status, details.provider ?? message.provider);
     await this.announce(message, status, finished, details.statusWebhookUrl);
   }
 
@@ -494,6 +509,7 @@ export class Delivery {
 
   /** Publishes the first status of messages written in a transaction that has now committed. */
   publishAccepted(messages: Message[]): void {
+    for (const m of messages) this.deps.observer?.messageAccepted(m.channel, m.status);
     for (const m of messages) this.deps.pubsub.publish('messageStatus', m.projectId, statusEvent(m, m.status, { attempt: 0, error: null, at: m.createdAt }));
   }
 

@@ -29,10 +29,26 @@ export interface ProcessOptions {
 
 export type JobHandler<T> = (data: T, attempt: number) => Promise<void>;
 
+/** A snapshot of one queue, for /metrics. */
+export interface QueueDepth {
+  /** Due jobs no worker has taken yet. */
+  waiting: number;
+  /** Jobs waiting for their time (delayed sends, retry backoff). */
+  delayed: number;
+  /** Jobs a worker is running now. */
+  active: number;
+  /** Jobs the queue gave up on (their handler kept failing: infrastructure errors); BullMQ keeps them 24 h. */
+  failed: number;
+  /** When the oldest waiting job was added or became due (ms since the epoch); null: none waiting. */
+  oldestWaitingSince: number | null;
+}
+
 export interface JobQueue {
   kind: 'bullmq' | 'in-process';
   add<T>(queue: string, jobs: NewJob<T>[], options: JobOptions): Promise<void>;
   process<T>(queue: string, handler: JobHandler<T>, options: ProcessOptions): void;
+  /** How many jobs the queue holds, by state. Rejects (does not wait) while Redis is unreachable. */
+  depth(queue: string): Promise<QueueDepth>;
   /** Stops taking jobs, waits for running ones (at most timeoutMs), closes connections. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -92,6 +108,24 @@ export function createBullQueue(redisUrl: string, logger: Logger, prefix = 'hera
         'Redis did not answer',
       );
     },
+    async depth(name) {
+      const queue = queueOf(name);
+      // As add(): commands sent while Redis is away would wait for it, and the scrape with them.
+      const client = await within(queue.getBackend().client, ADD_TIMEOUT_MS, 'Redis did not answer');
+      if (client.status !== 'ready') throw new Error(`Redis is not connected (${client.status})`);
+      const [counts, [oldest]] = await Promise.all([
+        queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed'),
+        // The wait list's oldest job (ascending order: oldest first).
+        queue.getJobs(['wait'], 0, 0, true),
+      ]);
+      return {
+        waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
+        delayed: counts.delayed ?? 0,
+        active: counts.active ?? 0,
+        failed: counts.failed ?? 0,
+        oldestWaitingSince: oldest ? oldest.timestamp + (oldest.delay ?? 0) : null,
+      };
+    },
     process(name, handler, options) {
       const worker = new Worker(name, async (job) => handler(job.data as never, job.attemptsMade + 1), {
         connection,
@@ -119,9 +153,10 @@ export function createBullQueue(redisUrl: string, logger: Logger, prefix = 'hera
 
 /** One process, no Redis: timers and a concurrency limit per queue. Lost on exit, by design: the reconciler re-enqueues from the database at the next start. */
 export function createInProcessQueue(logger: Logger): JobQueue {
-  const handlers = new Map<string, { handler: JobHandler<unknown>; options: ProcessOptions; running: number; waiting: (() => void)[] }>();
-  const pending = new Map<string, NodeJS.Timeout>();
-  const backlog = new Map<string, { queue: string; job: NewJob<unknown>; options: JobOptions }[]>();
+  // `since`/`dueAt`: when each job was added or becomes due, for depth().
+  const handlers = new Map<string, { handler: JobHandler<unknown>; options: ProcessOptions; running: number; waiting: { start: () => void; since: number }[] }>();
+  const pending = new Map<string, { timer: NodeJS.Timeout; queue: string; dueAt: number }>();
+  const backlog = new Map<string, { queue: string; job: NewJob<unknown>; options: JobOptions; since: number }[]>();
   const inFlight = new Set<Promise<void>>();
   let closed = false;
 
@@ -129,7 +164,7 @@ export function createInProcessQueue(logger: Logger): JobQueue {
     const entry = handlers.get(queue);
     if (!entry) {
       // No worker in this process yet: keep the job until one registers.
-      backlog.set(queue, [...(backlog.get(queue) ?? []), { queue, job, options }]);
+      backlog.set(queue, [...(backlog.get(queue) ?? []), { queue, job, options, since: Date.now() }]);
       return;
     }
     const start = () => {
@@ -145,12 +180,12 @@ export function createInProcessQueue(logger: Logger): JobQueue {
         .finally(() => {
           entry.running--;
           inFlight.delete(task);
-          entry.waiting.shift()?.();
+          entry.waiting.shift()?.start();
         });
       inFlight.add(task);
     };
     if (entry.running < entry.options.concurrency) start();
-    else entry.waiting.push(start);
+    else entry.waiting.push({ start, since: Date.now() });
   };
 
   const schedule = (queue: string, job: NewJob<unknown>, options: JobOptions, attempt: number, delayMs: number) => {
@@ -160,7 +195,7 @@ export function createInProcessQueue(logger: Logger): JobQueue {
       pending.delete(key);
       if (!closed) run(queue, job, options, attempt);
     }, Math.max(0, delayMs));
-    pending.set(key, timer);
+    pending.set(key, { timer, queue, dueAt: Date.now() + Math.max(0, delayMs) });
   };
 
   return {
@@ -173,10 +208,24 @@ export function createInProcessQueue(logger: Logger): JobQueue {
       for (const { job, options: jobOptions } of backlog.get(queue) ?? []) run(queue, job, jobOptions, 1);
       backlog.delete(queue);
     },
+    async depth(queue) {
+      const now = Date.now();
+      const entry = handlers.get(queue);
+      const since = [...(entry?.waiting ?? []).map((w) => w.since), ...(backlog.get(queue) ?? []).map((b) => b.since)];
+      let delayed = 0;
+      for (const p of pending.values()) {
+        if (p.queue !== queue) continue;
+        // A timer already due is waiting for the event loop, not for its time.
+        if (p.dueAt > now) delayed++;
+        else since.push(p.dueAt);
+      }
+      // Jobs given up on are logged and dropped: there is no failed set in one process.
+      return { waiting: since.length, delayed, active: entry?.running ?? 0, failed: 0, oldestWaitingSince: since.length ? since.reduce((a, b) => Math.min(a, b)) : null };
+    },
     async close() {
       // In-process jobs are awaited: they are this process's own work and end with it.
       closed = true;
-      for (const timer of pending.values()) clearTimeout(timer);
+      for (const { timer } of pending.values()) clearTimeout(timer);
       pending.clear();
       await Promise.allSettled([...inFlight]);
     },

@@ -3,7 +3,7 @@ import type { Config } from '../config/env.ts';
 import { openDatabase, type Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { openPubSub, type PubSubHandle } from '../realtime/pubsub.ts';
-import { Delivery } from './delivery.ts';
+import { Delivery, type DeliveryObserver } from './delivery.ts';
 import { outboundPolicyFromConfig, setOutboundPolicy } from './providers/outbound.ts';
 import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
@@ -22,7 +22,11 @@ export interface DeliveryRuntime {
  * The one construction of the pipeline, shared by the server (main.ts) and `herald worker`:
  * BullMQ when REDIS_URL is set, else the in-process queue. Workers are not started here.
  */
-export function createDeliveryRuntime(config: Config, logger: Logger, options: { providers?: ChannelProvider[] | undefined } = {}): DeliveryRuntime {
+export function createDeliveryRuntime(
+  config: Config,
+  logger: Logger,
+  options: { providers?: ChannelProvider[] | undefined; observer?: DeliveryObserver | undefined } = {},
+): DeliveryRuntime {
   if (config.DATABASE_URL && !config.HERALD_ENCRYPTION_KEY) {
     // Each instance would generate its own key and could not read the provider secrets the others stored.
     logger.warn('HERALD_ENCRYPTION_KEY is not set: provider secrets are encrypted with a key generated in HERALD_DATA_DIR; instances sharing this database must share one key');
@@ -33,7 +37,7 @@ export function createDeliveryRuntime(config: Config, logger: Logger, options: {
   if (outbound.allowPrivate) logger.info('Outbound requests may reach private and loopback addresses (OUTBOUND_ALLOW_PRIVATE; refused by default with DATABASE_URL or in production)');
   const pubsub = openPubSub(config.REDIS_URL, logger);
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
-  const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers });
+  const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers, observer: options.observer });
   return {
     pubsub,
     queue,

@@ -15,6 +15,8 @@ import { RestAnswer, RestInputError, type RestRequest, type RestResponse, type R
 /** The server context of the bridge's own requests to /graphql (the body limit lets them through). */
 export interface BridgeServerContext {
   heraldRestBridge: true;
+  /** `POST /messages.send`: the route whose operation this is (the operation metrics' `route` label). */
+  heraldRoute?: string;
   /** Who the bridge already authenticated: the GraphQL context takes it instead of checking the key again. */
   heraldPrincipal?: Principal;
   /** The original client's address (the in-process request has none), for the auth rate limits. */
@@ -166,7 +168,7 @@ async function handle(
     throw error;
   }
 
-  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldPrincipal: principal!, ...(clientIp ? { clientIp } : {}) };
+  const bridgeContext: BridgeServerContext = { heraldRestBridge: true, heraldRoute: `${c.route.method} ${c.route.path}`, heraldPrincipal: principal!, ...(clientIp ? { clientIp } : {}) };
   const execute = async (vars: unknown) => {
     const response = await yoga.fetch(new URL('/graphql', url), { method: 'POST', headers, body: JSON.stringify({ query: c.query, variables: vars }) }, bridgeContext);
     return { status: response.status, result: (await response.json()) as { data?: unknown; errors?: GraphQLFormattedError[] } };

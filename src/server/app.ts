@@ -18,6 +18,8 @@ import { readBodyLimited } from './body.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useInputHygiene } from './use-input-hygiene.ts';
 import { useIntrospectionPolicy } from './use-introspection-policy.ts';
+import type { HeraldMetrics } from './metrics.ts';
+import { useMetrics } from './use-metrics.ts';
 import { useQueryLimits } from './use-query-limits.ts';
 import { corsOptions, useSecurityHeaders } from './use-security-headers.ts';
 import type { Readiness } from './guard.ts';
@@ -35,6 +37,8 @@ export interface AppDeps {
   routes?: RestRoute[];
   /** Failed by the process guard while it drains: /readyz answers 503 from then on. */
   readiness?: Readiness;
+  /** Prometheus metrics (METRICS_ENABLED): GET /metrics and the request/operation histograms. */
+  metrics?: HeraldMetrics | undefined;
 }
 
 export type HeraldYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -44,7 +48,7 @@ export type HeraldYoga = YogaServerInstance<Record<string, unknown>, Context>;
  * (executed through this same instance), /openapi.json, /healthz and /readyz. It needs no
  * socket, so tests can call `yoga.fetch` directly.
  */
-export function createApp({ config, db, pubsub, delivery, logger, routes = restRoutes, readiness }: AppDeps): HeraldYoga {
+export function createApp({ config, db, pubsub, delivery, logger, routes = restRoutes, readiness, metrics }: AppDeps): HeraldYoga {
   // During an outage every request fails the same way: one warning per interval with a count, not a stack each.
   const unavailableLog = throttledUnavailableLog(logger);
   const yoga: HeraldYoga = createYoga<Record<string, unknown>, Context>({
@@ -74,6 +78,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     },
     context: contextFactory({ pubsub: pubsub.pubsub, delivery }),
     plugins: [
+      // First: it times every request, including those the REST bridge answers in its onRequest.
+      ...(metrics ? [useMetrics({ metrics, routes, token: config.METRICS_TOKEN })] : []),
       // Before the body limit: legacy routes answer 413 (and every other error) in their API's shape.
       useRestBridge(routes, () => yoga, config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH),
       useBodyLimit(config.MAX_BODY_BYTES),

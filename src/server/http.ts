@@ -8,6 +8,8 @@ import type { HeraldYoga } from './app.ts';
 export interface RunningServer {
   server: Server;
   port: number;
+  /** Websocket connections open now (the /metrics gauge). */
+  openWebSockets(): number;
   /** Stops accepting, lets in-flight requests finish (up to timeoutMs), closes every socket. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -72,6 +74,7 @@ export async function listen(
   return {
     server,
     port: bound,
+    openWebSockets: () => ws.wss.clients.size,
     async stop(timeoutMs) {
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
