@@ -151,6 +151,11 @@ const schema = z
      * anyone who reaches the port reads it (block /metrics at the proxy, or set this).
      */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+    /**
+     * `herald worker` has no HTTP server: set, it serves its own GET /metrics on this port (on
+     * HOST; 0: any free port), so the delivery counters of worker-only processes can be scraped.
+     */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     // --- end of Prometheus metrics ---
     // --- Outbound address policy (src/delivery/providers/outbound.ts) ---
     /**

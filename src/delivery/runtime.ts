@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
-import { openDatabase, type Database } from '../db/client.ts';
+import { openDatabase, pgPool, type Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { openPubSub, type PubSubHandle } from '../realtime/pubsub.ts';
-import { Delivery, type DeliveryObserver } from './delivery.ts';
+import { HeraldMetrics, serveMetrics } from '../server/metrics.ts';
+import { CALLBACK_QUEUE, CHANNEL_QUEUES, Delivery, queueName, type DeliveryObserver } from './delivery.ts';
 import { outboundPolicyFromConfig, setOutboundPolicy } from './providers/outbound.ts';
 import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
@@ -53,6 +54,8 @@ export function createDeliveryRuntime(
 export interface Workers {
   db: Database;
   delivery: Delivery;
+  /** The port of the worker's /metrics (WORKER_METRICS_PORT), when it serves one. */
+  metricsPort?: number | undefined;
   /** Graceful: no new jobs, in-flight ones finish, then queue, pub/sub and database close. */
   stop(): Promise<void>;
 }
@@ -63,14 +66,22 @@ export interface Workers {
  */
 export async function startWorkers(config: Config, logger: Logger, options: { providers?: ChannelProvider[] } = {}): Promise<Workers> {
   const db = await openDatabase(config, { logger });
-  const runtime = createDeliveryRuntime(config, logger, options);
+  const metrics = config.METRICS_ENABLED && config.WORKER_METRICS_PORT !== undefined ? new HeraldMetrics() : undefined;
+  const runtime = createDeliveryRuntime(config, logger, { ...options, observer: metrics });
+  let endpoint: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {
     if (config.MIGRATE_ON_START) {
       const applied = await migrate(db.sql);
       if (applied.length) logger.info({ applied }, 'Applied database migrations');
     }
+    if (metrics) {
+      metrics.watchQueue(runtime.queue, [...CHANNEL_QUEUES.map(queueName), CALLBACK_QUEUE]);
+      metrics.watchPool(pgPool);
+      endpoint = await serveMetrics(metrics, { host: config.HOST, port: config.WORKER_METRICS_PORT!, token: config.METRICS_TOKEN, logger });
+    }
     runtime.delivery.startWorkers();
   } catch (error) {
+    await endpoint?.close();
     await runtime.close();
     await db.close();
     throw error;
@@ -79,7 +90,9 @@ export async function startWorkers(config: Config, logger: Logger, options: { pr
   return {
     db,
     delivery: runtime.delivery,
+    metricsPort: endpoint?.port,
     async stop() {
+      await endpoint?.close();
       await runtime.close();
       await db.close();
     },

@@ -1,7 +1,11 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Channel, MessageStatus } from '../generated/prisma/client.ts';
 import type { DeliveryObserver } from '../delivery/delivery.ts';
 import type { JobQueue } from '../delivery/queue.ts';
+import { bearerMatches, digest } from './use-metrics.ts';
 
 /** Latency buckets in seconds: a fast in-app send is milliseconds, a slow SMTP answer seconds. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -215,4 +219,46 @@ export class HeraldMetrics implements DeliveryObserver {
     }
     this.queueUp.set(1);
   }
+}
+
+/**
+ * GET /metrics on a port of its own, for `herald worker` (which has no HTTP server): the same
+ * text and the same token rule as the server's /metrics; anything else is a 404.
+ */
+export async function serveMetrics(
+  metrics: HeraldMetrics,
+  options: { host: string; port: number; token?: string | undefined; logger: Pick<Logger, 'info' | 'warn'> },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const expected = options.token === undefined ? undefined : digest(options.token);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const text = (status: number, body: string, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body);
+    if (path !== '/metrics') return text(404, 'Not found: this port serves GET /metrics only\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'Method not allowed: GET /metrics\n', { allow: 'GET, HEAD' });
+    if (expected && !bearerMatches(req.headers.authorization ?? null, expected)) {
+      return text(401, 'Unauthorized: send Authorization: Bearer <METRICS_TOKEN>\n', { 'www-authenticate': 'Bearer realm="metrics"' });
+    }
+    metrics.scrape().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body),
+      (error: unknown) => {
+        options.logger.warn({ err: error }, 'Could not collect the metrics');
+        text(500, 'Could not collect the metrics\n');
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.logger.info({ port }, `Worker metrics on http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}/metrics`);
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -127,10 +127,10 @@ function routePattern(path: string): RegExp {
   return new RegExp(`^${source}/?$`);
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+export const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Compared as digests in constant time: neither the token's content nor its length shows in the timing. */
-function bearerMatches(header: string | null, expected: Buffer): boolean {
+export function bearerMatches(header: string | null, expected: Buffer): boolean {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match !== null && timingSafeEqual(digest(match[1]!), expected);
 }
