@@ -166,3 +166,16 @@ describe('/metrics', () => {
     await pollFor(async () => total(await scrape(), 'herald_subscriptions', { transport: 'sse' }) === 0, 10_000, 'the SSE subscription to end');
   });
 });
+
+describe('METRICS_ENABLED=false', () => {
+  it('serves no /metrics and records nothing', async () => {
+    const off = await startTestHerald({ env: { METRICS_ENABLED: 'false' } });
+    try {
+      const response = await fetch(`${off.url}/metrics`);
+      expect(response.status).toBe(404);
+      expect(await response.text()).not.toContain('herald_');
+    } finally {
+      await off.stop();
+    }
+  });
+});
