@@ -26,7 +26,7 @@ export function createDeliveryRuntime(config: Config, logger: Logger, options: {
     // Each instance would generate its own key and could not read the provider secrets the others stored.
     logger.warn('HERALD_ENCRYPTION_KEY is not set: provider secrets are encrypted with a key generated in HERALD_DATA_DIR; instances sharing this database must share one key');
   }
-  const pubsub = openPubSub(config.REDIS_URL, logger);
+  const pubsub = openPubSub(config.REDIS_URL, logger, config.QUEUE_PREFIX, { maxBufferedEvents: config.SUBSCRIPTION_MAX_BUFFERED_EVENTS });
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers });
   return {

@@ -24,6 +24,8 @@ export interface Services {
 export interface SocketInitialContext {
   transport?: 'ws';
   connectionParams?: Record<string, unknown> | undefined;
+  /** Found once in connection_init; the socket closes when it stops being valid. */
+  principal?: Principal | undefined;
 }
 
 /**
@@ -35,7 +37,9 @@ export function contextFactory(services: Services) {
     const headers =
       initial.transport === 'ws' ? headersFromConnectionParams(initial.connectionParams ?? {}) : initial.request.headers;
     const requestId = sanitizeRequestId(headers.get('x-request-id')) ?? randomUUID();
-    return { principal: await principalFromHeaders(headers), requestId, ...services };
+    // A websocket's operations reuse the principal of its connection_init (one lookup per socket, not per operation).
+    const principal = initial.transport === 'ws' && initial.principal ? initial.principal : await principalFromHeaders(headers);
+    return { principal, requestId, ...services };
   };
 }
 

@@ -7,6 +7,7 @@ import { contextFactory, type Context } from '../graphql/context.ts';
 import { ErrorCode } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema.ts';
 import type { PubSubHandle } from '../realtime/pubsub.ts';
+import { useLiveStreams } from '../realtime/use-live-streams.ts';
 import { useRestBridge, type BridgeServerContext } from '../rest/bridge.ts';
 import { useOpenApi } from '../rest/openapi.ts';
 import type { RestRoute } from '../rest/route.ts';
@@ -64,6 +65,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
       useVariableErrors(),
+      // Every subscription: bounded, ended with its credentials, errors answered before `complete`.
+      useLiveStreams(logger),
     ],
   });
   return yoga;

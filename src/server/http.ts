@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { HeraldPubSub } from '../realtime/pubsub.ts';
+import { watchCredentials } from '../realtime/revocation.ts';
 import { attachWebSocketServer, type WebSocketOptions } from '../realtime/websocket.ts';
 import type { HeraldYoga } from './app.ts';
 
@@ -27,6 +28,7 @@ export async function listen(
   // soon as its response is done (an SSE response is done once its subscription has ended).
   server.on('request', (req, res) => res.once('close', () => stopping && req.socket.end()));
   const ws = attachWebSocketServer(server, yoga, pubsub, { logger, ...webSocket });
+  const credentials = watchCredentials(pubsub, { recheckMs: webSocket.recheckMs, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -43,6 +45,7 @@ export async function listen(
       server.closeIdleConnections();
       // Subscriptions end first (SSE responses with `complete`), so no stream outlives Redis or
       // the database and no SSE response holds the server open until the timeout.
+      await credentials.stop();
       await pubsub.streams.endAll();
       await ws.close(timeoutMs);
       const timer = setTimeout(() => {

@@ -1,26 +1,10 @@
-import { createGraphQLError } from 'graphql-yoga';
 import { prisma } from '../../db/client.ts';
-import { ErrorCode } from '../../graphql/errors.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { slowConsumer } from '../../realtime/subscription.ts';
 import { inboxEventsAfter, type InboxEventMessage } from './events.ts';
-
-/**
- * Past this many undelivered events a subscriber is too slow: its subscription ends with a
- * SLOW_CONSUMER error (and its websocket is closed with 1013, see realtime/websocket.ts).
- */
-export const MAX_BUFFERED_EVENTS = 1_000;
 
 /** When the stream re-reads the database while its live subscription may still be settling in. */
 const CATCH_UP_AFTER_MS = [250, 1_000, 3_000];
-
-// A GraphQLError with a code, so that it reaches the client as it is instead of being masked
-// and logged as an unexpected error.
-function slowConsumer() {
-  return createGraphQLError(
-    `More than ${MAX_BUFFERED_EVENTS} inbox events are waiting for this subscriber: resubscribe with since = the last cursor you received`,
-    { extensions: { code: ErrorCode.SLOW_CONSUMER } },
-  );
-}
 
 /**
  * A user's inbox events, exactly once and in cursor order: first those after `since` from the
@@ -32,10 +16,15 @@ function slowConsumer() {
  * return() ends the stream at once, even while it waits for an event: an async generator
  * cannot be returned while it awaits, so a closed socket would otherwise keep the Redis
  * subscription and the catch-up timers until the next event, and a timer could read the
- * database after the server had closed it. Server stop ends every stream the same way.
+ * database after the server had closed it. Server stop ends every stream the same way (the
+ * stream is tracked as a subscription operation, see realtime/use-live-streams.ts).
  */
 export function inboxStream(pubsub: HeraldPubSub, projectId: string, userId: string, since: bigint | null): AsyncIterableIterator<InboxEventMessage> {
-  const live = pubsub.subscribe('inboxEvent', `${projectId}:${userId}`)[Symbol.asyncIterator]();
+  const live = pubsub.subscribe('inboxEvent', `${projectId}:${userId}`);
+  // Live events are taken at once (to be merged with the catch-up ticks) and wait here instead;
+  // past the subscription's own bound, the subscriber is too slow: failing the live
+  // subscription ends this stream with SLOW_CONSUMER (and closes its websocket with 1013).
+  const maxBuffered = live.max;
   const buffer: (InboxEventMessage | 'tick')[] = [];
   let wake: (() => void) | undefined;
   let overflow = false;
@@ -46,18 +35,20 @@ export function inboxStream(pubsub: HeraldPubSub, projectId: string, userId: str
     resolve?.();
   };
   const push = (value: InboxEventMessage | 'tick') => {
-    if (buffer.length >= MAX_BUFFERED_EVENTS) overflow = true;
-    else buffer.push(value);
+    if (overflow) return;
+    if (buffer.length >= maxBuffered) {
+      overflow = true;
+      buffer.length = 0;
+      live.fail(slowConsumer(maxBuffered));
+    } else buffer.push(value);
     signal();
   };
   const timers = CATCH_UP_AFTER_MS.map((ms) => setTimeout(() => push('tick'), ms));
-  let untrack = () => {};
   const close = () => {
     if (closed) return;
     closed = true;
     for (const timer of timers) clearTimeout(timer);
-    untrack();
-    void live.return?.();
+    void live.return();
     signal();
   };
 
@@ -68,6 +59,9 @@ export function inboxStream(pubsub: HeraldPubSub, projectId: string, userId: str
         if (next.done) break;
         push(next.value);
       }
+    } catch {
+      // The live subscription failed (SLOW_CONSUMER): `overflow` ends the stream with that error.
+      overflow = true;
     } finally {
       // The live subscription only ends when this stream or the server is closing.
       close();
@@ -92,7 +86,7 @@ export function inboxStream(pubsub: HeraldPubSub, projectId: string, userId: str
       yield* catchUp();
       for (;;) {
         if (closed) return;
-        if (overflow) throw slowConsumer();
+        if (overflow) throw slowConsumer(maxBuffered);
         const next = buffer.shift();
         if (next === undefined) {
           await new Promise<void>((resolve) => (wake = resolve));
@@ -121,7 +115,6 @@ export function inboxStream(pubsub: HeraldPubSub, projectId: string, userId: str
     close();
     return events.return(undefined);
   };
-  untrack = pubsub.streams.add(end);
   return {
     next: () => events.next(),
     return: end,

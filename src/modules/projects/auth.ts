@@ -2,7 +2,7 @@ import { prisma } from '../../db/client.ts';
 import { timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../users/service.ts';
-import { parseApiKey, secretMatches, userHash } from './credentials.ts';
+import { parseApiKey, secretMatches, userHash, widgetSecretTag } from './credentials.ts';
 
 /**
  * Who is calling. Operators hold an API key of one project; end users (browser widgets) prove
@@ -10,7 +10,14 @@ import { parseApiKey, secretMatches, userHash } from './credentials.ts';
  */
 export type Principal =
   | { kind: 'apiKey'; projectId: string; keyId: string }
-  | { kind: 'endUser'; projectId: string; userId: string; externalId: string };
+  | {
+      kind: 'endUser';
+      projectId: string;
+      userId: string;
+      externalId: string;
+      /** widgetSecretTag of the secret the hash was checked with (long-lived streams end when it changes). */
+      secretTag: string;
+    };
 
 /** Credentials as presented, whatever legacy style carried them. */
 export interface WidgetCredentials {
@@ -110,5 +117,5 @@ async function authenticateWidget(credentials: WidgetCredentials): Promise<Princ
     update: {},
     select: { id: true },
   });
-  return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId };
+  return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId, secretTag: widgetSecretTag(project.widgetSecret) };
 }

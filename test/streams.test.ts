@@ -1,0 +1,133 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPubSub, type MessageStatusEvent, type PubSubHandle } from '../src/realtime/pubsub.ts';
+import { TEST_REDIS_URL } from './helpers/database.ts';
+import { bearer, memoryLogger, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { pollFor } from './helpers/http-server.ts';
+import { rawSocket, sleep } from './helpers/realtime.ts';
+
+// Long-lived streams against a real Herald (PostgreSQL, Redis): subscribers that stop reading,
+// credentials that stop being valid. Events are published from a second pub/sub connection,
+// as another instance (or a worker process) would publish them.
+
+const STATUS_SUBSCRIPTION = 'subscription { messageStatus { messageId status error } }';
+
+/** An HTTP client that sends one SSE subscription request and then never reads again. */
+async function stalledSse(port: number, headers: Record<string, string>, query: string) {
+  const socket: Socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const body = JSON.stringify({ query });
+  const head = [
+    'POST /graphql HTTP/1.1',
+    'host: 127.0.0.1',
+    'content-type: application/json',
+    'accept: text/event-stream',
+    `content-length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    '',
+    '',
+  ].join('\r\n');
+  socket.write(head + body);
+  // Read until the response has begun (the subscription is running), then stop reading.
+  let received = '';
+  await new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString('utf8');
+      if (received.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        socket.pause();
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => {});
+  return {
+    status: Number(received.split(' ')[1]),
+    socket,
+    closed,
+    /** Reads everything the server still sends, until it closes the connection. */
+    async drain(): Promise<string> {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      socket.resume();
+      await closed;
+      return text;
+    },
+  };
+}
+
+function statusEvent(projectId: string, i: number, pad: string): MessageStatusEvent {
+  return {
+    messageId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    projectId,
+    userId: null,
+    notificationId: null,
+    channel: 'IN_APP',
+    status: 'SENT',
+    attempt: 1,
+    error: pad,
+    at: new Date().toISOString(),
+  };
+}
+
+describe('subscribers that stop reading', () => {
+  let h: TestHerald;
+  let publisher: PubSubHandle;
+  const { logger, lines } = memoryLogger('info');
+
+  beforeAll(async () => {
+    h = await startTestHerald({ logger, env: { WS_MAX_BUFFERED_BYTES: String(64 * 1024) } });
+    publisher = openPubSub(TEST_REDIS_URL, undefined, h.config.QUEUE_PREFIX);
+  });
+  afterAll(async () => {
+    await publisher?.close();
+    await h?.stop();
+  });
+
+  it('ends the stalled messageStatus subscriptions (websocket 1013, SSE) and keeps the server and the other subscribers going', async () => {
+    // A websocket subscriber and an SSE subscriber that stop reading once subscribed.
+    const slowWs = await rawSocket(h.url);
+    await slowWs.init({ authorization: `Bearer ${h.project.apiKey}` });
+    slowWs.subscribe('slow', STATUS_SUBSCRIPTION);
+    const slowSse = await stalledSse(h.port, bearer(h.project.apiKey), STATUS_SUBSCRIPTION);
+    expect(slowSse.status).toBe(200);
+    // One that keeps reading.
+    const reader = await rawSocket(h.url);
+    await reader.init({ authorization: `Bearer ${h.project.apiKey}` });
+    reader.subscribe('fast', STATUS_SUBSCRIPTION);
+    await sleep(300);
+    slowWs.socket.pause();
+
+    // Far more than any buffer holds: 4,000 events of 6 KB (24 MB) for each subscriber.
+    const pad = 'x'.repeat(6_000);
+    const COUNT = 4_000;
+    for (let i = 0; i < COUNT; i++) {
+      publisher.pubsub.publish('messageStatus', h.project.projectId, statusEvent(h.project.projectId, i, pad));
+      if (i % 200 === 199) await sleep(20);
+    }
+    const received = () => reader.of('fast').filter((m) => m.type === 'next').length;
+    await pollFor(() => received() === COUNT, 60_000, 'every event at the subscriber that reads');
+
+    // The server is up and answers.
+    const health = await fetch(`${h.url}/healthz`);
+    expect(health.status).toBe(200);
+
+    // The stalled websocket is closed with 1013 once it reads again; the stalled SSE stream ends
+    // with SLOW_CONSUMER then `complete`.
+    slowWs.socket.resume();
+    const closed = await slowWs.closed;
+    expect(closed.code).toBe(1013);
+    expect(slowWs.of('slow').filter((m) => m.type === 'next').length).toBeLessThan(COUNT);
+    const sseText = await slowSse.drain();
+    expect(sseText).toContain('SLOW_CONSUMER');
+    expect(sseText.indexOf('event: complete')).toBeGreaterThan(sseText.indexOf('SLOW_CONSUMER'));
+
+    // The reader still receives new events.
+    publisher.pubsub.publish('messageStatus', h.project.projectId, statusEvent(h.project.projectId, COUNT, 'after'));
+    await pollFor(() => reader.of('fast').some((m) => m.type === 'next' && m.payload.data.messageStatus.error === 'after'), 10_000, 'an event after the flood');
+    expect(lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
+    reader.socket.close();
+  });
+});
