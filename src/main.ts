@@ -8,6 +8,7 @@ import type { ChannelProvider } from './delivery/providers/types.ts';
 import { createDeliveryRuntime } from './delivery/runtime.ts';
 import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
+import type { HeraldPubSub } from './realtime/pubsub.ts';
 import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
 import { listen } from './server/http.ts';
@@ -17,6 +18,8 @@ export interface Herald {
   port: number;
   db: Database;
   delivery: Delivery;
+  /** This process's pub/sub (its subscriber counts tell tests which streams are open). */
+  pubsub: HeraldPubSub;
   stop(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export async function startHerald(
       port: server.port,
       db,
       delivery,
+      pubsub: pubsub.pubsub,
       async stop() {
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);
         await runtime.close();

@@ -236,11 +236,14 @@ function key(topic: string, id: string | undefined): string {
 }
 
 /**
- * QUIT when connected; otherwise (Redis down, reconnecting) QUIT would wait in the offline
- * queue forever and shutdown with it, so the connection is dropped instead. Bounded either way.
+ * QUIT, after the commands already queued (publishes made just before close, also on a
+ * connection still being established); when Redis does not answer (down, reconnecting) QUIT
+ * would wait in the offline queue forever and shutdown with it, so the connection is dropped
+ * after timeoutMs. Bounded either way.
  */
 async function closeRedis(client: Redis, timeoutMs = 1000): Promise<void> {
-  if (client.status !== 'ready') {
+  if (client.status === 'end') return;
+  if (client.status === 'reconnecting' || client.status === 'close') {
     client.disconnect();
     return;
   }
