@@ -4,7 +4,8 @@ import { openPubSub, type MessageStatusEvent, type PubSubHandle } from '../src/r
 import { TEST_REDIS_URL } from './helpers/database.ts';
 import { bearer, memoryLogger, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
-import { rawSocket, sleep } from './helpers/realtime.ts';
+import { prisma } from '../src/db/client.ts';
+import { inboxSubscriber, INBOX_SUBSCRIPTION, rawSocket, sleep, sseSubscription, widgetAuth } from './helpers/realtime.ts';
 
 // Long-lived streams against a real Herald (PostgreSQL, Redis): subscribers that stop reading,
 // credentials that stop being valid. Events are published from a second pub/sub connection,
@@ -78,7 +79,8 @@ describe('subscribers that stop reading', () => {
   const { logger, lines } = memoryLogger('info');
 
   beforeAll(async () => {
-    h = await startTestHerald({ logger, env: { WS_MAX_BUFFERED_BYTES: String(64 * 1024) } });
+    // The credentials of open streams are re-read every 300 ms here (a user deleted in SQL, below).
+    h = await startTestHerald({ logger, env: { WS_MAX_BUFFERED_BYTES: String(64 * 1024), STREAM_RECHECK_MS: '300' } });
     publisher = openPubSub(TEST_REDIS_URL, undefined, h.config.QUEUE_PREFIX);
   });
   afterAll(async () => {
@@ -129,5 +131,95 @@ describe('subscribers that stop reading', () => {
     await pollFor(() => reader.of('fast').some((m) => m.type === 'next' && m.payload.data.messageStatus.error === 'after'), 10_000, 'an event after the flood');
     expect(lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
     reader.socket.close();
+  });
+
+  it('ends the streams of a user deleted without an event (in SQL) at the next re-check: websocket 4403, SSE UNAUTHENTICATED then complete', async () => {
+    const auth = widgetAuth(h.project.projectId, h.project.widgetSecret, 'doomed');
+    const ws = inboxSubscriber(h.url, auth.params);
+    await pollFor(() => ws.acknowledged(), 5_000, 'connection_ack');
+    const sse = await sseSubscription(h.url, INBOX_SUBSCRIPTION, {}, auth.headers);
+    expect(sse.response.status).toBe(200);
+    const user = await prisma().user.findFirstOrThrow({ where: { projectId: h.project.projectId, externalId: 'doomed' } });
+    await pollFor(() => h.herald.pubsub.subscribers('inboxEvent', `${h.project.projectId}:${user.id}`) === 2, 5_000, 'both streams');
+    await prisma().user.delete({ where: { id: user.id } });
+
+    await pollFor(() => ws.closed(), 5_000, 'the websocket to close');
+    expect(ws.closed()).toBe(4403);
+    await sse.reading;
+    expect(sse.results().at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(sse.results().at(-1)?.errors?.[0]?.message).toMatch(/user deleted/);
+    expect(sse.events.at(-1)?.event).toBe('complete');
+    expect(h.herald.pubsub.subscribers('inboxEvent', `${h.project.projectId}:${user.id}`)).toBe(0);
+    await ws.client.dispose();
+  });
+});
+
+describe('streams whose credentials stop being valid', () => {
+  let h: TestHerald;
+
+  beforeAll(async () => {
+    // No periodic re-check: what ends these streams is the event every instance receives.
+    h = await startTestHerald({ env: { STREAM_RECHECK_MS: '0' } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  const gqlPost = async (query: string, variables: Record<string, unknown>, headers: Record<string, string>) => {
+    const response = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+    return (await response.json()) as { data?: any; errors?: unknown[] };
+  };
+
+  it('ends the SSE and websocket streams of a revoked API key: SSE with UNAUTHENTICATED then complete, websocket with 4403', async () => {
+    const created = await gqlPost('mutation { createApiKey(name: "streams") { apiKey key { id } } }', {}, bearer(h.project.apiKey));
+    const { apiKey, key } = created.data.createApiKey as { apiKey: string; key: { id: string } };
+    const sse = await sseSubscription(h.url, STATUS_SUBSCRIPTION, {}, bearer(apiKey));
+    expect(sse.response.status).toBe(200);
+    const ws = await rawSocket(h.url);
+    await ws.init({ authorization: `Bearer ${apiKey}` });
+    ws.subscribe('s', STATUS_SUBSCRIPTION);
+    // A stream of another key of the project goes on.
+    const other = await sseSubscription(h.url, STATUS_SUBSCRIPTION, {}, bearer(h.project.apiKey));
+    await pollFor(() => h.herald.pubsub.subscribers('messageStatus', h.project.projectId) === 3, 5_000, 'three subscriptions');
+
+    const revoked = await gqlPost('mutation($id: ID!) { revokeApiKey(id: $id) { active } }', { id: key.id }, bearer(h.project.apiKey));
+    expect(revoked.data.revokeApiKey.active).toBe(false);
+
+    await sse.reading;
+    const last = sse.results().at(-1);
+    expect(last?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(last?.errors?.[0]?.message).toMatch(/API key revoked/);
+    expect(sse.events.at(-1)?.event).toBe('complete');
+    expect((await ws.closed).code).toBe(4403);
+    expect(other.ended()).toBeUndefined();
+    expect(h.herald.pubsub.subscribers('messageStatus', h.project.projectId)).toBe(1);
+    other.close();
+  });
+
+  it("ends the end-user streams of a project whose widget secret is rotated, and only that project's", async () => {
+    const project = await h.newProject('Rotating');
+    const auth = widgetAuth(project.projectId, project.widgetSecret, 'u1');
+    const ws = inboxSubscriber(h.url, auth.params);
+    await pollFor(() => ws.acknowledged(), 5_000, 'connection_ack');
+    const sse = await sseSubscription(h.url, INBOX_SUBSCRIPTION, {}, auth.headers);
+    expect(sse.response.status).toBe(200);
+    // An end user of another project keeps their stream.
+    const bystander = inboxSubscriber(h.url, widgetAuth(h.project.projectId, h.project.widgetSecret, 'bystander').params);
+    await pollFor(() => bystander.acknowledged(), 5_000, 'connection_ack of the bystander');
+    await sleep(200);
+
+    const rotated = await gqlPost('mutation { rotateProjectSecret(secret: WIDGET) }', {}, bearer(project.apiKey));
+    expect(rotated.data.rotateProjectSecret).toEqual(expect.any(String));
+
+    await pollFor(() => ws.closed(), 5_000, 'the websocket to close');
+    expect(ws.closed()).toBe(4403);
+    await sse.reading;
+    expect(sse.results().at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(sse.results().at(-1)?.errors?.[0]?.message).toMatch(/widget secret rotated/);
+    expect(sse.events.at(-1)?.event).toBe('complete');
+    await sleep(200);
+    expect(bystander.closed()).toBeUndefined();
+    await ws.client.dispose();
+    await bystander.client.dispose();
   });
 });
