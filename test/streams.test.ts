@@ -159,7 +159,7 @@ describe('streams whose credentials stop being valid', () => {
 
   beforeAll(async () => {
     // No periodic re-check: what ends these streams is the event every instance receives.
-    h = await startTestHerald({ env: { STREAM_RECHECK_MS: '0' } });
+    h = await startTestHerald({ env: { STREAM_RECHECK_MS: '0', MAX_BODY_BYTES: String(64 * 1024) } });
   });
   afterAll(async () => {
     await h?.stop();
@@ -221,5 +221,62 @@ describe('streams whose credentials stop being valid', () => {
     expect(bystander.closed()).toBeUndefined();
     await ws.client.dispose();
     await bystander.client.dispose();
+  });
+});
+
+describe('websocket messages', () => {
+  let h: TestHerald;
+  beforeAll(async () => {
+    h = await startTestHerald({ env: { MAX_BODY_BYTES: String(64 * 1024) } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('closes a socket whose message is larger than MAX_BODY_BYTES with 1009; other sockets go on', async () => {
+    const other = await rawSocket(h.url);
+    await other.init({ authorization: `Bearer ${h.project.apiKey}` });
+    const big = await rawSocket(h.url);
+    await big.init({ authorization: `Bearer ${h.project.apiKey}` });
+    big.send({ type: 'subscribe', id: 'q', payload: { query: 'query($n: String) { project { id } }', variables: { n: 'x'.repeat(70 * 1024) } } });
+    const closed = await big.closed;
+    expect(closed.code).toBe(1009);
+    expect(big.of('q')).toEqual([]);
+    other.send({ type: 'subscribe', id: 'q', payload: { query: '{ project { id } }' } });
+    const answer = await pollFor(() => other.of('q').find((m) => m.type === 'next'), 5_000, 'the answer on the other socket');
+    expect(answer.payload).toEqual({ data: { project: { id: h.project.projectId } } });
+    other.socket.close();
+  });
+
+  it('answers a variable of the wrong type without repeating its value, over websocket and HTTP', async () => {
+    const value = `secret-${'y'.repeat(20_000)}`;
+    const query = 'query($first: Int) { users(first: $first) { totalCount } }';
+    const ws = await rawSocket(h.url);
+    await ws.init({ authorization: `Bearer ${h.project.apiKey}` });
+    ws.send({ type: 'subscribe', id: 'q', payload: { query, variables: { first: value } } });
+    const answer = await pollFor(() => ws.of('q').find((m) => m.type === 'next' || m.type === 'error'), 5_000, 'the answer');
+    const wsErrors = (answer.type === 'next' ? answer.payload.errors : answer.payload) as { message: string; extensions?: Record<string, unknown> }[];
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(h.project.apiKey) },
+      body: JSON.stringify({ query, variables: { first: value } }),
+    });
+    const httpErrors = ((await response.json()) as { errors: { message: string; extensions?: Record<string, unknown> }[] }).errors;
+    for (const errors of [wsErrors, httpErrors]) {
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.message).toBe('Variable "$first" got an invalid value; Int cannot represent the value given.');
+      expect(errors[0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ field: 'first', message: errors[0]!.message }] });
+      expect(JSON.stringify(errors)).not.toContain('secret-');
+    }
+    // Inside an input object: the path is named, the value still is not.
+    const nested = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(h.project.apiKey) },
+      body: JSON.stringify({ query: 'mutation($users: [UserInput!]!) { upsertUsers(users: $users) { ok } }', variables: { users: [{ externalId: 'u', email: [value] }] } }),
+    });
+    const nestedBody = JSON.stringify(await nested.json());
+    expect(nestedBody).not.toContain('secret-');
+    expect(nestedBody).toContain('users[0]');
+    ws.socket.close();
   });
 });

@@ -150,6 +150,14 @@ export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: 
     keepAliveMs,
   );
 
+  // A socket error is the client's doing (a message over maxPayload: ws closes with 1009 by
+  // itself; a reset connection), yet graphql-ws prints it to stderr as an internal error and
+  // closes with 4500. Registered after useServer's handler, this replaces its listener.
+  wss.on('connection', (socket: WebSocket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => logger?.info({ err: { message: error.message, code: error.code } }, 'Websocket error'));
+  });
+
   function dropSlowConsumer(socket: WebSocket, details: Record<string, unknown>) {
     if (socket.readyState !== socket.OPEN) return;
     logger?.info(details, 'Closing a websocket that reads too slowly');
