@@ -46,6 +46,12 @@ async function send(h: TestHerald, userId: string, data: Record<string, unknown>
   return res.body.results.map((r: { id: string }) => r.id) as string[];
 }
 
+/** Creates users as operators do (a widget does not create its user). */
+async function createUsers(h: TestHerald, ...externalIds: string[]) {
+  const res = await rest(h.url, 'POST', '/users.upsert', { users: externalIds.map((id) => ({ id })) }, bearer(h.project.apiKey));
+  expect(res.status).toBe(200);
+}
+
 /**
  * How many live inbox streams of a user the instance holds (a stream subscribes to its user's
  * events; the instance itself has one Redis subscription per topic, whatever their number).
@@ -86,6 +92,7 @@ describe('graphql-ws and SSE limits', () => {
 
   describe('keep-alive', () => {
     it('terminates a socket that stops answering pings and frees its subscription; a peer that answers stays', async () => {
+      await createUsers(h, 'ka-dead', 'ka-alive');
       const dead = await rawSocket(h.url, { autoPong: false });
       const alive = await rawSocket(h.url);
       await dead.init(auth('ka-dead').params);
@@ -317,6 +324,7 @@ describe('server stop', () => {
   it('leaves no stream reading the database after it (a catch-up timer pending at stop used to)', async () => {
     const { logger, lines } = memoryLogger('info');
     const h = await startTestHerald({ logger });
+    await createUsers(h, 'early-stop');
     const auth = widgetAuth(h.project.projectId, h.project.widgetSecret, 'early-stop');
     const ws = inboxSubscriber(h.url, auth.params);
     await pollFor(() => ws.acknowledged(), 5_000, 'connection_ack');

@@ -102,8 +102,8 @@ describe('subscribers that stop reading', () => {
     await sleep(300);
     slowWs.socket.pause();
 
-    // Far more than any buffer holds: 4,000 events of 6 KB (24 MB) for each subscriber.
-    const pad = 'x'.repeat(6_000);
+    // Far more than any buffer holds: 4,000 events of 4 KB (16 MB) for each subscriber.
+    const pad = 'x'.repeat(4_000);
     const COUNT = 4_000;
     for (let i = 0; i < COUNT; i++) {
       publisher.pubsub.publish('messageStatus', h.project.projectId, statusEvent(h.project.projectId, i, pad));
@@ -131,9 +131,11 @@ describe('subscribers that stop reading', () => {
     await pollFor(() => reader.of('fast').some((m) => m.type === 'next' && m.payload.data.messageStatus.error === 'after'), 10_000, 'an event after the flood');
     expect(lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
     reader.socket.close();
-  });
+  }, 120_000);
 
   it('ends the streams of a user deleted without an event (in SQL) at the next re-check: websocket 4403, SSE UNAUTHENTICATED then complete', async () => {
+    const upserted = await fetch(`${h.url}/users.upsert`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(h.project.apiKey) }, body: JSON.stringify({ users: [{ id: 'doomed' }] }) });
+    expect(upserted.status).toBe(200);
     const auth = widgetAuth(h.project.projectId, h.project.widgetSecret, 'doomed');
     const ws = inboxSubscriber(h.url, auth.params);
     await pollFor(() => ws.acknowledged(), 5_000, 'connection_ack');

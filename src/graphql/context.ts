@@ -37,8 +37,10 @@ export function contextFactory(services: Services) {
     const headers =
       initial.transport === 'ws' ? headersFromConnectionParams(initial.connectionParams ?? {}) : initial.request.headers;
     const requestId = sanitizeRequestId(headers.get('x-request-id')) ?? randomUUID();
-    // A websocket's operations reuse the principal of its connection_init (one lookup per socket, not per operation).
-    const principal = initial.transport === 'ws' && initial.principal ? initial.principal : await principalFromHeaders(headers);
+    // A websocket's operations reuse the principal of its connection_init (one lookup per socket,
+    // not per operation), unless it is an end user not created yet: they may exist by now.
+    const reuse = initial.transport === 'ws' && initial.principal && !(initial.principal.kind === 'endUser' && initial.principal.userId === null);
+    const principal = reuse ? initial.principal! : await principalFromHeaders(headers);
     return { principal, requestId, ...services };
   };
 }

@@ -1,6 +1,5 @@
 import { prisma } from '../../db/client.ts';
 import { timingSafeEqual } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash, widgetSecretTag } from './credentials.ts';
 
@@ -13,7 +12,11 @@ export type Principal =
   | {
       kind: 'endUser';
       projectId: string;
-      userId: string;
+      /**
+       * null: no user with this externalId exists (yet). End users are created by operators only
+       * (upsert, send); until then the widget sees an empty inbox and writes nothing.
+       */
+      userId: string | null;
       externalId: string;
       /** widgetSecretTag of the secret the hash was checked with (long-lived streams end when it changes). */
       secretTag: string;
@@ -101,21 +104,26 @@ export async function authenticate(credentials: PresentedCredentials | WidgetCre
 
 /**
  * An end user: the hash must be the HMAC-SHA256 of their externalId keyed by the project's
- * widgetSecret (compared in constant time). A user seen for the first time is created, so a
- * widget can open before the user's first notification.
+ * widgetSecret (compared in constant time). One statement, no write: the project's secret and
+ * the user's id together. A user that does not exist is not created (end users are created by
+ * operators: upsert, send); the principal then has no userId and sees an empty inbox.
  */
 async function authenticateWidget(credentials: WidgetCredentials): Promise<Principal | null> {
   if (!isUuid(credentials.projectId) || credentials.externalId.length > 256) return null;
-  const project = await prisma().project.findUnique({ where: { id: credentials.projectId }, select: { id: true, widgetSecret: true } });
+  const rows = await prisma().$queryRaw<{ widgetSecret: string; userId: string | null }[]>`
+    SELECT p."widgetSecret", u.id AS "userId"
+    FROM "Project" p LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = ${credentials.externalId}
+    WHERE p.id = ${credentials.projectId.toLowerCase()}::uuid`;
+  const project = rows[0];
   const expected = Buffer.from(userHash(project?.widgetSecret ?? 'no-project', credentials.externalId), 'hex');
   const given = Buffer.from(credentials.userHash.toLowerCase(), 'hex');
   const matches = expected.length === given.length && timingSafeEqual(expected, given);
   if (!project || !matches) return null;
-  const user = await prisma().user.upsert({
-    where: { projectId_externalId: { projectId: project.id, externalId: credentials.externalId } },
-    create: { id: uuidv7(), projectId: project.id, externalId: credentials.externalId },
-    update: {},
-    select: { id: true },
-  });
-  return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId, secretTag: widgetSecretTag(project.widgetSecret) };
+  return {
+    kind: 'endUser',
+    projectId: credentials.projectId.toLowerCase(),
+    userId: project.userId,
+    externalId: credentials.externalId,
+    secretTag: widgetSecretTag(project.widgetSecret),
+  };
 }
