@@ -4,15 +4,15 @@ import { slowConsumer } from '../../realtime/subscription.ts';
 import type { Subscription } from '../../realtime/subscription.ts';
 import { inboxEventsAfter, type InboxEventMessage } from './events.ts';
 
-/** When the stream re-reads the database while its live subscription may still be settling in. */
-const CATCH_UP_AFTER_MS = [250, 1_000, 3_000];
-
 /**
  * A user's inbox events, exactly once and in cursor order: first those after `since` from the
- * database, then live ones from pub/sub. The live subscription starts before the replay; a live
- * event that skips a cursor (one published while Redis was subscribing, or on another instance
- * out of order) makes the stream fetch the gap from the database, and a few catch-up reads in
- * the first seconds close the window in which the subscription was being set up.
+ * database, then live ones from pub/sub. The live subscription is registered (in this process's
+ * router, synchronously: the instance's Redis subscription already exists) before the replay
+ * reads, and events are published after their commit, so each event is either in the replay or
+ * arrives live. A live event that skips a cursor (one of another instance overtaking, or a
+ * Redis outage) makes the stream fetch the gap from the database. (Catch-up reads 250 ms, 1 s
+ * and 3 s after subscribing covered the Redis SUBSCRIBE round trip of a per-user channel: three
+ * timers and three reads per socket, gone with it.)
  *
  * `user` is the user's id, or the externalId of a user no operator has created yet (a widget
  * opened before the user's first message): the stream then waits for the user to appear (see
@@ -30,21 +30,20 @@ export function inboxStream(
   user: string | { externalId: string },
   since: bigint | null,
 ): AsyncIterableIterator<InboxEventMessage> {
-  const buffer: (InboxEventMessage | 'tick')[] = [];
+  const buffer: InboxEventMessage[] = [];
   let wake: (() => void) | undefined;
   let overflow = false;
   let closed = false;
   let live: Subscription<InboxEventMessage> | undefined;
-  let timers: NodeJS.Timeout[] = [];
   let cancelWait = () => {};
   const signal = () => {
     const resolve = wake;
     wake = undefined;
     resolve?.();
   };
-  const push = (value: InboxEventMessage | 'tick') => {
+  const push = (value: InboxEventMessage) => {
     if (overflow || !live) return;
-    // Live events are taken at once (to be merged with the catch-up ticks) and wait here; past
+    // Live events are taken at once (the replay may be running) and wait here; past
     // the subscription's own bound the subscriber is too slow: failing the live subscription
     // ends this stream with SLOW_CONSUMER (and closes its websocket with 1013).
     if (buffer.length >= live.max) {
@@ -58,7 +57,6 @@ export function inboxStream(
     if (closed) return;
     closed = true;
     cancelWait();
-    for (const timer of timers) clearTimeout(timer);
     void live?.return();
     signal();
   };
@@ -67,7 +65,6 @@ export function inboxStream(
   const goLive = (userId: string) => {
     const subscription = pubsub.subscribe('inboxEvent', `${projectId}:${userId}`);
     live = subscription;
-    timers = CATCH_UP_AFTER_MS.map((ms) => setTimeout(() => push('tick'), ms));
     void (async () => {
       try {
         for (;;) {
@@ -121,17 +118,15 @@ export function inboxStream(
           if (page.length < 1_000) return;
         }
       };
-      yield* catchUp();
+      // Without `since`, only live events: the live route was registered before `last` was read,
+      // so whatever commits after that read arrives live; nothing is left to read back.
+      if (since !== null) yield* catchUp();
       for (;;) {
         if (closed) return;
         if (overflow) throw slowConsumer(live?.max ?? 0);
         const next = buffer.shift();
         if (next === undefined) {
           await new Promise<void>((resolve) => (wake = resolve));
-          continue;
-        }
-        if (next === 'tick') {
-          yield* catchUp();
           continue;
         }
         const cursor = BigInt(next.cursor);
