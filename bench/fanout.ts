@@ -122,22 +122,42 @@ async function widgetWithRetry(url: string, params: Record<string, string>, quer
   }
 }
 
-async function connectAll(url: string, users: string[], params: (user: string) => Record<string, string>, query: string) {
-  const received: number[] = [];
+/**
+ * Connects every widget, then makes sure each subscription is live: a warm-up event is
+ * published (`warmUp`) to the users that have not had one yet until all have. The connect +
+ * subscribe time runs until then (an acknowledged socket whose subscribe message is still queued
+ * at the server would miss the measured event). `received` then collects the measured round.
+ */
+async function connectAll(url: string, users: string[], params: (user: string) => Record<string, string>, query: string, warmUp?: (users: string[]) => Promise<void>) {
+  let received: number[] = [];
+  const warmed = new Set<string>();
+  let warming = true;
   const sockets: WebSocket[] = [];
   const started = performance.now();
   // 100 handshakes in flight at a time, as a crowd of browsers reconnecting would be.
   for (let i = 0; i < users.length; i += 100) {
-    sockets.push(...(await Promise.all(users.slice(i, i + 100).map((user) => widgetWithRetry(url, params(user), query, () => received.push(performance.now()))))));
+    const slice = users.slice(i, i + 100);
+    sockets.push(...(await Promise.all(slice.map((user) => widgetWithRetry(url, params(user), query, () => (warming ? warmed.add(user) : received.push(performance.now())))))));
   }
+  if (warmUp) {
+    for (let round = 0; warmed.size < users.length; round++) {
+      if (round > 60) throw new Error(`only ${warmed.size} of ${users.length} subscriptions are live`);
+      await warmUp(users.filter((u) => !warmed.has(u)));
+      const deadline = Date.now() + 1_000;
+      while (warmed.size < users.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } else await new Promise((resolve) => setTimeout(resolve, 5_000));
   const connectMs = performance.now() - started;
-  return { sockets, received, connectMs };
+  await new Promise((resolve) => setTimeout(resolve, 500)); // late duplicates of the warm-up
+  warming = false;
+  received = [];
+  return { sockets, received: () => received, connectMs };
 }
 
-async function waitForAll(received: number[], count: number) {
+async function waitForAll(received: () => number[], count: number) {
   const deadline = Date.now() + EVENT_TIMEOUT_MS;
-  while (received.length < count) {
-    if (Date.now() > deadline) throw new Error(`only ${received.length} of ${count} events arrived`);
+  while (received().length < count) {
+    if (Date.now() > deadline) throw new Error(`only ${received().length} of ${count} events arrived`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -180,18 +200,25 @@ async function runHerald(n: number): Promise<Figures> {
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // the upserts' garbage collected
     const before = rssKB(child.pid!);
     const query = MODE === 'send' ? 'subscription { inbox { cursor type unreadCount item { id title } } }' : 'subscription { inbox { cursor type unreadCount } }';
-    const { sockets, received, connectMs } = await connectAll(`ws://127.0.0.1:${port}/graphql`, externalIds, (user) => ({ projectId: project.projectId, userId: user, userHash: userHash(SECRET, user) }), query);
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // subscriptions settled, replay reads done
+    const publishTo = (users: string[], cursor: string) => {
+      const at = new Date().toISOString();
+      for (const externalId of users) {
+        const userId = ids.get(externalId)!;
+        publisher.pubsub.publish('inboxEvent', `${project.projectId}:${userId}`, { projectId: project.projectId, userId, cursor, type: 'ALL_READ', itemId: null, unreadCount: 0, at });
+      }
+    };
+    const { sockets, received, connectMs } = await connectAll(
+      `ws://127.0.0.1:${port}/graphql`,
+      externalIds,
+      (user) => ({ projectId: project.projectId, userId: user, userHash: userHash(SECRET, user) }),
+      query,
+      MODE === 'publish' ? async (users) => publishTo(users, '1') : undefined,
+    );
     const after = rssKB(child.pid!);
 
     const t0 = performance.now();
-    if (MODE === 'publish') {
-      const at = new Date().toISOString();
-      for (const externalId of externalIds) {
-        const userId = ids.get(externalId)!;
-        publisher.pubsub.publish('inboxEvent', `${project.projectId}:${userId}`, { projectId: project.projectId, userId, cursor: '1', type: 'ALL_READ', itemId: null, unreadCount: 0, at });
-      }
-    } else {
+    if (MODE === 'publish') publishTo(externalIds, '2');
+    else {
       const batches: string[][] = [];
       for (let i = 0; i < n; i += 50) batches.push(externalIds.slice(i, i + 50));
       const worker = async () => {
@@ -200,7 +227,7 @@ async function runHerald(n: number): Promise<Figures> {
       await Promise.all([worker(), worker(), worker(), worker()]);
     }
     await waitForAll(received, n);
-    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, ...summarize(received, t0), load: load() };
+    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, ...summarize(received(), t0), load: load() };
     for (const socket of sockets) socket.terminate();
     return figures;
   } finally {
@@ -224,16 +251,18 @@ async function runBaseline(n: number): Promise<Figures> {
     const users = Array.from({ length: n }, (_, i) => `fan-${i}`);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const before = rssKB(child.pid!);
-    const { sockets, received, connectMs } = await connectAll(`ws://127.0.0.1:${port}/graphql`, users, (user) => ({ projectId: 'p', userId: user, userHash: userHash(SECRET, user) }), 'subscription { inbox { cursor type unreadCount } }');
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const publishTo = async (list: string[]) => {
+      for (let i = 0; i < list.length; i += 1_000) {
+        const res = await fetch(`http://127.0.0.1:${port}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ users: list.slice(i, i + 1_000) }) });
+        await res.text();
+      }
+    };
+    const { sockets, received, connectMs } = await connectAll(`ws://127.0.0.1:${port}/graphql`, users, (user) => ({ projectId: 'p', userId: user, userHash: userHash(SECRET, user) }), 'subscription { inbox { cursor type unreadCount } }', publishTo);
     const after = rssKB(child.pid!);
     const t0 = performance.now();
-    for (let i = 0; i < n; i += 1_000) {
-      const res = await fetch(`http://127.0.0.1:${port}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ users: users.slice(i, i + 1_000) }) });
-      await res.text();
-    }
+    await publishTo(users);
     await waitForAll(received, n);
-    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, ...summarize(received, t0), load: load() };
+    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, ...summarize(received(), t0), load: load() };
     for (const socket of sockets) socket.terminate();
     return figures;
   } finally {

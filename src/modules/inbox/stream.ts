@@ -1,5 +1,6 @@
 import { prisma } from '../../db/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { batched } from '../../realtime/batch.ts';
 import { slowConsumer } from '../../realtime/subscription.ts';
 import type { Subscription } from '../../realtime/subscription.ts';
 import { inboxEventsAfter, type InboxEventMessage } from './events.ts';
@@ -105,7 +106,7 @@ export function inboxStream(
       userId ??= await found;
       if (closed || userId === undefined) return;
       const id = userId;
-      let last = since ?? (await prisma().inboxState.findUnique({ where: { userId: id } }))?.lastCursor ?? 0n;
+      let last = since ?? (await lastCursorOf(id)) ?? 0n;
       const catchUp = async function* (upTo?: bigint) {
         while (!closed) {
           const page = await inboxEventsAfter(id, last);
@@ -207,3 +208,12 @@ async function pollAwaitedUsers() {
     polling = awaited.size ? setTimeout(pollAwaitedUsers, WAIT_FOR_USER_MS).unref() : undefined;
   }
 }
+
+/** The latest cursor of each user whose stream starts in the same tick, in one query. */
+const lastCursorOf = batched(
+  async (userIds: string[]) => {
+    const states = await prisma().inboxState.findMany({ where: { userId: { in: userIds } }, select: { userId: true, lastCursor: true } });
+    return new Map(states.map((s) => [s.userId, s.lastCursor]));
+  },
+  (userId: string) => userId,
+);

@@ -1,5 +1,6 @@
 import { prisma } from '../../db/client.ts';
 import { timingSafeEqual } from 'node:crypto';
+import { batched } from '../../realtime/batch.ts';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash, widgetSecretTag } from './credentials.ts';
 
@@ -110,20 +111,33 @@ export async function authenticate(credentials: PresentedCredentials | WidgetCre
  */
 async function authenticateWidget(credentials: WidgetCredentials): Promise<Principal | null> {
   if (!isUuid(credentials.projectId) || credentials.externalId.length > 256) return null;
-  const rows = await prisma().$queryRaw<{ widgetSecret: string; userId: string | null }[]>`
-    SELECT p."widgetSecret", u.id AS "userId"
-    FROM "Project" p LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = ${credentials.externalId}
-    WHERE p.id = ${credentials.projectId.toLowerCase()}::uuid`;
-  const project = rows[0];
+  const projectId = credentials.projectId.toLowerCase();
+  const project = await widgetLookup({ projectId, externalId: credentials.externalId });
   const expected = Buffer.from(userHash(project?.widgetSecret ?? 'no-project', credentials.externalId), 'hex');
   const given = Buffer.from(credentials.userHash.toLowerCase(), 'hex');
   const matches = expected.length === given.length && timingSafeEqual(expected, given);
   if (!project || !matches) return null;
   return {
     kind: 'endUser',
-    projectId: credentials.projectId.toLowerCase(),
+    projectId,
     userId: project.userId,
     externalId: credentials.externalId,
     secretTag: widgetSecretTag(project.widgetSecret),
   };
 }
+
+/**
+ * The widget secret of each project and the id of each (project, externalId) user, for every
+ * widget authenticating in the same tick, in one statement.
+ */
+const widgetLookup = batched(
+  async (keys: { projectId: string; externalId: string }[]) => {
+    const rows = await prisma().$queryRaw<{ projectId: string; externalId: string; widgetSecret: string; userId: string | null }[]>`
+      SELECT k.project_id::text AS "projectId", k.external_id AS "externalId", p."widgetSecret", u.id::text AS "userId"
+      FROM unnest(${keys.map((k) => k.projectId)}::uuid[], ${keys.map((k) => k.externalId)}::text[]) AS k(project_id, external_id)
+      JOIN "Project" p ON p.id = k.project_id
+      LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = k.external_id`;
+    return new Map(rows.map((r) => [`${r.projectId} ${r.externalId}`, { widgetSecret: r.widgetSecret, userId: r.userId }]));
+  },
+  (k) => `${k.projectId} ${k.externalId}`,
+);
