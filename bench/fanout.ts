@@ -92,6 +92,7 @@ async function stop(child: ChildProcess) {
 
 /** One widget: a bare graphql-transport-ws client that records when its first event arrives. */
 function widget(url: string, params: Record<string, string>, query: string, onEvent: () => void): Promise<WebSocket> {
+  let acked = false;
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, 'graphql-transport-ws');
     socket.on('error', reject);
@@ -99,6 +100,7 @@ function widget(url: string, params: Record<string, string>, query: string, onEv
     socket.on('message', (data) => {
       const message = JSON.parse(String(data)) as { type: string; payload?: { errors?: unknown } };
       if (message.type === 'connection_ack') {
+        acked = true;
         socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query } }));
         resolve(socket);
       } else if (message.type === 'next') {
@@ -106,9 +108,15 @@ function widget(url: string, params: Record<string, string>, query: string, onEv
         onEvent();
       } else if (message.type === 'error') console.error('subscription error', JSON.stringify(message.payload));
     });
-    socket.on('close', (code) => reject(new Error(`closed ${code}`)));
+    socket.on('close', (code, reason) => {
+      if (socket.readyState === WebSocket.CLOSED && acked) closedAfterAck.push(`${code} ${String(reason)}`);
+      reject(new Error(`closed ${code}`));
+    });
   });
 }
+
+/** Sockets the server closed after accepting them (code and reason), for the error report. */
+const closedAfterAck: string[] = [];
 
 /** A handshake reset by a loaded server (its accept backlog) is retried, as a browser would. */
 async function widgetWithRetry(url: string, params: Record<string, string>, query: string, onEvent: () => void): Promise<WebSocket> {
@@ -141,7 +149,7 @@ async function connectAll(url: string, users: string[], params: (user: string) =
   }
   if (warmUp) {
     for (let round = 0; warmed.size < users.length; round++) {
-      if (round > 60) throw new Error(`only ${warmed.size} of ${users.length} subscriptions are live`);
+      if (round > 60) throw new Error(`only ${warmed.size} of ${users.length} subscriptions are live; closed after ack: ${JSON.stringify(closedAfterAck.slice(0, 10))} (${closedAfterAck.length})`);
       await warmUp(users.filter((u) => !warmed.has(u)));
       const deadline = Date.now() + 1_000;
       while (warmed.size < users.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -187,9 +195,14 @@ async function runHerald(n: number): Promise<Figures> {
       return res.json() as Promise<any>;
     };
     const externalIds = Array.from({ length: n }, (_, i) => `fan-${i}`);
-    for (let i = 0; i < n; i += 100) await post('/users.upsert', { users: externalIds.slice(i, i + 100).map((id) => ({ id })) });
+    for (let i = 0; i < n; i += 100) {
+      const answer = (await post('/users.upsert', { users: externalIds.slice(i, i + 100).map((id) => ({ id })) })) as { results: { ok: boolean; error?: string }[] };
+      const failed = answer.results.filter((r) => !r.ok);
+      if (failed.length) throw new Error(`users.upsert refused ${failed.length} users: ${JSON.stringify(failed[0])}`);
+    }
     const rows = await db.sql.query<{ id: string; externalId: string }>('SELECT id, "externalId" FROM "User" WHERE "projectId" = $1::uuid', [project.projectId]);
     const ids = new Map(rows.map((u) => [u.externalId, u.id]));
+    if (ids.size !== n) throw new Error(`${ids.size} users of ${n} exist`);
     if (MODE === 'send') {
       await post('/graphql', {
         query: 'mutation($input: NotificationInput!) { createNotification(input: $input) { id } }',
