@@ -11,6 +11,7 @@ import { createNotification } from './modules/notifications/service.ts';
 import { userHash } from './modules/projects/credentials.ts';
 import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
+import type { HeraldPubSub } from './realtime/pubsub.ts';
 import type { RestRoute } from './rest/route.ts';
 import { createApp } from './server/app.ts';
 import { installProcessGuard, Readiness } from './server/guard.ts';
@@ -24,6 +25,8 @@ export interface Herald {
   delivery: Delivery;
   /** /readyz fails for good once this is failed (shutdown, or the crash guard draining). */
   readiness: Readiness;
+  /** This process's pub/sub (its subscriber counts tell tests which streams are open). */
+  pubsub: HeraldPubSub;
   stop(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function startHerald(
       db,
       delivery,
       readiness,
+      pubsub: pubsub.pubsub,
       async stop() {
         readiness.fail('shutting down');
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);

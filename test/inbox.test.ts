@@ -143,6 +143,31 @@ describe('widget auth', () => {
     expect(keyInbox.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
+  it('creates no user for a widget of an unknown externalId: an empty inbox, no write, then the first send arrives live', async () => {
+    const { prisma } = await import('../src/db/client.ts');
+    const rows = () => prisma().user.count({ where: { projectId: h.project.projectId, externalId: 'newcomer' } });
+    const read = await gql(h.url, InboxQuery, {}, widget('newcomer'));
+    expect(read.errors).toBeUndefined();
+    expect(read.data?.unreadCount).toBe(0);
+    const more = await rest(h.url, 'POST', '/graphql', { query: '{ inboxCursor inbox(first: 5) { totalCount edges { node { id } } } inboxPage { total } }' }, widget('newcomer'));
+    expect(more.body).toEqual({ data: { inboxCursor: '0', inbox: { totalCount: 0, edges: [] }, inboxPage: { total: 0 } } });
+    const allRead = await rest(h.url, 'POST', '/graphql', { query: 'mutation { markAllRead }' }, widget('newcomer'));
+    expect(allRead.body).toEqual({ data: { markAllRead: 0 } });
+    const mark = await rest(h.url, 'POST', '/graphql', { query: 'mutation { markRead(ids: ["01a00000-0000-7000-8000-000000000000"]) { unreadCount } }' }, widget('newcomer'));
+    expect(mark.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const viewer = await rest(h.url, 'POST', '/graphql', { query: '{ viewer { id } }' }, widget('newcomer'));
+    expect(viewer.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const s = subscribe({ projectId: h.project.projectId, userId: 'newcomer', userHash: userHash(widgetSecret, 'newcomer') });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await rows()).toBe(0);
+    // The operator's first send creates the user; the widget opened before it sees it live.
+    await send('newcomer');
+    const created = await pollFor(() => s.events.find((e) => e.type === 'CREATED'), 10_000, 'CREATED');
+    expect(created).toMatchObject({ cursor: '1', unreadCount: 1, item: { title: 'Ping 1' } });
+    expect(await rows()).toBe(1);
+    await s.client.dispose();
+  });
+
   it('closes a websocket with a wrong hash with 4403', async () => {
     const s = subscribe({ projectId: h.project.projectId, userId: 'alice', userHash: userHash(widgetSecret, 'bob') });
     await pollFor(() => s.closed(), 5_000, 'close');
@@ -286,6 +311,12 @@ describe("Notifuse's widget API (/front)", () => {
   });
 
   it('saves mute preferences with users.setProfile, shows them in users.get, and the pipeline honours them', async () => {
+    // End users are created by operators: the widget of a user not created yet writes nothing.
+    const early = await rest(h.url, 'POST', '/front/users.setProfile', { ...creds('jill'), user: { preferences: {} } });
+    expect(early.status).toBe(404);
+    expect(early.body).toMatchObject({ error: 'not_found' });
+    const upserted = await rest(h.url, 'POST', '/users.upsert', { users: [{ id: 'jill' }] }, bearer(h.project.apiKey));
+    expect(upserted.status).toBe(200);
     const saved = await rest(h.url, 'POST', '/front/users.setProfile', { ...creds('jill'), user: { preferences: { bell: { notificationId: 'bell', muteWidget: true, muteEmail: false, muteSMS: false } } } });
     expect(saved.status).toBe(200);
     const got = await rest(h.url, 'GET', `/front/users.get?${qs(creds('jill'))}`);

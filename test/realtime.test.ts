@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db/client.ts';
+import { openPubSub } from '../src/realtime/pubsub.ts';
 import { TEST_REDIS_URL } from './helpers/database.ts';
 import { bearer, memoryLogger, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
-import { inboxSubscriber, INBOX_SUBSCRIPTION, rawSocket, redisSubscribers, sleep, sseSubscription, widgetAuth } from './helpers/realtime.ts';
+import { inboxSubscriber, INBOX_SUBSCRIPTION, rawSocket, sleep, sseSubscription, widgetAuth } from './helpers/realtime.ts';
 
 // Realtime transports against a real Herald (PostgreSQL, Redis) with small limits, so each limit
 // can be crossed quickly. Operations are plain strings: these tests speak the wire protocols.
@@ -46,10 +46,19 @@ async function send(h: TestHerald, userId: string, data: Record<string, unknown>
   return res.body.results.map((r: { id: string }) => r.id) as string[];
 }
 
-/** The Redis channel of a user's inbox events (the subscription a live stream holds). */
-async function inboxChannel(h: TestHerald, externalId: string) {
+/** Creates users as operators do (a widget does not create its user). */
+async function createUsers(h: TestHerald, ...externalIds: string[]) {
+  const res = await rest(h.url, 'POST', '/users.upsert', { users: externalIds.map((id) => ({ id })) }, bearer(h.project.apiKey));
+  expect(res.status).toBe(200);
+}
+
+/**
+ * How many live inbox streams of a user the instance holds (a stream subscribes to its user's
+ * events; the instance itself has one Redis subscription per topic, whatever their number).
+ */
+async function inboxStreams(h: TestHerald, externalId: string) {
   const user = await pollFor(() => prisma().user.findFirst({ where: { projectId: h.project.projectId, externalId } }), 5_000, `user ${externalId}`);
-  return `inboxEvent:${h.project.projectId}:${user.id}`;
+  return () => h.herald.pubsub.subscribers('inboxEvent', `${h.project.projectId}:${user.id}`);
 }
 
 /** Waits until the user's inbox holds `count` events (the sends were delivered). */
@@ -83,15 +92,16 @@ describe('graphql-ws and SSE limits', () => {
 
   describe('keep-alive', () => {
     it('terminates a socket that stops answering pings and frees its subscription; a peer that answers stays', async () => {
+      await createUsers(h, 'ka-dead', 'ka-alive');
       const dead = await rawSocket(h.url, { autoPong: false });
       const alive = await rawSocket(h.url);
       await dead.init(auth('ka-dead').params);
       await alive.init(auth('ka-alive').params);
       dead.subscribe('1', INBOX_SUBSCRIPTION);
       alive.subscribe('1', INBOX_SUBSCRIPTION);
-      const deadChannel = await inboxChannel(h, 'ka-dead');
-      const aliveChannel = await inboxChannel(h, 'ka-alive');
-      await pollFor(async () => (await redisSubscribers(deadChannel)) === 1 && (await redisSubscribers(aliveChannel)) === 1, 5_000, 'both subscriptions');
+      const deadStreams = await inboxStreams(h, 'ka-dead');
+      const aliveStreams = await inboxStreams(h, 'ka-alive');
+      await pollFor(() => deadStreams() === 1 && aliveStreams() === 1, 5_000, 'both subscriptions');
       const subscribedAt = Date.now();
 
       // The server pings after one interval and cuts the socket one interval later: no close frame (1006).
@@ -100,7 +110,7 @@ describe('graphql-ws and SSE limits', () => {
       expect(closed.at - subscribedAt).toBeGreaterThanOrEqual(KEEPALIVE_MS);
       expect(closed.at - subscribedAt).toBeLessThan(KEEPALIVE_MS * 2 + 1_500);
       // Its subscription is gone at once, not at the stream's next event or timer.
-      await pollFor(async () => (await redisSubscribers(deadChannel)) === 0, 500, 'the dead peer to lose its Redis subscription');
+      await pollFor(() => deadStreams() === 0, 500, 'the dead peer to lose its subscription');
 
       // The answering peer has been pinged (and answered) several times meanwhile, and still works.
       await sleep(KEEPALIVE_MS);
@@ -220,40 +230,32 @@ describe('graphql-ws and SSE limits', () => {
       again.socket.close();
     });
 
-    it('closes with 1013 a socket whose subscription falls more than 1000 events behind, after what it could deliver', async () => {
+    it('closes with 1013 a socket whose subscription falls more than 1000 events behind, at once; what it got is a gap-free prefix', async () => {
       const client = await rawSocket(h.url);
       await client.init(auth('slow').params);
       // One subscription: its stream, not the socket, is where the backlog grows.
       client.socket.pause();
       client.subscribe('a', query, { since: '0' });
       await sleep(300);
-      // Live events keep arriving while the client reads nothing (fakes, on the channel Herald uses).
-      const channel = await inboxChannel(h, 'slow');
-      const listener = new Redis(TEST_REDIS_URL);
-      let heard = 0;
-      listener.on('message', () => heard++);
-      await listener.subscribe(channel);
-      const redis = new Redis(TEST_REDIS_URL);
-      const pipeline = redis.pipeline();
-      for (let i = 0; i < 1_001; i++) {
-        const event = { projectId: h.project.projectId, userId: 'fake', cursor: String(1_000_000 + i), type: 'READ', itemId: null, unreadCount: 0, at: new Date().toISOString() };
-        pipeline.publish(channel, JSON.stringify(event));
-      }
-      await pipeline.exec();
-      // Redis has sent them to every subscriber, Herald's included, once our own listener has them all.
-      await pollFor(() => heard === 1_001, 10_000, 'the fake events');
-      await sleep(300);
-      listener.disconnect();
-      redis.disconnect();
+      // Live events keep arriving while the client reads nothing (fakes, published as another instance would).
+      const user = await prisma().user.findFirstOrThrow({ where: { projectId: h.project.projectId, externalId: 'slow' } });
+      const publisher = openPubSub(TEST_REDIS_URL, undefined, h.config.QUEUE_PREFIX);
       const logged = lines.length;
+      for (let i = 0; i < 1_001; i++) {
+        const event = { projectId: h.project.projectId, userId: user.id, cursor: String(1_000_000 + i), type: 'READ' as const, itemId: null, unreadCount: 0, at: new Date().toISOString() };
+        publisher.pubsub.publish('inboxEvent', `${h.project.projectId}:${user.id}`, event);
+      }
+      await publisher.close();
+      // Decided while the client still reads nothing: the backlog is dropped, not kept for it.
+      const drop = await pollFor(() => lines.slice(logged).find((l) => l.msg === 'Closing a websocket that reads too slowly'), 10_000, 'the slow consumer rule');
+      expect(drop).toMatchObject({ subscription: 'a' });
       client.socket.resume();
 
-      const closed = await within(client.closed, 10_000, 'the slow consumer to be closed');
+      const closed = await within(client.closed, 15_000, 'the slow consumer to be closed');
       expect(closed.code).toBe(1013);
-      expect(lines.slice(logged).find((l) => l.msg === 'Closing a websocket that reads too slowly')).toMatchObject({ subscription: 'a' });
       const received = client.of('a').filter((m) => m.type === 'next').map((m) => Number(m.payload.data.inbox.cursor));
-      expect(received).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
-      expect(client.of('a').filter((m) => m.type === 'error')).toEqual([]);
+      expect(received.length).toBeLessThanOrEqual(COUNT);
+      expect(received).toEqual(received.map((_, i) => i + 1));
     });
 
     it('does not close a client that reads the same replay as it comes', async () => {
@@ -282,19 +284,19 @@ describe('graphql-ws and SSE limits', () => {
       expect(events.map((e) => e.cursor)).toEqual(['2', '3', '4']);
       expect(events.map((e) => e.unreadCount)).toEqual([2, 3, 4]);
 
-      const channel = await inboxChannel(h, 'sse-user');
-      expect(await redisSubscribers(channel)).toBe(1);
+      const streams = await inboxStreams(h, 'sse-user');
+      expect(streams()).toBe(1);
       stream.close();
-      await pollFor(async () => (await redisSubscribers(channel)) === 0, 2_000, 'the stream to end with its connection');
+      await pollFor(() => streams() === 0, 2_000, 'the stream to end with its connection');
     });
 
-    it('releases the Redis subscription of messageStatus as soon as its client goes, with no event in between', async () => {
-      const channel = `messageStatus:${h.project.projectId}`;
-      const before = await redisSubscribers(channel);
+    it('releases the subscription of messageStatus as soon as its client goes, with no event in between', async () => {
+      const count = () => h.herald.pubsub.subscribers('messageStatus', h.project.projectId);
+      const before = count();
       const stream = await sseSubscription(h.url, 'subscription { messageStatus { messageId status } }', {}, bearer(h.project.apiKey));
-      await pollFor(async () => (await redisSubscribers(channel)) === before + 1, 5_000, 'the subscription');
+      await pollFor(() => count() === before + 1, 5_000, 'the subscription');
       stream.close();
-      await pollFor(async () => (await redisSubscribers(channel)) === before, 2_000, 'the subscription to end with its connection');
+      await pollFor(() => count() === before, 2_000, 'the subscription to end with its connection');
     });
 
     it('streams messageStatus to an API key, refuses the inbox to it, and answers 401 to a wrong key', async () => {
@@ -322,11 +324,12 @@ describe('server stop', () => {
   it('leaves no stream reading the database after it (a catch-up timer pending at stop used to)', async () => {
     const { logger, lines } = memoryLogger('info');
     const h = await startTestHerald({ logger });
+    await createUsers(h, 'early-stop');
     const auth = widgetAuth(h.project.projectId, h.project.widgetSecret, 'early-stop');
     const ws = inboxSubscriber(h.url, auth.params);
     await pollFor(() => ws.acknowledged(), 5_000, 'connection_ack');
-    const channel = await inboxChannel(h, 'early-stop');
-    await pollFor(async () => (await redisSubscribers(channel)) === 1, 5_000, 'the subscription');
+    const streams = await inboxStreams(h, 'early-stop');
+    await pollFor(() => streams() === 1, 5_000, 'the subscription');
 
     // Stopped within the first catch-up delay (250 ms): every catch-up timer is still pending.
     const linesBefore = lines.length;

@@ -212,6 +212,18 @@ const schema = z
      * back and the request answers 503: nothing is half-written.
      */
     DATABASE_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    // --- realtime streams (realtime branch) ---
+    /**
+     * Events one subscription (websocket or SSE, any field) may hold for a consumer that has not
+     * taken them; one more ends that subscription with SLOW_CONSUMER (websocket: closed with 1013).
+     */
+    SUBSCRIPTION_MAX_BUFFERED_EVENTS: z.coerce.number().int().min(10).max(1_000_000).default(1_000),
+    /**
+     * How often each instance re-reads the credentials of its open streams (one query per kind of
+     * credential). Revocations and rotations end streams at once through pub/sub; this bounds how
+     * long a change made without an event (a user deleted in SQL) keeps a stream open. 0: off.
+     */
+    STREAM_RECHECK_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
     /** Apply pending migrations at start-up (set false when a release job runs `npm run migrate`). */
     MIGRATE_ON_START: z
       .enum(['true', 'false', '1', '0'])

@@ -36,7 +36,7 @@ export function createDeliveryRuntime(
   const outbound = outboundPolicyFromConfig(config);
   setOutboundPolicy(outbound);
   if (outbound.allowPrivate) logger.info('Outbound requests may reach private and loopback addresses (OUTBOUND_ALLOW_PRIVATE; refused by default with DATABASE_URL or in production)');
-  const pubsub = openPubSub(config.REDIS_URL, logger);
+  const pubsub = openPubSub(config.REDIS_URL, logger, config.QUEUE_PREFIX, { maxBufferedEvents: config.SUBSCRIPTION_MAX_BUFFERED_EVENTS });
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers, observer: options.observer });
   return {

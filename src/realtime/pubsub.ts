@@ -1,9 +1,8 @@
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { createPubSub, type PubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import type { InboxEventMessage } from '../modules/inbox/events.ts';
 import type { Logger } from 'pino';
+import type { InboxEventMessage } from '../modules/inbox/events.ts';
 import { LiveStreams } from './streams.ts';
+import { DEFAULT_MAX_BUFFERED_EVENTS, Subscription } from './subscription.ts';
 
 /**
  * Typed topics. Payloads carry ids and ISO strings only (never rows or Date objects): they
@@ -11,8 +10,12 @@ import { LiveStreams } from './streams.ts';
  * Modules add their topics here as they publish them.
  */
 export type Topics = {
-  /** An API key was revoked; sockets authenticated with it are closed. */
+  /** An API key was revoked; streams and sockets authenticated with it end. */
   apiKeyRevoked: [payload: { projectId: string; keyId: string; at: string }];
+  /** A project's widget secret was replaced; end-user streams of the project end. */
+  widgetSecretRotated: [payload: { projectId: string; at: string }];
+  /** A user was deleted; their end-user streams end. */
+  userDeleted: [payload: { projectId: string; userId: string; at: string }];
   /** A delivery status change, by project. */
   messageStatus: [projectId: string, payload: MessageStatusEvent];
   /** A user's inbox changed; the topic id is "<projectId>:<userId>". */
@@ -31,10 +34,35 @@ export interface MessageStatusEvent {
   at: string;
 }
 
-export type HeraldPubSub = PubSub<Topics> & {
-  /** Every subscription open on this pub/sub, so that stopping the server can end them. */
+export type TopicName = keyof Topics;
+export type TopicPayload<T extends TopicName> = Topics[T] extends [string, infer P] ? P : Topics[T] extends [infer P] ? P : never;
+
+export interface SubscribeOptions<P> {
+  /** Only these events are buffered and delivered. */
+  filter?: (payload: P) => boolean;
+  /** Events held for a consumer that has not taken them; one more ends the subscription (SLOW_CONSUMER). */
+  maxBuffered?: number;
+}
+
+type SubscribeArgs<T extends TopicName> = Topics[T] extends [string, infer P]
+  ? [id: string, options?: SubscribeOptions<P>]
+  : [options?: SubscribeOptions<TopicPayload<T>>];
+
+export interface HeraldPubSub {
+  /** Fire and forget; subscribers of every instance get it (through Redis when configured). */
+  publish<T extends TopicName>(topic: T, ...args: Topics[T]): void;
+  /** A bounded subscription (see Subscription): end it with return(). */
+  subscribe<T extends TopicName>(topic: T, ...args: SubscribeArgs<T>): Subscription<TopicPayload<T>>;
+  /** Every subscription stream open in this process (websocket and SSE), with its credentials. */
   readonly streams: LiveStreams;
-};
+  /** Subscribers of a topic (and id) in this process. */
+  subscribers(topic: TopicName, id?: string): number;
+  /**
+   * The same pub/sub, whose subscriptions also report their failure (SLOW_CONSUMER) to `onFail`:
+   * a subscription operation hands it to its resolvers, so that its transport can close.
+   */
+  reporting(onFail: (error: Error) => void): HeraldPubSub;
+}
 
 export interface PubSubHandle {
   pubsub: HeraldPubSub;
@@ -43,18 +71,39 @@ export interface PubSubHandle {
   close(): Promise<void>;
 }
 
-/** Redis when REDIS_URL is set (several instances share events), otherwise in-process. */
-export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, 'warn'>): PubSubHandle {
+export interface PubSubOptions {
+  /** Events per subscriber before SLOW_CONSUMER. */
+  maxBufferedEvents?: number;
+}
+
+/**
+ * Events published in one tick are sent as one Redis message per topic, at most this many each
+ * (a fan-out publishes thousands at once; one PUBLISH each cost Redis and every instance a
+ * message parse apiece).
+ */
+const MAX_EVENTS_PER_MESSAGE = 500;
+
+/**
+ * Redis when REDIS_URL is set (several instances share events), otherwise in-process.
+ *
+ * One Redis subscription per instance and topic, whatever the number of subscribers: a Redis
+ * channel per user (or per subscription) cost a SUBSCRIBE and an UNSUBSCRIBE round trip per
+ * socket, and the event target's listeners map besides. Every instance receives every event of
+ * a topic and routes it in memory to its own subscribers by the topic id (a Map lookup).
+ * `prefix` keeps deployments sharing one Redis apart (QUEUE_PREFIX).
+ */
+export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, 'warn' | 'error'>, prefix = 'herald', options: PubSubOptions = {}): PubSubHandle {
+  const router = new Router(options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS, logger);
   if (!redisUrl) {
-    return { pubsub: tracked(createPubSub<Topics>()), kind: 'in-process', ping: async () => {}, close: async () => {} };
+    return { pubsub: router.view(router.deliver.bind(router)), kind: 'in-process', ping: async () => {}, close: async () => {} };
   }
   // A subscribed ioredis connection cannot publish, hence two.
-  const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
-  const publishClient = new Redis(redisUrl, options);
-  const subscribeClient = new Redis(redisUrl, options);
+  const clientOptions = { maxRetriesPerRequest: null, lazyConnect: false } as const;
+  const publishClient = new Redis(redisUrl, clientOptions);
+  const subscribeClient = new Redis(redisUrl, clientOptions);
   for (const [role, client] of [['publish', publishClient], ['subscribe', subscribeClient]] as const) {
     // Without a listener ioredis prints every failed reconnection to stderr. It reconnects by
-    // itself; we log the first error of each outage (/readyz reports it meanwhile).
+    // itself (and subscribes again); we log the first error of each outage (/readyz reports it meanwhile).
     let reported = false;
     client.on('ready', () => (reported = false));
     client.on('error', (error: Error) => {
@@ -62,54 +111,139 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
       reported = true;
     });
   }
-  // redis-event-target unsubscribes without awaiting when the last listener of a topic leaves;
-  // a subscription ended during shutdown then hits a closed connection. Nothing is left to
-  // unsubscribe from a closed connection, so that rejection is dropped here.
-  const unsubscribe = subscribeClient.unsubscribe.bind(subscribeClient) as (...channels: string[]) => Promise<unknown>;
-  subscribeClient.unsubscribe = ((...channels: string[]) =>
-    unsubscribe(...channels).catch((error: unknown) => {
-      if (subscribeClient.status === 'ready') throw error;
-      return 0;
-    })) as typeof subscribeClient.unsubscribe;
-  const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
+  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent'];
+  const channelOf = new Map(topics.map((topic) => [topic, `${prefix}:events:${topic}`]));
+  const topicOf = new Map([...channelOf].map(([topic, channel]) => [channel, topic]));
+  subscribeClient.subscribe(...channelOf.values()).catch((error: unknown) => logger?.warn({ err: error }, 'Redis SUBSCRIBE failed'));
+  subscribeClient.on('message', (channel: string, message: string) => {
+    const topic = topicOf.get(channel);
+    if (!topic) return;
+    let batch: [string | null, unknown][];
+    try {
+      batch = JSON.parse(message) as [string | null, unknown][];
+    } catch (error) {
+      logger?.warn({ err: error, channel }, 'Dropped an unreadable pub/sub message');
+      return;
+    }
+    for (const [id, payload] of batch) router.deliver(topic, id ?? undefined, payload);
+  });
+
+  let pending = new Map<TopicName, [string | null, unknown][]>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const batches = pending;
+    pending = new Map();
+    for (const [topic, events] of batches) {
+      for (let i = 0; i < events.length; i += MAX_EVENTS_PER_MESSAGE) {
+        const message = JSON.stringify(events.slice(i, i + MAX_EVENTS_PER_MESSAGE));
+        publishClient.publish(channelOf.get(topic)!, message).catch((error: unknown) => logger?.warn({ err: error, topic }, 'Redis PUBLISH failed'));
+      }
+    }
+  };
+  const publish = (topic: TopicName, id: string | undefined, payload: unknown) => {
+    let events = pending.get(topic);
+    if (!events) pending.set(topic, (events = []));
+    events.push([id ?? null, payload]);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
   return {
-    pubsub: tracked(createPubSub<Topics>({ eventTarget })),
+    pubsub: router.view(publish),
     kind: 'redis',
     async ping() {
       await publishClient.ping();
     },
     async close() {
+      // What was published just before is sent before QUIT (ioredis keeps command order).
+      if (scheduled) flush();
       await Promise.all([closeRedis(publishClient), closeRedis(subscribeClient)]);
     },
   };
 }
 
-/**
- * Registers every subscription in `streams`. Ending one resolves its pending next() with done,
- * so a subscription resolver looping over it (`for await`) finishes instead of waiting for an
- * event that will never come once the server stops.
- */
-function tracked(pubsub: PubSub<Topics>): HeraldPubSub {
-  const streams = new LiveStreams();
-  const subscribe = ((...args: Parameters<PubSub<Topics>['subscribe']>) => {
-    const repeater = (pubsub.subscribe as (...a: typeof args) => ReturnType<PubSub<Topics>['subscribe']>)(...args);
-    const end = repeater.return.bind(repeater);
-    const untrack = streams.add(() => end());
-    repeater.return = (value) => {
-      untrack();
-      return end(value);
+/** The subscribers of this process, by topic and id. */
+class Router {
+  readonly #routes = new Map<string, Set<Subscription<unknown>>>();
+  readonly streams = new LiveStreams();
+  readonly #max: number;
+  readonly #logger: Pick<Logger, 'error'> | undefined;
+
+  constructor(max: number, logger?: Pick<Logger, 'error'>) {
+    this.#max = max;
+    this.#logger = logger;
+  }
+
+  deliver(topic: TopicName, id: string | undefined, payload: unknown): void {
+    const subscribers = this.#routes.get(key(topic, id));
+    if (!subscribers) return;
+    for (const subscriber of subscribers) {
+      // push() does not throw; a filter might. One subscriber's bug must not reach the others.
+      try {
+        subscriber.push(payload);
+      } catch (error) {
+        this.#logger?.error({ err: error, topic }, 'A subscriber failed to take an event');
+      }
+    }
+  }
+
+  subscribe(topic: TopicName, id: string | undefined, options: SubscribeOptions<unknown>, onFail?: (error: Error) => void): Subscription<unknown> {
+    const routeKey = key(topic, id);
+    let subscribers = this.#routes.get(routeKey);
+    if (!subscribers) this.#routes.set(routeKey, (subscribers = new Set()));
+    const subscription: Subscription<unknown> = new Subscription({
+      max: options.maxBuffered ?? this.#max,
+      filter: options.filter,
+      onFail,
+      detach: () => {
+        const set = this.#routes.get(routeKey);
+        if (!set) return;
+        set.delete(subscription);
+        if (set.size === 0) this.#routes.delete(routeKey);
+      },
+    });
+    subscribers.add(subscription);
+    return subscription;
+  }
+
+  count(topic: TopicName, id?: string): number {
+    return this.#routes.get(key(topic, id))?.size ?? 0;
+  }
+
+  view(publish: (topic: TopicName, id: string | undefined, payload: unknown) => void, onFail?: (error: Error) => void): HeraldPubSub {
+    return {
+      publish: ((topic: TopicName, ...args: unknown[]) => {
+        if (args.length >= 2) publish(topic, args[0] as string, args[1]);
+        else publish(topic, undefined, args[0]);
+      }) as HeraldPubSub['publish'],
+      subscribe: ((topic: TopicName, ...args: unknown[]) => {
+        const withId = typeof args[0] === 'string';
+        const id = withId ? (args[0] as string) : undefined;
+        const options = ((withId ? args[1] : args[0]) ?? {}) as SubscribeOptions<unknown>;
+        return this.subscribe(topic, id, options, onFail);
+      }) as HeraldPubSub['subscribe'],
+      streams: this.streams,
+      subscribers: (topic, id) => this.count(topic, id),
+      reporting: (handler) => this.view(publish, handler),
     };
-    return repeater;
-  }) as PubSub<Topics>['subscribe'];
-  return { publish: pubsub.publish, subscribe, streams };
+  }
+}
+
+function key(topic: string, id: string | undefined): string {
+  return id === undefined ? topic : `${topic}:${id}`;
 }
 
 /**
- * QUIT when connected; otherwise (Redis down, reconnecting) QUIT would wait in the offline
- * queue forever and shutdown with it, so the connection is dropped instead. Bounded either way.
+ * QUIT, after the commands already queued (publishes made just before close, also on a
+ * connection still being established); when Redis does not answer (down, reconnecting) QUIT
+ * would wait in the offline queue forever and shutdown with it, so the connection is dropped
+ * after timeoutMs. Bounded either way.
  */
 async function closeRedis(client: Redis, timeoutMs = 1000): Promise<void> {
-  if (client.status !== 'ready') {
+  if (client.status === 'end') return;
+  if (client.status === 'reconnecting' || client.status === 'close') {
     client.disconnect();
     return;
   }

@@ -1,32 +1,73 @@
+import type { Principal } from '../modules/projects/auth.ts';
+
+/** One long-lived stream: a subscription (SSE or websocket) or a websocket connection. */
+export interface StreamEntry {
+  /** Whose credentials keep it open (null: none were needed). */
+  principal: Principal | null;
+  /**
+   * Ends it. Without a reason: the server is stopping (a subscription completes; a socket is
+   * left to the websocket server's own close). With one: its credentials stopped being valid.
+   */
+  end(reason?: Error): Promise<unknown> | void;
+}
+
 /**
- * The subscription streams open in one Herald (websocket and SSE alike). Stopping the server
+ * The long-lived streams open in one Herald (websocket and SSE alike). Stopping the server
  * ends them all and waits for them before Redis and the database close: otherwise a stream
- * would keep its Redis subscription, fire a catch-up read into a closed database, or hold an
- * SSE response open until the shutdown timeout cuts it.
+ * would keep its subscription, fire a catch-up read into a closed database, or hold an SSE
+ * response open until the shutdown timeout cuts it. Credentials that stop being valid (a key
+ * revoked, a widget secret rotated, a user deleted) end the streams they opened.
  */
 export class LiveStreams {
-  readonly #open = new Set<() => Promise<unknown>>();
+  readonly #open = new Set<StreamEntry>();
   #ending = false;
 
   /**
-   * Registers how to end a stream; returns what unregisters it (call it when the stream ends by
-   * itself). A stream opened while the server stops is ended at once.
+   * Registers a stream; returns what unregisters it (call it when the stream ends by itself).
+   * A stream opened while the server stops is ended at once.
    */
-  add(end: () => Promise<unknown>): () => void {
+  add(entry: StreamEntry): () => void {
     if (this.#ending) {
-      void end().catch(() => {});
+      void Promise.resolve(entry.end()).catch(() => {});
       return () => {};
     }
-    this.#open.add(end);
-    return () => this.#open.delete(end);
+    this.#open.add(entry);
+    return () => this.#open.delete(entry);
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** The principals of the open streams (each once per stream). */
+  principals(): Principal[] {
+    const list: Principal[] = [];
+    for (const entry of this.#open) if (entry.principal) list.push(entry.principal);
+    return list;
+  }
+
+  /** Ends, with `reason`, every stream whose principal matches; answers how many. */
+  revoke(matches: (principal: Principal) => boolean, reason: Error): number {
+    let ended = 0;
+    for (const entry of [...this.#open]) {
+      if (!entry.principal || !matches(entry.principal)) continue;
+      this.#open.delete(entry);
+      ended++;
+      try {
+        void Promise.resolve(entry.end(reason)).catch(() => {});
+      } catch {
+        // Ended all the same: it is no longer tracked.
+      }
+    }
+    return ended;
   }
 
   /** Ends every open stream and waits until each has stopped. */
   async endAll(): Promise<void> {
     this.#ending = true;
-    const ends = [...this.#open];
+    const entries = [...this.#open];
     this.#open.clear();
     // A stream that fails while ending has ended all the same.
-    await Promise.allSettled(ends.map((end) => end()));
+    await Promise.allSettled(entries.map(async (entry) => entry.end()));
   }
 }

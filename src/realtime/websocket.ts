@@ -10,23 +10,8 @@ import { authRateLimiter, nodeHeaders } from '../modules/projects/rate-limit.ts'
 import { ErrorCode } from '../graphql/errors.ts';
 import type { Principal } from '../modules/projects/auth.ts';
 import type { HeraldYoga } from '../server/app.ts';
+import { CLOSE_FORBIDDEN, CLOSE_GOING_AWAY, CLOSE_GRACE_MS, CLOSE_SLOW_CONSUMER, closeWithin } from './close.ts';
 import type { HeraldPubSub } from './pubsub.ts';
-
-/** graphql-ws close code for a refused connection_init (the protocol's "Forbidden"). */
-export const CLOSE_FORBIDDEN = 4403;
-/** graphql-ws close code for a socket that sent no connection_init in time. */
-export const CLOSE_INIT_TIMEOUT = 4408;
-/**
- * A slow consumer: the socket held more than maxBufferedBytes unsent when the next message was
- * due. RFC 6455's "Try Again Later", which graphql-ws clients retry; resubscribing with `since`
- * loses nothing.
- */
-export const CLOSE_SLOW_CONSUMER = 1013;
-/** Server shutdown. */
-export const CLOSE_GOING_AWAY = 1001;
-
-/** How long a closed socket gets to finish the closing handshake before it is cut. */
-const CLOSE_GRACE_MS = 10_000;
 
 export interface WebSocketOptions {
   /** Ping every this many ms; a socket that has not answered within the same time is terminated. 0: no keep-alive. */
@@ -37,6 +22,10 @@ export interface WebSocketOptions {
   maxSubscriptions: number;
   /** Unsent bytes a socket may hold when its next message is due; more closes it with 1013. */
   maxBufferedBytes: number;
+  /** Largest message a client may send (MAX_BODY_BYTES, as for HTTP bodies); a larger one closes the socket with 1009. */
+  maxPayloadBytes: number;
+  /** How often open streams' credentials are re-read (STREAM_RECHECK_MS; see realtime/revocation.ts). */
+  recheckMs: number;
   logger?: Pick<Logger, 'info'>;
 }
 
@@ -46,20 +35,25 @@ export function webSocketOptions(config: Config): WebSocketOptions {
     connectionInitTimeoutMs: config.WS_CONNECTION_INIT_TIMEOUT_MS,
     maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
     maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+    maxPayloadBytes: config.MAX_BODY_BYTES,
+    recheckMs: config.STREAM_RECHECK_MS,
   };
 }
 
 /**
  * graphql-ws on the HTTP server's /graphql path. Operations run through yoga's envelop
  * (`getEnveloped`), so websocket and HTTP share plugins, context, auth and error masking.
- * A socket must present valid credentials in connection_init; each operation re-checks
- * them, and a socket whose key is revoked is closed at once. The limits come from the
+ * A socket must present valid credentials in connection_init; its operations run with the
+ * principal found then (no second lookup per operation), and the socket is closed (4403) as
+ * soon as those credentials stop being valid (see realtime/revocation.ts). The limits come from the
  * configuration (webSocketOptions; src/config/env.ts holds their defaults).
  */
 export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: HeraldPubSub, options: WebSocketOptions) {
-  const { keepAliveMs, connectionInitTimeoutMs, maxSubscriptions, maxBufferedBytes, logger } = options;
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const sockets = new Map<object, { principal: Principal; close: (code: number, reason: string) => void }>();
+  const { keepAliveMs, connectionInitTimeoutMs, maxSubscriptions, maxBufferedBytes, maxPayloadBytes, logger } = options;
+  // ws refuses a larger frame or message before buffering it whole (close 1009, "Message Too Big").
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: maxPayloadBytes });
+  /** The principal each connection authenticated with in connection_init. */
+  const principals = new WeakMap<object, Principal>();
   /** The ids of each connection's running subscriptions (queries and mutations do not count). */
   const subscriptions = new WeakMap<object, Set<string>>();
 
@@ -81,9 +75,16 @@ export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: 
         // Returning false makes graphql-ws close the socket with 4403 Forbidden.
         if (!principal) return false;
         const socket = ctx.extra.socket;
-        sockets.set(ctx, { principal, close: (code, reason) => socket.close(code, reason) });
+        principals.set(ctx, principal);
         subscriptions.set(ctx, new Set());
-        socket.once('close', () => sockets.delete(ctx));
+        // Credentials that stop being valid close the socket (the server's stop closes it with 1001 itself).
+        const untrack = pubsub.streams.add({
+          principal,
+          end: (reason) => {
+            if (reason && socket.readyState === socket.OPEN) closeWithin(socket, CLOSE_FORBIDDEN, `Forbidden: ${reason.message}`.slice(0, 120), CLOSE_GRACE_MS);
+          },
+        });
+        socket.once('close', untrack);
         return true;
       },
       onSubscribe: async (ctx, id, payload) => {
@@ -93,6 +94,9 @@ export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: 
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          // Authenticated once in connection_init (and ended with the socket when it stops being valid).
+          principal: principals.get(ctx),
+          operationId: id,
         });
         let document: DocumentNode;
         try {
@@ -140,11 +144,6 @@ export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: 
         const socket = ctx.extra.socket;
         if (socket.bufferedAmount > maxBufferedBytes) dropSlowConsumer(socket, { bufferedAmount: socket.bufferedAmount, maxBufferedBytes });
       },
-      // A subscription whose events piled up behind a slow socket ends with SLOW_CONSUMER: the
-      // whole socket is closed the same way, so that the client reconnects and resubscribes by itself.
-      onError: (ctx, id, _payload, errors) => {
-        if (errors.some((error) => error.extensions?.code === ErrorCode.SLOW_CONSUMER)) dropSlowConsumer(ctx.extra.socket, { subscription: id });
-      },
     },
     wss,
     // Pings are ws ping frames (browsers answer them without any code); a socket whose pong has
@@ -152,27 +151,24 @@ export function attachWebSocketServer(server: Server, yoga: HeraldYoga, pubsub: 
     keepAliveMs,
   );
 
+  // A socket error is the client's doing (a message over maxPayload: ws closes with 1009 by
+  // itself; a reset connection), yet graphql-ws prints it to stderr as an internal error and
+  // closes with 4500. Registered after useServer's handler, this replaces its listener.
+  wss.on('connection', (socket: WebSocket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => logger?.info({ err: { message: error.message, code: error.code } }, 'Websocket error'));
+  });
+
   function dropSlowConsumer(socket: WebSocket, details: Record<string, unknown>) {
     if (socket.readyState !== socket.OPEN) return;
     logger?.info(details, 'Closing a websocket that reads too slowly');
     closeWithin(socket, CLOSE_SLOW_CONSUMER, 'Try again later: the client reads too slowly', CLOSE_GRACE_MS);
   }
 
-  // A revoked key's sockets are closed on every instance (the event comes through Redis).
-  const revocations = pubsub.subscribe('apiKeyRevoked');
-  void (async () => {
-    for await (const event of revocations) {
-      for (const entry of sockets.values()) {
-        if (entry.principal.kind === 'apiKey' && entry.principal.keyId === event.keyId) entry.close(CLOSE_FORBIDDEN, 'Forbidden');
-      }
-    }
-  })();
-
   return {
     wss,
     /** Closes every socket with 1001; one that does not complete the close within graceMs is cut. */
     async close(graceMs = CLOSE_GRACE_MS) {
-      await revocations.return?.();
       for (const client of wss.clients) closeWithin(client, CLOSE_GOING_AWAY, 'Server shutting down', graceMs);
       await disposable.dispose();
     },
@@ -184,15 +180,3 @@ function tooManySubscriptions(max: number) {
     extensions: { code: ErrorCode.TOO_MANY_SUBSCRIPTIONS, max },
   });
 }
-
-/**
- * close() waits for the peer's close frame, which a dead or stalled peer never sends (ws would
- * wait 30 s, and the socket's subscriptions with it).
- */
-function closeWithin(socket: WebSocket, code: number, reason: string, graceMs: number) {
-  socket.close(code, reason);
-  const timer = setTimeout(() => socket.terminate(), graceMs);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-

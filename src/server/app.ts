@@ -9,6 +9,7 @@ import { databaseUnavailability } from '../db/unavailable.ts';
 import { ErrorCode, serviceUnavailable } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema.ts';
 import type { PubSubHandle } from '../realtime/pubsub.ts';
+import { useLiveStreams } from '../realtime/use-live-streams.ts';
 import { useRestBridge, type BridgeServerContext } from '../rest/bridge.ts';
 import { useOpenApi } from '../rest/openapi.ts';
 import type { RestRoute } from '../rest/route.ts';
@@ -107,6 +108,8 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useInputHygiene({ maxJsonDepth: config.MAX_JSON_DEPTH }),
       useIntrospectionPolicy({ mode: config.INTROSPECTION, production: config.NODE_ENV === 'production' }),
+      // Every subscription: bounded, ended with its credentials, errors answered before `complete`.
+      useLiveStreams(logger),
     ],
   });
   return yoga;

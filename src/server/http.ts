@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { HeraldPubSub } from '../realtime/pubsub.ts';
+import { watchCredentials } from '../realtime/revocation.ts';
 import { attachWebSocketServer, type WebSocketOptions } from '../realtime/websocket.ts';
 import type { HeraldYoga } from './app.ts';
 
@@ -69,6 +70,7 @@ export async function listen(
   // refused port would otherwise print graphql-ws's "Internal error" with a stack. Nothing can
   // connect in between: this runs in the same tick as the 'listening' callback.
   const ws = attachWebSocketServer(server, yoga, pubsub, { logger, ...webSocket });
+  const credentials = watchCredentials(pubsub, { recheckMs: webSocket.recheckMs, logger });
   const bound = (server.address() as AddressInfo).port;
   logger.info({ host, port: bound }, `Herald listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${bound}/graphql`);
   return {
@@ -82,6 +84,7 @@ export async function listen(
       server.closeIdleConnections();
       // Subscriptions end first (SSE responses with `complete`), so no stream outlives Redis or
       // the database and no SSE response holds the server open until the timeout.
+      await credentials.stop();
       await pubsub.streams.endAll();
       await ws.close(timeoutMs);
       const timer = setTimeout(() => {

@@ -5,7 +5,7 @@ import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
 import type { InboxEventMessage } from './events.ts';
-import { changeItems, getItem, inboxCursor, markAllRead, MAX_IDS, performAction, unreadCount, type InboxOwner } from './service.ts';
+import { changeItems, getItem, inboxCursor, isKnown, markAllRead, MAX_IDS, performAction, unreadCount, type InboxOwner } from './service.ts';
 import { inboxStream } from './stream.ts';
 
 const endUser = { endUser: true } as const;
@@ -57,15 +57,20 @@ builder.queryField('inbox', (t) =>
     defaultSize: 20,
     args: { filter: t.arg({ type: InboxFilter }) },
     validate: connectionArgs('uuid'),
-    totalCount: (_c, args, ctx) => prisma().inboxItem.count({ where: inboxWhere(owner(ctx), args.filter) }),
-    resolve: (query, _r, args, ctx) => {
+    totalCount: (_c, args, ctx) => {
+      const o = owner(ctx);
+      return isKnown(o) ? prisma().inboxItem.count({ where: inboxWhere(o, args.filter) }) : 0;
+    },
+    resolve: async (query, _r, args, ctx) => {
+      const o = owner(ctx);
+      if (!isKnown(o)) return [];
       const page = pageById(query, 'desc');
-      return prisma().inboxItem.findMany({ ...page.query, where: { AND: [inboxWhere(owner(ctx), args.filter), page.where] }, orderBy: { id: 'desc' } });
+      return prisma().inboxItem.findMany({ ...page.query, where: { AND: [inboxWhere(o, args.filter), page.where] }, orderBy: { id: 'desc' } });
     },
   }),
 );
 
-function inboxWhere(o: InboxOwner, filter: { unread?: boolean | null; archived?: boolean | null; category?: string | null } | null | undefined) {
+function inboxWhere(o: InboxOwner & { userId: string }, filter: { unread?: boolean | null; archived?: boolean | null; category?: string | null } | null | undefined) {
   return {
     projectId: o.projectId,
     userId: o.userId,
@@ -179,7 +184,10 @@ builder.subscriptionField('inbox', (t) =>
     subscribe: (_r, args, ctx) => {
       const o = owner(ctx);
       if (args.since != null && !/^\d{1,18}$/.test(args.since)) throw badInput([{ field: 'since', message: 'must be a cursor received in an inbox event' }]);
-      return inboxStream(ctx.pubsub, o.projectId, o.userId, args.since == null ? null : BigInt(args.since));
+      const since = args.since == null ? null : BigInt(args.since);
+      // A user no operator has created yet: the stream waits for them (their first message creates them).
+      if (!isKnown(o)) return inboxStream(ctx.pubsub, o.projectId, { externalId: (ctx.principal as { externalId: string }).externalId }, since ?? 0n);
+      return inboxStream(ctx.pubsub, o.projectId, o.userId, since);
     },
     resolve: (event) => event,
   }),
@@ -208,6 +216,7 @@ builder.queryField('inboxPage', (t) =>
     },
     resolve: async (_r, args, ctx) => {
       const o = owner(ctx);
+      if (!isKnown(o)) return { items: [], total: 0, unreadCount: 0 };
       const where = inboxWhere(o, args.filter);
       const [items, total, unread] = await Promise.all([
         prisma().inboxItem.findMany({ where, orderBy: { id: 'desc' }, skip: args.skip ?? 0, take: args.limit ?? 20 }),

@@ -7,8 +7,12 @@ import { lockInbox, publishInboxEvents, recordInboxEvents, unreadWhere, type Inb
 
 export interface InboxOwner {
   projectId: string;
-  userId: string;
+  /** null: a widget of a user no operator has created yet (an empty inbox; nothing is written). */
+  userId: string | null;
 }
+
+/** An owner that exists (has a user row). */
+type KnownOwner = InboxOwner & { userId: string };
 
 export const MAX_IDS = 500;
 
@@ -32,6 +36,8 @@ export async function changeItems(owner: InboxOwner, ids: string[], change: Chan
   if (unique.length === 0) throw badInput([{ field: 'ids', message: 'give at least one id' }]);
   if (unique.length > MAX_IDS) throw badInput([{ field: 'ids', message: `at most ${MAX_IDS} ids per call` }]);
   const rule = CHANGES[change];
+  // No user yet: no item exists either.
+  if (!isKnown(owner)) throw notFound('InboxItem', unique[0]!);
   const { items, events } = await prisma().$transaction(async (tx) => {
     await lockInbox(tx, owner.projectId, owner.userId);
     const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, projectId: owner.projectId, userId: owner.userId } });
@@ -49,6 +55,7 @@ export async function changeItems(owner: InboxOwner, ids: string[], change: Chan
 }
 
 export async function markAllRead(owner: InboxOwner, category: string | null | undefined, pubsub: HeraldPubSub): Promise<number> {
+  if (!isKnown(owner)) return 0;
   const events = await prisma().$transaction(async (tx) => {
     await lockInbox(tx, owner.projectId, owner.userId);
     const now = new Date();
@@ -65,6 +72,7 @@ export async function markAllRead(owner: InboxOwner, category: string | null | u
  * commits between the two is replayed (and applying it again to the snapshot changes nothing).
  */
 export async function inboxCursor(owner: InboxOwner): Promise<string> {
+  if (!isKnown(owner)) return '0';
   const state = await prisma().inboxState.findFirst({ where: { userId: owner.userId, projectId: owner.projectId }, select: { lastCursor: true } });
   return (state?.lastCursor ?? 0n).toString();
 }
@@ -76,13 +84,14 @@ export async function inboxCursor(owner: InboxOwner): Promise<string> {
  * whole inbox. Per category it is counted.
  */
 export async function unreadCount(owner: InboxOwner, category?: string | null): Promise<number> {
+  if (!isKnown(owner)) return 0;
   if (category) return prisma().inboxItem.count({ where: unreadWhere(owner.projectId, owner.userId, category) });
   const state = await prisma().inboxState.findFirst({ where: { userId: owner.userId, projectId: owner.projectId }, select: { unreadCount: true } });
   return state?.unreadCount ?? 0;
 }
 
 export async function getItem(owner: InboxOwner, id: string): Promise<InboxItem> {
-  const item = isUuid(id) ? await prisma().inboxItem.findFirst({ where: { id, projectId: owner.projectId, userId: owner.userId } }) : null;
+  const item = isUuid(id) && isKnown(owner) ? await prisma().inboxItem.findFirst({ where: { id, projectId: owner.projectId, userId: owner.userId } }) : null;
   if (!item) throw notFound('InboxItem', id);
   return item;
 }
@@ -96,4 +105,8 @@ export async function performAction(owner: InboxOwner, id: string, actionId: str
   if (action.disabled === true) throw forbidden('This action is disabled');
   const { items } = await changeItems(owner, [id], 'read', pubsub);
   return { item: items[0] ?? item, action };
+}
+
+export function isKnown(owner: InboxOwner): owner is KnownOwner {
+  return owner.userId !== null;
 }

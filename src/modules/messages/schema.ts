@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { filter, pipe } from 'graphql-yoga';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import { connectionArgs, pageById } from '../../graphql/connections.ts';
@@ -256,16 +255,16 @@ builder.subscriptionField('messageStatus', (t) =>
     },
     subscribe: (_r, args, ctx) => {
       const projectId = requireProjectId(ctx);
-      const events = ctx.pubsub.subscribe('messageStatus', projectId);
       const messageId = args.messageId == null ? null : String(args.messageId).toLowerCase();
       const userId = args.userId == null ? null : String(args.userId).toLowerCase();
       const wanted = (e: MessageStatusEvent) =>
         (messageId === null || e.messageId === messageId) &&
         (userId === null || e.userId === userId) &&
         (args.notificationId == null || e.notificationId === args.notificationId);
-      // A Repeater, not an async generator: a generator cannot be returned while it awaits the
-      // next event, so a client's disconnect would keep its Redis subscription until then.
-      return pipe(events, filter(wanted));
+      // Filtered as events arrive, so its bounded buffer holds only what it will deliver. Not an
+      // async generator: one cannot be returned while it awaits the next event, so a client's
+      // disconnect would keep its subscription until then.
+      return ctx.pubsub.subscribe('messageStatus', projectId, { filter: wanted });
     },
     resolve: (event) => event,
   }),

@@ -1,7 +1,7 @@
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import type { Context } from '../../graphql/context.ts';
-import { forbidden } from '../../graphql/errors.ts';
+import { forbidden, notFound } from '../../graphql/errors.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { CHANNELS } from '../notifications/content.ts';
 import { findUserByRef } from '../users/service.ts';
@@ -31,9 +31,15 @@ builder.mutationField('setUserPreferences', (t) =>
   }),
 );
 
+/**
+ * The calling end user, who must exist: end users are created by operators (upsert, send), not
+ * by their widget, so one that was never created is NOT_FOUND here (and nothing is written).
+ */
 function endUser(ctx: Context) {
   if (ctx.principal?.kind !== 'endUser') throw forbidden('This field is for end users (widget credentials)');
-  return ctx.principal;
+  const { projectId, userId, externalId } = ctx.principal;
+  if (userId === null) throw notFound('User', externalId);
+  return { projectId, userId };
 }
 
 builder.queryField('viewer', (t) =>

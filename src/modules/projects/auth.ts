@@ -1,8 +1,8 @@
 import { prisma } from '../../db/client.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
+import { batched } from '../../realtime/batch.ts';
 import { isUuid } from '../users/service.ts';
-import { parseApiKey, secretMatches, userHash } from './credentials.ts';
+import { parseApiKey, secretMatches, userHash, widgetSecretTag } from './credentials.ts';
 import { authRateLimiter } from './rate-limit.ts';
 
 /**
@@ -11,7 +11,18 @@ import { authRateLimiter } from './rate-limit.ts';
  */
 export type Principal =
   | { kind: 'apiKey'; projectId: string; keyId: string }
-  | { kind: 'endUser'; projectId: string; userId: string; externalId: string };
+  | {
+      kind: 'endUser';
+      projectId: string;
+      /**
+       * null: no user with this externalId exists (yet). End users are created by operators only
+       * (upsert, send); until then the widget sees an empty inbox and writes nothing.
+       */
+      userId: string | null;
+      externalId: string;
+      /** widgetSecretTag of the secret the hash was checked with (long-lived streams end when it changes). */
+      secretTag: string;
+    };
 
 /** Credentials as presented, whatever legacy style carried them. */
 export interface WidgetCredentials {
@@ -111,21 +122,39 @@ export async function authenticate(credentials: PresentedCredentials | WidgetCre
 
 /**
  * An end user: the hash must be the HMAC-SHA256 of their externalId keyed by the project's
- * widgetSecret (compared in constant time). A user seen for the first time is created, so a
- * widget can open before the user's first notification.
+ * widgetSecret (compared in constant time). One statement, no write: the project's secret and
+ * the user's id together. A user that does not exist is not created (end users are created by
+ * operators: upsert, send); the principal then has no userId and sees an empty inbox.
  */
 async function authenticateWidget(credentials: WidgetCredentials): Promise<Principal | null> {
   if (!isUuid(credentials.projectId) || credentials.externalId.length > 256) return null;
-  const project = await prisma().project.findUnique({ where: { id: credentials.projectId }, select: { id: true, widgetSecret: true } });
+  const projectId = credentials.projectId.toLowerCase();
+  const project = await widgetLookup({ projectId, externalId: credentials.externalId });
   const expected = Buffer.from(userHash(project?.widgetSecret ?? 'no-project', credentials.externalId), 'hex');
   const given = Buffer.from(credentials.userHash.toLowerCase(), 'hex');
   const matches = expected.length === given.length && timingSafeEqual(expected, given);
   if (!project || !matches) return null;
-  const user = await prisma().user.upsert({
-    where: { projectId_externalId: { projectId: project.id, externalId: credentials.externalId } },
-    create: { id: uuidv7(), projectId: project.id, externalId: credentials.externalId },
-    update: {},
-    select: { id: true },
-  });
-  return { kind: 'endUser', projectId: project.id, userId: user.id, externalId: credentials.externalId };
+  return {
+    kind: 'endUser',
+    projectId,
+    userId: project.userId,
+    externalId: credentials.externalId,
+    secretTag: widgetSecretTag(project.widgetSecret),
+  };
 }
+
+/**
+ * The widget secret of each project and the id of each (project, externalId) user, for every
+ * widget authenticating in the same tick, in one statement.
+ */
+const widgetLookup = batched(
+  async (keys: { projectId: string; externalId: string }[]) => {
+    const rows = await prisma().$queryRaw<{ projectId: string; externalId: string; widgetSecret: string; userId: string | null }[]>`
+      SELECT k.project_id::text AS "projectId", k.external_id AS "externalId", p."widgetSecret", u.id::text AS "userId"
+      FROM unnest(${keys.map((k) => k.projectId)}::uuid[], ${keys.map((k) => k.externalId)}::text[]) AS k(project_id, external_id)
+      JOIN "Project" p ON p.id = k.project_id
+      LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = k.external_id`;
+    return new Map(rows.map((r) => [`${r.projectId} ${r.externalId}`, { widgetSecret: r.widgetSecret, userId: r.userId }]));
+  },
+  (k) => `${k.projectId} ${k.externalId}`,
+);

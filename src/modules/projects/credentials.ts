@@ -42,3 +42,11 @@ export function parseApiKey(apiKey: string): { keyId: string; secret: string } |
 export function userHash(widgetSecret: string, externalId: string): string {
   return createHmac('sha256', widgetSecret).update(externalId, 'utf8').digest('hex');
 }
+
+/**
+ * A short, non-reversible tag of a widget secret, kept with an end user's principal: an open
+ * stream whose tag no longer matches its project's secret was opened with a rotated one.
+ */
+export function widgetSecretTag(widgetSecret: string): string {
+  return createHash('sha256').update(widgetSecret, 'utf8').digest('hex').slice(0, 16);
+}

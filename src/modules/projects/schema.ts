@@ -127,6 +127,6 @@ builder.mutationField('rotateProjectSecret', (t) =>
     description: 'Replaces the widget or signing secret and answers the new one (shown once). The old one stops working at once.',
     authScopes: { operator: true },
     args: { secret: t.arg({ type: ProjectSecret, required: true }) },
-    resolve: (_root, args, ctx) => rotateProjectSecret(requireProjectId(ctx), args.secret),
+    resolve: (_root, args, ctx) => rotateProjectSecret(requireProjectId(ctx), args.secret, ctx.pubsub),
   }),
 );

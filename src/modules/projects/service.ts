@@ -74,8 +74,10 @@ export async function updateProjectSettings(projectId: string, settings: Project
  * end user's hash changes (the app's backend must compute them with the new one); for the
  * signing secret, receivers must verify with the new one.
  */
-export async function rotateProjectSecret(projectId: string, secret: 'widgetSecret' | 'signingSecret'): Promise<string> {
+export async function rotateProjectSecret(projectId: string, secret: 'widgetSecret' | 'signingSecret', pubsub?: HeraldPubSub): Promise<string> {
   const value = randomBytes(32).toString('hex');
   await prisma().project.update({ where: { id: projectId }, data: { [secret]: value } });
+  // End-user streams opened with the old secret end on every instance (realtime/revocation.ts).
+  if (secret === 'widgetSecret') pubsub?.publish('widgetSecretRotated', { projectId, at: new Date().toISOString() });
   return value;
 }
