@@ -2,8 +2,6 @@ import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/env.ts';
 import { schema } from '../src/graphql/schema.ts';
-import { startHerald } from '../src/main.ts';
-import { createLogger } from '../src/server/logger.ts';
 import { operationCost } from '../src/server/use-query-limits.ts';
 import { pollFor } from './helpers/http-server.ts';
 import { bearer, startTestHerald, type TestHerald } from './helpers/herald.ts';
@@ -127,25 +125,14 @@ describe('query limits over websockets', () => {
 
 describe('query limits from the configuration', () => {
   it('applies GRAPHQL_MAX_* as configured', async () => {
-    const config = parseConfig({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: t.config.DATABASE_URL!,
-      REDIS_URL: t.config.REDIS_URL!,
-      QUEUE_PREFIX: t.config.QUEUE_PREFIX,
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_TIMEOUT_MS: '2000',
-      WORKERS_ENABLED: 'false',
+    const { herald: other, url } = await t.startSibling({
       GRAPHQL_MAX_TOKENS: '100',
       GRAPHQL_MAX_DEPTH: '4',
       GRAPHQL_MAX_ALIASES: '2',
       GRAPHQL_MAX_DIRECTIVES: '1',
       GRAPHQL_MAX_COST: '100',
     });
-    const other = await startHerald(config, createLogger(config));
     try {
-      const url = `http://127.0.0.1:${other.port}`;
       expect((await post('{ messages(first: 10) { edges { node { id } } } }', {}, url)).status).toBe(200);
       expect((await post(`{ ${'__typename '.repeat(101)}}`, {}, url)).codes).toEqual(['TOO_MANY_TOKENS']);
       expect((await post('{ ... on Query { messages(first: 1) { edges { node { id } } } } }', {}, url)).codes).toContain('QUERY_TOO_DEEP');

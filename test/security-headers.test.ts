@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config/env.ts';
-import { startHerald, type Herald } from '../src/main.ts';
-import { createLogger } from '../src/server/logger.ts';
+import type { Herald } from '../src/main.ts';
 import { startTestHerald, type TestHerald } from './helpers/herald.ts';
 
 let t: TestHerald;
@@ -10,20 +9,7 @@ let listed: Herald;
 let listedUrl: string;
 beforeAll(async () => {
   t = await startTestHerald();
-  const config = parseConfig({
-    NODE_ENV: 'test',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: t.config.DATABASE_URL!,
-    REDIS_URL: t.config.REDIS_URL!,
-    QUEUE_PREFIX: t.config.QUEUE_PREFIX,
-    LOG_LEVEL: 'silent',
-    SHUTDOWN_TIMEOUT_MS: '2000',
-    WORKERS_ENABLED: 'false',
-    CORS_ORIGINS: 'https://app.example.com, https://admin.example.com:8443',
-  });
-  listed = await startHerald(config, createLogger(config));
-  listedUrl = `http://127.0.0.1:${listed.port}`;
+  ({ herald: listed, url: listedUrl } = await t.startSibling({ CORS_ORIGINS: 'https://app.example.com, https://admin.example.com:8443' }));
 });
 afterAll(async () => {
   await listed.stop();

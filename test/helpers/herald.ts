@@ -17,6 +17,12 @@ export interface TestHerald {
   /** A project created for this file, with its first key. */
   project: NewProjectCredentials;
   newProject(name?: string): Promise<NewProjectCredentials>;
+  /**
+   * Another Herald on this file's database, Redis and queues, without workers, configured with
+   * `env` on top (e.g. NODE_ENV=production, a limit): for what only a different configuration
+   * shows. The caller stops it.
+   */
+  startSibling(env?: Record<string, string>): Promise<{ herald: Herald; url: string }>;
   /** Stops Herald, drops its database and its queue keys; answers how many keys were removed. */
   stop(): Promise<number>;
 }
@@ -52,6 +58,22 @@ export async function startTestHerald(options: { env?: Record<string, string>; r
     config,
     project,
     newProject: (name = 'Other project') => createProject(name),
+    async startSibling(env = {}) {
+      const siblingConfig = parseConfig({
+        NODE_ENV: 'test',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: database.url,
+        REDIS_URL: config.REDIS_URL ?? TEST_REDIS_URL,
+        QUEUE_PREFIX: config.QUEUE_PREFIX,
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        SHUTDOWN_TIMEOUT_MS: '2000',
+        WORKERS_ENABLED: 'false',
+        ...env,
+      });
+      const sibling = await startHerald(siblingConfig, createLogger(siblingConfig));
+      return { herald: sibling, url: `http://127.0.0.1:${sibling.port}` };
+    },
     async stop() {
       await herald.stop();
       await database.drop();

@@ -15,6 +15,22 @@ interface InAppContent {
   actions?: unknown[];
 }
 
+/** What an inbox item shows of a message, however it is written (one item, or a batch). */
+function itemFields(message: Message) {
+  const content = message.content as InAppContent;
+  return {
+    title: content.title ?? null,
+    body: content.body ?? null,
+    icon: content.icon ?? null,
+    thumbnail: content.thumbnail ?? null,
+    image: content.image ?? null,
+    redirection: content.redirection ?? null,
+    actions: (content.actions ?? []) as object[],
+    data: (message.data ?? {}) as object,
+    category: message.category,
+  };
+}
+
 /**
  * In-app (widget) channel: stores the inbox item and publishes it. A message with an
  * incrementId stacks onto the user's item with the same incrementId while the project's stack
@@ -27,18 +43,7 @@ export function inAppProvider(pubsub: HeraldPubSub): ChannelProvider {
     config: { settings: none(), secrets: none() },
     async send({ message }) {
       if (!message.userId) throw new ProviderError('in-app messages need a user', true);
-      const content = message.content as InAppContent;
-      const fields = {
-        title: content.title ?? null,
-        body: content.body ?? null,
-        icon: content.icon ?? null,
-        thumbnail: content.thumbnail ?? null,
-        image: content.image ?? null,
-        redirection: content.redirection ?? null,
-        actions: (content.actions ?? []) as object[],
-        data: message.data as object,
-        category: message.category,
-      };
+      const fields = itemFields(message);
       const userId = message.userId;
       const { itemId, events } = await prisma().$transaction(async (tx) => {
         await lockInbox(tx, message.projectId, userId);
@@ -111,7 +116,6 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
   const now = new Date();
   const input = JSON.stringify(
     claims.map(({ message, provider }, i) => {
-      const content = message.content as InAppContent;
       return {
         i,
         messageId: message.id,
@@ -122,15 +126,7 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
         projectId: message.projectId,
         userId: message.userId,
         notificationId: message.notificationId,
-        title: content.title ?? null,
-        body: content.body ?? null,
-        icon: content.icon ?? null,
-        thumbnail: content.thumbnail ?? null,
-        image: content.image ?? null,
-        redirection: content.redirection ?? null,
-        actions: content.actions ?? [],
-        data: message.data ?? {},
-        category: message.category,
+        ...itemFields(message),
       };
     }),
   );

@@ -338,7 +338,9 @@ const GRAPHQL_TYPE_WORDS: Record<string, string> = { String: 'a string', ID: 'a 
  * terms. The routes validate NP6 bodies before GraphQL sees them, so this is a safety net.
  */
 function fromCoercion(message: string): { path: string; message: string } | null {
-  const m = /^Variable "\$(\w+)" (?:got invalid value [\s\S]*?(?: at "([^"]+)")?; ([\s\S]+)|of required type "[^"]+" was not provided\.)$/.exec(message);
+  // graphql-js writes `got invalid value <the value> at`; Herald's own wording (use-variable-errors.ts)
+  // never repeats the value: `got an invalid value at`.
+  const m = /^Variable "\$(\w+)" (?:got (?:an invalid value|invalid value [\s\S]*?)(?: at "([^"]+)")?; ([\s\S]+)|of required type "[^"]+" was not provided\.)$/.exec(message);
   if (!m) return null;
   let path = (m[2] ?? m[1]!).replace(/\[(\d+)\]/g, '.$1');
   const text = m[3];
