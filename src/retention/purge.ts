@@ -43,7 +43,11 @@ export interface PurgeOptions {
   /** Aborted (shutdown): the purge stops after the running statement. */
   signal?: AbortSignal | undefined;
   logger?: Logger | undefined;
+  /** Called after each DELETE statement (benchmarks; debug logs). */
+  onStatement?: ((statement: { kind: PurgeKind; projectId: string; rows: number; ms: number }) => void) | undefined;
 }
+
+export type PurgeKind = 'messages' | 'executions' | 'inboxEvents' | 'inboxItems';
 
 export interface PurgeReport {
   /** Projects with a retention setting that were looked at. */
@@ -161,16 +165,17 @@ export async function purge(sql: PurgeSql, options: PurgeOptions): Promise<Purge
   );
   let pending = false;
   /** One DELETE statement, timed; pauses before it when one ran before (never before the first). */
-  const run = async <T extends Record<string, unknown>>(text: string, params: unknown[]): Promise<T> => {
+  const run = async <T extends { rows: number }>(kind: PurgeKind, text: string, params: unknown[]): Promise<T> => {
     if (options.signal?.aborted) throw new Stopped();
     if (pending && options.pauseMs > 0) await sleep(options.pauseMs, options.signal);
     if (options.signal?.aborted) throw new Stopped();
     pending = true;
     const t0 = performance.now();
-    const [row] = await sql.query<T>(text, params);
+    const [row] = await sql.query<T & Record<string, unknown>>(text, params);
     const ms = performance.now() - t0;
     report.statements++;
     if (ms > report.longestStatementMs) report.longestStatementMs = ms;
+    options.onStatement?.({ kind, projectId: String(params[0]), rows: row!.rows, ms });
     return row!;
   };
   try {
@@ -180,19 +185,19 @@ export async function purge(sql: PurgeSql, options: PurgeOptions): Promise<Purge
         const cutoff = iso(new Date(now.getTime() - project.retentionDays * DAY_MS));
         let from = '-infinity';
         for (;;) {
-          const row = await run<{ rows: number; events: number; last: string | null }>(DELETE_MESSAGES, [project.id, from, cutoff, options.batchSize]);
+          const row = await run<{ rows: number; events: number; last: string | null }>('messages', DELETE_MESSAGES, [project.id, from, cutoff, options.batchSize]);
           report.messages += row.rows;
           report.messageEvents += row.events;
           if (row.rows < options.batchSize || row.last === null) break;
           from = row.last;
         }
         for (;;) {
-          const row = await run<{ rows: number }>(DELETE_EXECUTIONS, [project.id, cutoff, options.batchSize]);
+          const row = await run<{ rows: number }>('executions', DELETE_EXECUTIONS, [project.id, cutoff, options.batchSize]);
           report.executions += row.rows;
           if (row.rows < options.batchSize) break;
         }
         for (;;) {
-          const row = await run<{ rows: number }>(DELETE_INBOX_EVENTS, [project.id, cutoff, options.batchSize]);
+          const row = await run<{ rows: number }>('inboxEvents', DELETE_INBOX_EVENTS, [project.id, cutoff, options.batchSize]);
           report.inboxEvents += row.rows;
           if (row.rows < options.batchSize) break;
         }
@@ -200,7 +205,7 @@ export async function purge(sql: PurgeSql, options: PurgeOptions): Promise<Purge
       if (project.inboxArchivedRetentionDays != null) {
         const cutoff = iso(new Date(now.getTime() - project.inboxArchivedRetentionDays * DAY_MS));
         for (;;) {
-          const row = await run<{ rows: number }>(DELETE_INBOX_ITEMS, [project.id, cutoff, options.batchSize]);
+          const row = await run<{ rows: number }>('inboxItems', DELETE_INBOX_ITEMS, [project.id, cutoff, options.batchSize]);
           report.inboxItems += row.rows;
           if (row.rows < options.batchSize) break;
         }
