@@ -1,6 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/env.ts';
+import { openDatabase } from '../src/db/client.ts';
+import { migrate } from '../src/db/migrate.ts';
 import { graphql } from '../src/generated/gql/index.ts';
+import { createProject } from '../src/modules/projects/service.ts';
 import { userHash } from '../src/modules/projects/credentials.ts';
 import { PURGE_LOCK_KEY, PurgeLockedError, runPurge } from '../src/retention/purge.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
@@ -374,6 +381,38 @@ describe('the periodic purge and herald purge', () => {
     } finally {
       await conn.end();
       await other.stop();
+    }
+  });
+});
+
+describe('the embedded database', () => {
+  // Last too: it opens the process-wide Prisma client on PGlite (no advisory lock there: one process).
+  it('purges the same way on PGlite', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'herald-retention-'));
+    const config = parseConfig({ HERALD_DATA_DIR: dir, LOG_LEVEL: 'silent' });
+    const embedded = await openDatabase(config);
+    try {
+      await migrate(embedded.sql);
+      const p = await createProject('embedded');
+      await embedded.sql.query(`UPDATE "Project" SET "retentionDays" = 1, "inboxArchivedRetentionDays" = 1 WHERE id = $1`, [p.projectId]);
+      await embedded.sql.query(
+        `INSERT INTO "Message" (id, "projectId", channel, status, content, source, "requestId", "maxAttempts", "createdAt", "updatedAt")
+         SELECT gen_random_uuid(), $1, 'WEBHOOK', s::"MessageStatus", '{}', 'test', 'r', 5, $2::timestamp, $2::timestamp
+         FROM generate_series(1, 10), unnest(ARRAY['SENT', 'QUEUED']) s`,
+        [p.projectId, ago(3)],
+      );
+      const [user] = await embedded.sql.query<{ id: string }>(`INSERT INTO "User" (id, "projectId", "externalId", "updatedAt") VALUES (gen_random_uuid(), $1, 'u', now()) RETURNING id`, [p.projectId]);
+      await embedded.sql.query(
+        `INSERT INTO "InboxItem" (id, "projectId", "userId", "updatedAt", "archivedAt") SELECT gen_random_uuid(), $1, $2, now(), v FROM unnest(ARRAY[$3::timestamp, NULL]) v, generate_series(1, 4)`,
+        [p.projectId, user!.id, ago(3)],
+      );
+      const report = await runPurge(config, { batchSize: 3, pauseMs: 0 });
+      expect(report).toMatchObject({ projects: 1, messages: 10, inboxItems: 4, stopped: false });
+      expect(await embedded.sql.query(`SELECT status::text, count(*)::int AS n FROM "Message" GROUP BY 1`)).toEqual([{ status: 'QUEUED', n: 10 }]);
+      expect(await embedded.sql.query(`SELECT count(*)::int AS n FROM "InboxItem" WHERE "archivedAt" IS NULL`)).toEqual([{ n: 4 }]);
+    } finally {
+      await embedded.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
