@@ -75,60 +75,74 @@ const TERMINAL_SQL = TERMINAL.map((s) => `'${s}'`).join(', ');
  * would otherwise convert JS Dates through the process's local time zone. */
 const iso = (date: Date) => date.toISOString();
 
+/*
+ * The ids a batch picked are handed to its DELETEs as one array (`= ANY(...)`), so each DELETE
+ * probes the primary key (or the foreign key's index) for exactly those rows: a join with the
+ * sub-select let the planner hash-join against a sequential scan of the whole table, which is
+ * cheap on a small table and ruinous on a large one.
+ */
+
 /**
  * Terminal messages of one project created in [from, cutoff) and not changed since the cutoff,
  * oldest first, locked (skipping locked ones), then their events and themselves deleted. `last`
  * (the newest createdAt deleted) is where the next batch starts, so rows kept (non-terminal,
- * recently changed) are not scanned again by every batch of the run.
+ * recently changed) are not scanned again by every batch of the run. Each message row also fires
+ * the foreign key's ON DELETE CASCADE trigger (it finds the events gone): most of the statement's time.
  */
 const DELETE_MESSAGES = `
   WITH batch AS (
-    SELECT id FROM "Message"
-    WHERE "projectId" = $1::uuid AND "createdAt" >= $2::timestamp AND "createdAt" < $3::timestamp
-      AND "updatedAt" < $3::timestamp AND status IN (${TERMINAL_SQL})
-    ORDER BY "createdAt"
-    LIMIT $4::int
-    FOR UPDATE SKIP LOCKED
+    SELECT array_agg(id) AS ids FROM (
+      SELECT id FROM "Message"
+      WHERE "projectId" = $1::uuid AND "createdAt" >= $2::timestamp AND "createdAt" < $3::timestamp
+        AND "updatedAt" < $3::timestamp AND status IN (${TERMINAL_SQL})
+      ORDER BY "createdAt"
+      LIMIT $4::int
+      FOR UPDATE SKIP LOCKED) picked
   ), events AS (
-    DELETE FROM "MessageEvent" e USING batch WHERE e."messageId" = batch.id RETURNING 1
+    DELETE FROM "MessageEvent" WHERE "messageId" = ANY((SELECT ids FROM batch)::uuid[]) RETURNING 1
   ), deleted AS (
-    DELETE FROM "Message" m USING batch WHERE m.id = batch.id RETURNING m."createdAt"
+    DELETE FROM "Message" WHERE id = ANY((SELECT ids FROM batch)::uuid[]) RETURNING "createdAt"
   )
   SELECT (SELECT count(*) FROM deleted)::int AS rows, (SELECT count(*) FROM events)::int AS events,
     (SELECT max("createdAt") FROM deleted)::text AS last`;
 
 /** NP6 executions (what was asked, and its render): read by nothing once their messages are sent. */
 const DELETE_EXECUTIONS = `
-  WITH batch AS (
-    SELECT id FROM "Execution" WHERE "projectId" = $1::uuid AND "createdAt" < $2::timestamp
-    ORDER BY "createdAt" LIMIT $3::int
-  ), deleted AS (
-    DELETE FROM "Execution" x USING batch WHERE x.id = batch.id RETURNING 1
-  )
-  SELECT count(*)::int AS rows FROM deleted`;
-
-/** Inbox events are written once and never changed: no lock to skip. */
-const DELETE_INBOX_EVENTS = `
-  WITH batch AS (
-    SELECT "userId", cursor FROM "InboxEvent" WHERE "projectId" = $1::uuid AND at < $2::timestamp
-    ORDER BY at LIMIT $3::int
-  ), deleted AS (
-    DELETE FROM "InboxEvent" e USING batch WHERE e."userId" = batch."userId" AND e.cursor = batch.cursor RETURNING 1
+  WITH deleted AS (
+    DELETE FROM "Execution" WHERE id = ANY(ARRAY(
+      SELECT id FROM "Execution" WHERE "projectId" = $1::uuid AND "createdAt" < $2::timestamp
+      ORDER BY "createdAt" LIMIT $3::int))
+    RETURNING 1
   )
   SELECT count(*)::int AS rows FROM deleted`;
 
 /**
- * Items archived before the cutoff. The DELETE repeats the condition on the locked row: an item
- * unarchived meanwhile no longer matches and stays (FOR UPDATE re-checks the newest version).
- * `unread` counts deleted items without readAt: archived, they are not in unreadCount either.
+ * Inbox events are written once and never changed, so no lock to skip, and their physical row
+ * address (ctid) is stable: the batch deletes by it (a TID scan), the composite primary key
+ * (userId, cursor) having no array form an index can take.
+ */
+const DELETE_INBOX_EVENTS = `
+  WITH deleted AS (
+    DELETE FROM "InboxEvent" WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM "InboxEvent" WHERE "projectId" = $1::uuid AND at < $2::timestamp
+      ORDER BY at LIMIT $3::int))
+    RETURNING 1
+  )
+  SELECT count(*)::int AS rows FROM deleted`;
+
+/**
+ * Items archived before the cutoff. The DELETE repeats the condition on the locked rows: an item
+ * unarchived meanwhile no longer matches and stays (FOR UPDATE re-checks the newest version, and
+ * the lock keeps it so until the DELETE).
  */
 const DELETE_INBOX_ITEMS = `
   WITH batch AS (
-    SELECT id FROM "InboxItem" WHERE "projectId" = $1::uuid AND "archivedAt" < $2::timestamp
-    ORDER BY "archivedAt" LIMIT $3::int
-    FOR UPDATE SKIP LOCKED
+    SELECT array_agg(id) AS ids FROM (
+      SELECT id FROM "InboxItem" WHERE "projectId" = $1::uuid AND "archivedAt" < $2::timestamp
+      ORDER BY "archivedAt" LIMIT $3::int
+      FOR UPDATE SKIP LOCKED) picked
   ), deleted AS (
-    DELETE FROM "InboxItem" i USING batch WHERE i.id = batch.id AND i."archivedAt" IS NOT NULL AND i."archivedAt" < $2::timestamp
+    DELETE FROM "InboxItem" WHERE id = ANY((SELECT ids FROM batch)::uuid[]) AND "archivedAt" IS NOT NULL AND "archivedAt" < $2::timestamp
     RETURNING 1
   )
   SELECT count(*)::int AS rows FROM deleted`;
