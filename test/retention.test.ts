@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/env.ts';
+import { ConfigError, parseConfig } from '../src/config/env.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { graphql } from '../src/generated/gql/index.ts';
@@ -159,6 +159,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.end();
   await h?.stop();
+});
+
+describe('configuration', () => {
+  it('purges hourly by default, 0 turns it off, and a bad value is refused by name', () => {
+    expect(parseConfig({})).toMatchObject({ RETENTION_INTERVAL_MS: 3_600_000, RETENTION_BATCH_SIZE: 2_000, RETENTION_PAUSE_MS: 100 });
+    expect(parseConfig({ RETENTION_INTERVAL_MS: '0' }).RETENTION_INTERVAL_MS).toBe(0);
+    for (const [key, value] of [['RETENTION_INTERVAL_MS', '500'], ['RETENTION_BATCH_SIZE', '0'], ['RETENTION_PAUSE_MS', 'soon']]) {
+      try {
+        parseConfig({ [key!]: value });
+        expect.unreachable(`${key}=${value} was accepted`);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).problems.join('\n')).toContain(key);
+      }
+    }
+  });
 });
 
 describe('retention settings (GraphQL)', () => {
