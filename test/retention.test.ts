@@ -163,7 +163,7 @@ afterAll(async () => {
 
 describe('configuration', () => {
   it('purges hourly by default, 0 turns it off, and a bad value is refused by name', () => {
-    expect(parseConfig({})).toMatchObject({ RETENTION_INTERVAL_MS: 3_600_000, RETENTION_BATCH_SIZE: 2_000, RETENTION_PAUSE_MS: 100 });
+    expect(parseConfig({})).toMatchObject({ RETENTION_INTERVAL_MS: 3_600_000, RETENTION_BATCH_SIZE: 1_000, RETENTION_PAUSE_MS: 100 });
     expect(parseConfig({ RETENTION_INTERVAL_MS: '0' }).RETENTION_INTERVAL_MS).toBe(0);
     for (const [key, value] of [['RETENTION_INTERVAL_MS', '500'], ['RETENTION_BATCH_SIZE', '0'], ['RETENTION_PAUSE_MS', 'soon']]) {
       try {

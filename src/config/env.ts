@@ -219,7 +219,7 @@ const schema = z
       .refine((v) => v === 0 || v >= 1_000, 'must be 0 (off) or at least 1000')
       .default(3_600_000),
     /** Rows per purge DELETE statement: each is its own short transaction. */
-    RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(2_000),
+    RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(1_000),
     /** Pause between two purge statements, in ms, so the purge never monopolises I/O or rows. */
     RETENTION_PAUSE_MS: z.coerce.number().int().min(0).max(60_000).default(100),
     // --- end of retention ---
