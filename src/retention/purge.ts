@@ -13,10 +13,11 @@ import { TERMINAL } from '../delivery/delivery.ts';
  *   are never deleted, however old.
  * - `inboxArchivedRetentionDays`: inbox items archived before that cutoff. Unarchived items stay.
  *
- * Every statement deletes at most `batchSize` rows picked by primary key in a LIMIT sub-select,
- * in its own implicit transaction, with a pause between statements: row locks last one short
- * statement, no statement takes more than a ROW EXCLUSIVE table lock (which blocks no reads or
- * writes of other rows), and vacuum is never held back by a long transaction. Rows another
+ * Every statement deletes at most `batchSize` rows picked in a LIMIT sub-select and deleted by
+ * primary key (inbox events: by row address), in its own implicit transaction, with a pause
+ * between statements: row locks last one short statement, no statement takes more than a ROW
+ * EXCLUSIVE table lock (which blocks no reads or writes of other rows), and vacuum is never held
+ * back by a long transaction. Rows another
  * transaction holds are skipped (SKIP LOCKED) and left for the next run; the rows locked are
  * re-checked against the conditions before they are deleted, so a message retried, or an item
  * unarchived, while the purge runs is kept.
