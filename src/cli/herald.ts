@@ -13,7 +13,7 @@ const USAGE = `Usage: npm run herald -- <command>
 Commands:
   project create --name NAME [--json]   Create a project and its first API key (secrets printed once)
   migrate                               Apply pending database migrations
-  worker                                Run delivery workers and the reconciler, no HTTP server
+  worker                                Run delivery workers, the reconciler and the retention purge, no HTTP server
                                         (needs DATABASE_URL and REDIS_URL; SIGTERM stops it
                                         gracefully). Run API-only servers with WORKERS_ENABLED=false.
   purge [--project ID] [--batch-size N] [--json]

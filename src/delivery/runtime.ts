@@ -67,7 +67,7 @@ export interface Workers {
 
 /**
  * A worker-only process (`herald worker`): database (+ migrations when MIGRATE_ON_START),
- * the delivery runtime, the queue workers and the reconciler; no HTTP server.
+ * the delivery runtime, the queue workers, the reconciler and the retention purge; no HTTP server.
  */
 export async function startWorkers(config: Config, logger: Logger, options: { providers?: ChannelProvider[] } = {}): Promise<Workers> {
   const db = await openDatabase(config, { logger });
