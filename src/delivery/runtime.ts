@@ -8,13 +8,18 @@ import { outboundPolicyFromConfig, setOutboundPolicy } from './providers/outboun
 import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
 import { SecretBox } from './secrets.ts';
+import { RetentionJob } from '../retention/job.ts';
 
 /** The delivery side of a process: pub/sub, the job queue and the pipeline on top of them. */
 export interface DeliveryRuntime {
   pubsub: PubSubHandle;
   queue: JobQueue;
   delivery: Delivery;
-  /** Stops the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
+  /** The periodic retention purge; started with the workers (a worker process's job). */
+  retention: RetentionJob;
+  /** Starts the queue workers, the reconciler and the retention purge. */
+  startWorkers(): void;
+  /** Stops the purge and the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
   close(): Promise<void>;
 }
 
@@ -34,11 +39,18 @@ export function createDeliveryRuntime(config: Config, logger: Logger, options: {
   const pubsub = openPubSub(config.REDIS_URL, logger, config.QUEUE_PREFIX, { maxBufferedEvents: config.SUBSCRIPTION_MAX_BUFFERED_EVENTS });
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers });
+  const retention = new RetentionJob(config, logger);
   return {
     pubsub,
     queue,
     delivery,
+    retention,
+    startWorkers() {
+      delivery.startWorkers();
+      retention.start();
+    },
     async close() {
+      await retention.close();
       await delivery.close();
       await queue.close(config.SHUTDOWN_TIMEOUT_MS);
       await pubsub.close();
@@ -55,7 +67,7 @@ export interface Workers {
 
 /**
  * A worker-only process (`herald worker`): database (+ migrations when MIGRATE_ON_START),
- * the delivery runtime, the queue workers and the reconciler; no HTTP server.
+ * the delivery runtime, the queue workers, the reconciler and the retention purge; no HTTP server.
  */
 export async function startWorkers(config: Config, logger: Logger, options: { providers?: ChannelProvider[] } = {}): Promise<Workers> {
   const db = await openDatabase(config, { logger });
@@ -65,7 +77,7 @@ export async function startWorkers(config: Config, logger: Logger, options: { pr
       const applied = await migrate(db.sql);
       if (applied.length) logger.info({ applied }, 'Applied database migrations');
     }
-    runtime.delivery.startWorkers();
+    runtime.startWorkers();
   } catch (error) {
     await runtime.close();
     await db.close();
