@@ -58,7 +58,7 @@ export async function startHerald(
       if (applied.length) logger.info({ applied }, 'Applied database migrations');
     }
     // The embedded mode has no other process to deliver: its workers always run here.
-    if (config.WORKERS_ENABLED || !config.REDIS_URL) delivery.startWorkers();
+    if (config.WORKERS_ENABLED || !config.REDIS_URL) runtime.startWorkers();
     const readiness = new Readiness();
     const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness, metrics });
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));

@@ -4,6 +4,7 @@ import { EmbeddedDatabaseLockedError, openDatabase } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { startWorkers } from '../delivery/runtime.ts';
 import { createProject } from '../modules/projects/service.ts';
+import { PurgeLockedError, runPurge, type PurgeReport } from '../retention/purge.ts';
 import { installProcessGuard, Readiness } from '../server/guard.ts';
 import { createLogger } from '../server/logger.ts';
 
@@ -12,9 +13,14 @@ const USAGE = `Usage: npm run herald -- <command>
 Commands:
   project create --name NAME [--json]   Create a project and its first API key (secrets printed once)
   migrate                               Apply pending database migrations
-  worker                                Run delivery workers and the reconciler, no HTTP server
+  worker                                Run delivery workers, the reconciler and the retention purge, no HTTP server
                                         (needs DATABASE_URL and REDIS_URL; SIGTERM stops it
                                         gracefully). Run API-only servers with WORKERS_ENABLED=false.
+  purge [--project ID] [--batch-size N] [--json]
+                                        Delete now what the projects' retention settings let go
+                                        (what the workers do every RETENTION_INTERVAL_MS); exit 1
+                                        when another purge holds the lock. SIGINT stops it between
+                                        two batches.
 
 The CLI uses the same environment as the server (DATABASE_URL, HERALD_DATA_DIR...).
 `;
@@ -23,7 +29,13 @@ async function run(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      name: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+      project: { type: 'string' },
+      'batch-size': { type: 'string' },
+    },
   });
   const command = positionals.join(' ');
   if (values.help || !command) {
@@ -31,6 +43,7 @@ async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (command === 'worker') return worker();
+  if (command === 'purge') return purgeCommand(values);
   if (command !== 'project create' && command !== 'migrate') {
     process.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
     return 2;
@@ -101,6 +114,56 @@ async function worker(): Promise<number> {
   clearTimeout(timer);
   logger.info('Worker stopped');
   return 0;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `herald purge`: one retention purge now, under the same lock as the workers' periodic one. */
+async function purgeCommand(values: { project?: string | undefined; 'batch-size'?: string | undefined; json?: boolean | undefined }): Promise<number> {
+  if (values.project !== undefined && !UUID.test(values.project)) {
+    process.stderr.write(`purge: --project must be a project id (a UUID), got ${JSON.stringify(values.project)}\n`);
+    return 2;
+  }
+  let batchSize: number | undefined;
+  if (values['batch-size'] !== undefined) {
+    batchSize = Number(values['batch-size']);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000) {
+      process.stderr.write(`purge: --batch-size must be an integer from 1 to 50000, got ${JSON.stringify(values['batch-size'])}\n`);
+      return 2;
+    }
+  }
+  const config = parseConfig();
+  const db = await openDatabase(config);
+  // Ctrl-C ends the run after the running statement (every batch before it is committed).
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await migrate(db.sql);
+    let report: PurgeReport;
+    try {
+      report = await runPurge(config, { projectId: values.project, batchSize, signal: abort.signal });
+    } catch (error) {
+      if (!(error instanceof PurgeLockedError)) throw error;
+      process.stderr.write(`purge: ${error.message} Try again when it is done.\n`);
+      return 1;
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else {
+      process.stdout.write(
+        `${report.stopped ? 'Stopped early. ' : ''}Purged ${report.messages} messages (${report.messageEvents} status events), ` +
+          `${report.executions} executions, ${report.inboxEvents} inbox events and ${report.inboxItems} archived inbox items ` +
+          `in ${report.projects} project(s) with a retention setting: ${report.statements} statements, ` +
+          `longest ${report.longestStatementMs.toFixed(1)} ms, ${(report.durationMs / 1000).toFixed(1)} s in all.\n`,
+      );
+    }
+    return report.stopped ? 1 : 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await db.close();
+  }
 }
 
 try {

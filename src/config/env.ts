@@ -235,6 +235,23 @@ const schema = z
      * with pino-pretty; JSON when it is not installed) or `auto`: pretty when stdout is a terminal.
      */
     LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
+    // --- retention (src/retention/; README "Retention") ---
+    /**
+     * How often the worker processes purge what the projects' retention settings let go (one
+     * instance at a time: a PostgreSQL advisory lock). 0: never (run `herald purge` instead).
+     */
+    RETENTION_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400_000)
+      .refine((v) => v === 0 || v >= 1_000, 'must be 0 (off) or at least 1000')
+      .default(3_600_000),
+    /** Rows per purge DELETE statement: each is its own short transaction. */
+    RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(50_000).default(1_000),
+    /** Pause between two purge statements, in ms, so the purge never monopolises I/O or rows. */
+    RETENTION_PAUSE_MS: z.coerce.number().int().min(0).max(60_000).default(100),
+    // --- end of retention ---
   })
   .superRefine((env, ctx) => {
     // Several instances only make sense with a shared database: the embedded one is per process.

@@ -9,13 +9,18 @@ import { outboundPolicyFromConfig, setOutboundPolicy } from './providers/outboun
 import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
 import { SecretBox } from './secrets.ts';
+import { RetentionJob } from '../retention/job.ts';
 
 /** The delivery side of a process: pub/sub, the job queue and the pipeline on top of them. */
 export interface DeliveryRuntime {
   pubsub: PubSubHandle;
   queue: JobQueue;
   delivery: Delivery;
-  /** Stops the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
+  /** The periodic retention purge; started with the workers (a worker process's job). */
+  retention: RetentionJob;
+  /** Starts the queue workers, the reconciler and the retention purge. */
+  startWorkers(): void;
+  /** Stops the purge and the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
   close(): Promise<void>;
 }
 
@@ -39,11 +44,18 @@ export function createDeliveryRuntime(
   const pubsub = openPubSub(config.REDIS_URL, logger, config.QUEUE_PREFIX, { maxBufferedEvents: config.SUBSCRIPTION_MAX_BUFFERED_EVENTS });
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers, observer: options.observer });
+  const retention = new RetentionJob(config, logger);
   return {
     pubsub,
     queue,
     delivery,
+    retention,
+    startWorkers() {
+      delivery.startWorkers();
+      retention.start();
+    },
     async close() {
+      await retention.close();
       await delivery.close();
       await queue.close(config.SHUTDOWN_TIMEOUT_MS);
       await pubsub.close();
@@ -62,7 +74,7 @@ export interface Workers {
 
 /**
  * A worker-only process (`herald worker`): database (+ migrations when MIGRATE_ON_START),
- * the delivery runtime, the queue workers and the reconciler; no HTTP server.
+ * the delivery runtime, the queue workers, the reconciler and the retention purge; no HTTP server.
  */
 export async function startWorkers(config: Config, logger: Logger, options: { providers?: ChannelProvider[] } = {}): Promise<Workers> {
   const db = await openDatabase(config, { logger });
@@ -79,7 +91,7 @@ export async function startWorkers(config: Config, logger: Logger, options: { pr
       metrics.watchPool(pgPool);
       endpoint = await serveMetrics(metrics, { host: config.HOST, port: config.WORKER_METRICS_PORT!, token: config.METRICS_TOKEN, logger });
     }
-    runtime.delivery.startWorkers();
+    runtime.startWorkers();
   } catch (error) {
     await endpoint?.close();
     await runtime.close();

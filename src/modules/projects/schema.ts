@@ -32,6 +32,15 @@ builder.prismaObject('Project', {
       description:
         "The outcome of every message of the project (SENT, DELIVERED, FAILED, SKIPPED, CANCELED) is POSTed here, signed with signingSecret, with retries. Live status changes: the messageStatus subscription.",
     }),
+    retentionDays: t.exposeInt('retentionDays', {
+      nullable: true,
+      description:
+        'Days terminal messages (sent, delivered, failed, skipped, canceled) with their status events, NP6 executions and inbox events are kept; then the retention purge deletes them. Queued, scheduled and sending messages are never purged. null: kept forever (the default).',
+    }),
+    inboxArchivedRetentionDays: t.exposeInt('inboxArchivedRetentionDays', {
+      nullable: true,
+      description: 'Days an archived inbox item is kept after it was archived; then the retention purge deletes it. Unarchived items are kept. null: kept forever (the default).',
+    }),
     signingSecret: t.exposeString('signingSecret', {
       description:
         'Key of the X-Herald-Signature HMAC on everything Herald POSTs out (webhook channel, callbacks, status webhooks). Operators only.',
@@ -88,8 +97,11 @@ builder.mutationField('revokeApiKey', (t) =>
   }),
 );
 
+/** A hundred years: a bound, so a cutoff is always a valid date. */
+const MAX_RETENTION_DAYS = 36_500;
+
 const ProjectSettingsInput = builder.inputType('ProjectSettingsInput', {
-  description: 'Absent fields keep their value; statusWebhookUrl: null removes the webhook.',
+  description: 'Absent fields keep their value; statusWebhookUrl: null removes the webhook; a retention null keeps rows forever.',
   fields: (t) => ({
     name: t.string({ validate: z.string().trim().min(1).max(100) }),
     unicityField: t.string({ validate: z.enum(['email', 'telephone', 'externalId']) }),
@@ -100,6 +112,14 @@ const ProjectSettingsInput = builder.inputType('ProjectSettingsInput', {
         .max(2048)
         .refine((v) => !hasCredentials(v), CREDENTIALS_MESSAGE)
         .nullable(),
+    }),
+    retentionDays: t.int({
+      description: 'Days terminal messages, their events, executions and inbox events are kept (1-36500); null: forever.',
+      validate: z.number().int().min(1).max(MAX_RETENTION_DAYS).nullable(),
+    }),
+    inboxArchivedRetentionDays: t.int({
+      description: 'Days an archived inbox item is kept after it was archived (1-36500); null: forever.',
+      validate: z.number().int().min(1).max(MAX_RETENTION_DAYS).nullable(),
     }),
   }),
 });

@@ -49,6 +49,9 @@ export interface ProjectSettings {
   stackTimeoutSeconds?: number | null | undefined;
   /** null clears it; undefined leaves it alone. */
   statusWebhookUrl?: string | null | undefined;
+  /** null: keep forever; undefined leaves it alone (both retention settings). */
+  retentionDays?: number | null | undefined;
+  inboxArchivedRetentionDays?: number | null | undefined;
 }
 
 /** Updates the calling project's settings; absent fields keep their value. */
@@ -65,6 +68,8 @@ export async function updateProjectSettings(projectId: string, settings: Project
       ...(settings.unicityField != null ? { unicityField: settings.unicityField } : {}),
       ...(settings.stackTimeoutSeconds != null ? { stackTimeoutSeconds: settings.stackTimeoutSeconds } : {}),
       ...(settings.statusWebhookUrl !== undefined ? { statusWebhookUrl: settings.statusWebhookUrl } : {}),
+      ...(settings.retentionDays !== undefined ? { retentionDays: settings.retentionDays } : {}),
+      ...(settings.inboxArchivedRetentionDays !== undefined ? { inboxArchivedRetentionDays: settings.inboxArchivedRetentionDays } : {}),
     },
   });
 }
