@@ -1,7 +1,7 @@
 /**
  * Herald beside the shared baselines, in the same run, as ratios (issue 9's accept and deliver goals).
  *
- *   npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook]
+ *   npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook] [--profile=DIR]
  *
  * One process drives everything with the same HTTP client and the same bodies (50 in-app messages
  * per request, client ids, 1,000 users), and each server runs in a process of its own:
@@ -17,6 +17,8 @@
  * Each run prints its figures and the load average; the summary gives the medians of the runs' ratios.
  * The baselines come from ../shared/bench/baselines (HERALD_BASELINES overrides), run with this
  * project's node_modules. Every run checks its counts: a message accepted but not delivered fails it.
+ * --profile=DIR: each Herald child writes V8 CPU profiles (node --cpu-prof) into a directory of its own under DIR
+ * when it stops (the largest file is the main thread's).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -40,8 +42,8 @@ const flags = new Map(
     return [name, value ?? 'true'];
   }),
 );
-const USAGE = 'npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook]';
-for (const name of flags.keys()) if (!['runs', 'duration', 'messages', 'only', 'help'].includes(name)) throw new Error(`unknown flag --${name}\n${USAGE}`);
+const USAGE = 'npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook] [--profile=DIR]';
+for (const name of flags.keys()) if (!['runs', 'duration', 'messages', 'only', 'profile', 'help'].includes(name)) throw new Error(`unknown flag --${name}\n${USAGE}`);
 if (flags.has('help')) {
   console.log(USAGE);
   process.exit(0);
@@ -58,6 +60,7 @@ const ONLY = (flags.get('only') ?? STAGES.join(',')).split(',').map((s) => {
   if (!(STAGES as readonly string[]).includes(s)) throw new Error(`--only: one or more of ${STAGES.join(', ')}`);
   return s as Stage;
 });
+const PROFILE_DIR = flags.get('profile');
 const BATCH = 50;
 const USERS = 1000;
 const DRAIN_TIMEOUT_MS = 240_000;
@@ -176,7 +179,9 @@ interface HeraldChild extends Child {
   headers: Record<string, string>;
 }
 async function startHerald(workers: boolean, webhookUrl: string): Promise<HeraldChild> {
-  const child = startChild(process.execPath, ['--import', 'tsx', 'bench/herald-child.ts'], { WORKERS_ENABLED: String(workers), BENCH_WEBHOOK_URL: webhookUrl });
+  // A directory per child: tsx's loader thread writes a profile of its own beside the main thread's.
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, `herald-${workers ? 'workers' : 'api'}-${Date.now()}`)}`] : [];
+  const child = startChild(process.execPath, [...profile, '--import', 'tsx', 'bench/herald-child.ts'], { WORKERS_ENABLED: String(workers), BENCH_WEBHOOK_URL: webhookUrl });
   const info = JSON.parse(await nextLine(child, 'Herald')) as HeraldChild['info'];
   const headers = { authorization: `Bearer ${info.apiKey}` };
   // Warm-up: connections, prepared plans, BullMQ scripts, the template cache.
