@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
-import { prisma } from '../db/client.ts';
+import { prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type User } from '../generated/prisma/client.ts';
 import type { HeraldPubSub, MessageStatusEvent } from '../realtime/pubsub.ts';
 import { mutedReason } from '../modules/preferences/service.ts';
@@ -175,7 +175,8 @@ export class Delivery {
         // Handler errors are infrastructure failures (database down): retried by the queue.
         await this.deps.queue.add<DeliveryJob>(queueName(channel), jobs, { attempts: 5, backoffMs: 1_000 });
       }
-      await prisma().$executeRaw`UPDATE "Message" SET "enqueuedAt" = ${new Date()} WHERE id = ANY(${messages.map((m) => m.id)}::uuid[])`;
+      // On the pool: once per accepted batch, where the ORM's per-call work was most of the cost.
+      await rawQuery(`UPDATE "Message" SET "enqueuedAt" = $1::timestamp(3) WHERE id = ANY($2::uuid[])`, [new Date().toISOString(), messages.map((m) => m.id)]);
     } catch (error) {
       this.deps.logger.warn({ err: error, count: messages.length }, 'Could not enqueue messages; the reconciler will');
     }

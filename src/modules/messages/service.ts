@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { prisma } from '../../db/client.ts';
+import { prisma, rawQuery } from '../../db/client.ts';
 import { acceptMessageGroups, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import { TERMINAL, type Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, Prisma, User } from '../../generated/prisma/client.ts';
@@ -111,10 +111,9 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
   const clientIds = live().flatMap((index) => item(index).id ?? []);
   const [found, taken] = await Promise.all([
     Promise.all([...lookups.values()].map((idOrKey) => lookupForSend(ctx.projectId, idOrKey))),
-    // Raw: the ORM's per-call cost is most of this lookup's, and it runs once per request.
+    // Raw pg: the ORM's per-call cost is most of this lookup's, and it runs once per request.
     clientIds.length
-      ? prisma().$queryRaw<{ externalId: string }[]>`
-          SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = ${ctx.projectId}::uuid AND "externalId" = ANY(${clientIds}::text[])`
+      ? rawQuery<{ externalId: string }>(`SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" = ANY($2::text[])`, [ctx.projectId, clientIds])
       : [],
   ]);
   const notificationOf = new Map([...lookups.keys()].map((key, i) => [key, found[i]?.notification ?? null]));

@@ -1,4 +1,4 @@
-import { pgPool, prisma } from '../../db/client.ts';
+import { rawQuery } from '../../db/client.ts';
 import { databaseUnavailability } from '../../db/unavailable.ts';
 import type { Notification, NotificationVersion } from '../../generated/prisma/client.ts';
 import { findNotification, masterVersion } from './service.ts';
@@ -60,9 +60,6 @@ async function readStamp(projectId: string, id: number | null, key: string): Pro
   const sql = `SELECT n.xmin::text || ':' || coalesce(v.id::text || ':' || v.xmin::text, '-') AS stamp
     FROM "Notification" n LEFT JOIN "NotificationVersion" v ON v."masterOf" = n.id AND v."projectId" = n."projectId"
     WHERE n."projectId" = $1::uuid AND ${where}`;
-  const params = [projectId, id !== null ? id : key];
-  const pool = pgPool();
-  // pg directly where there is a pool (PostgreSQL); the embedded database goes through Prisma.
-  const rows = pool ? (await pool.query<{ stamp: string }>(sql, params)).rows : await prisma().$queryRawUnsafe<{ stamp: string }[]>(sql, ...params);
+  const rows = await rawQuery<{ stamp: string }>(sql, [projectId, id !== null ? id : key]);
   return rows[0]?.stamp ?? null;
 }
