@@ -48,7 +48,7 @@ export function prisma(): PrismaClient {
 /**
  * The pg.Pool under the process's Prisma client (the same connections, limits and error
  * handling), or undefined on the embedded database. For raw pg on hot paths; prefer
- * `prisma().$queryRaw` where it does.
+ * `prisma().$queryRaw` where it does, or rawQuery.
  */
 export function pgPool(): pg.Pool | undefined {
   return currentPool;
@@ -258,6 +258,16 @@ function isAlive(pid: number): boolean {
  */
 export async function rawQuery<R>(sql: string, params: unknown[]): Promise<R[]> {
   const pool = currentPool;
-  if (pool) return (await pool.query(sql, params)).rows as R[];
+  if (pool) return (await pool.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rows as R[];
   return prisma().$queryRawUnsafe<R[]>(sql, ...params);
 }
+
+/**
+ * Result types as Prisma reads them: `timestamp` columns (without zone; Herald stores UTC) as the
+ * UTC instant, where pg would read them in the process's local time.
+ */
+const TIMESTAMP_OID = 1114;
+const UTC_TIMESTAMPS = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMP_OID ? (value: string) => new Date(`${value.replace(' ', 'T')}Z`) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
