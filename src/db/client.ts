@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config/env.ts';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 
 /** Runs raw SQL for the migrator; the two engines expose the same two calls. */
 export interface SqlSession {
@@ -260,6 +260,14 @@ export async function rawQuery<R>(sql: string, params: unknown[]): Promise<R[]> 
   const pool = currentPool;
   if (pool) return (await pool.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rows as R[];
   return prisma().$queryRawUnsafe<R[]>(sql, ...params);
+}
+
+/** rawQuery for a statement built with Prisma.sql (its `text` has $n placeholders); Dates go as UTC text. */
+export function rawSql<R>(query: Prisma.Sql): Promise<R[]> {
+  return rawQuery<R>(
+    query.text,
+    query.values.map((v) => (v instanceof Date ? v.toISOString() : v)),
+  );
 }
 
 /**
