@@ -188,6 +188,11 @@ async function startHerald(workers: boolean, webhookUrl: string): Promise<Herald
   for (let i = 0; i < 3; i++) await load(info.url, headers, 1, { requests: 1 });
   return { ...child, info, headers };
 }
+/** Herald's CPU time so far (user + system), in ms: the difference over a load is load-independent, unlike msg/s. */
+async function heraldCpuMs(h: HeraldChild): Promise<number> {
+  h.process.stdin!.write('cpu\n');
+  return (JSON.parse(await nextLine(h, 'cpu')) as { cpuMicros: number }).cpuMicros / 1000;
+}
 /** Until every message of one load (its client ids carry the load's tag) is terminal. */
 const heraldDone = (h: HeraldChild, l: Load, from: number) =>
   drain(h.info.databaseUrl, `SELECT count(*) FILTER (WHERE status IN ${TERMINAL}) AS n FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" LIKE $2`, [h.info.projectId, `${l.tag}-%`], l.accepted, from);
@@ -288,10 +293,14 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
     for (const c of [8, 16]) {
       const h = await startHerald(true, sink.url);
       try {
+        const cpu0 = await heraldCpuMs(h);
         const l = await load(h.info.url, h.headers, c, { seconds: DURATION_S });
+        // The workers keep delivering what was accepted: wait for it, so the CPU counted covers accept + delivery.
+        await heraldDone(h, l, performance.now());
         check(`herald accept c=${c}`, l);
         f[`herald.accept.c${c}`] = l.accepted / l.seconds;
         f[`herald.accept.c${c}.p99`] = l.p99;
+        f[`herald.accept.c${c}.cpu`] = ((await heraldCpuMs(h)) - cpu0) / (l.accepted / BATCH);
       } finally {
         await h.stop();
       }
@@ -301,9 +310,11 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
     // The API alone (an instance with WORKERS_ENABLED=false), as the issue's first row.
     const h = await startHerald(false, sink.url);
     try {
+      const cpu0 = await heraldCpuMs(h);
       const l = await load(h.info.url, h.headers, 8, { seconds: DURATION_S });
       check('herald accept c=8 (API only)', l);
       f['herald.accept.c8.api'] = l.accepted / l.seconds;
+      f['herald.accept.c8.api.cpu'] = ((await heraldCpuMs(h)) - cpu0) / (l.accepted / BATCH);
     } finally {
       await h.stop();
     }
@@ -355,9 +366,11 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
   }
   out.load.push(loadavg());
   const fmt = (k: string) => (f[k] === undefined ? '-' : f[k]!.toFixed(0));
+  const fmt1 = (k: string) => (f[k] === undefined ? '-' : f[k]!.toFixed(1));
   console.log(
     `run ${index}: load ${out.load.join(' -> ')} | accept c=8 ${fmt('herald.accept.c8')} vs ${fmt('base.accept.c8')} (p99 ${fmt('herald.accept.c8.p99')} ms), ` +
-      `c=16 ${fmt('herald.accept.c16')} vs ${fmt('base.accept.c16')}, API only c=8 ${fmt('herald.accept.c8.api')} | deliver alone ${fmt('herald.deliver.alone')}, in server ${fmt('herald.deliver.server')}, ` +
+      `c=16 ${fmt('herald.accept.c16')} vs ${fmt('base.accept.c16')}, API only c=8 ${fmt('herald.accept.c8.api')} ` +
+      `(Herald CPU ms per 50-message request: ${fmt1('herald.accept.c8.cpu')} / ${fmt1('herald.accept.c16.cpu')} with its workers, ${fmt1('herald.accept.c8.api.cpu')} API only) | deliver alone ${fmt('herald.deliver.alone')}, in server ${fmt('herald.deliver.server')}, ` +
       `webhook ${fmt('herald.webhook')} vs baseline worker ${fmt('base.deliver')} msg/s`,
   );
   for (const failure of out.failures) console.log(`  FAILURE ${failure}`);
@@ -394,6 +407,10 @@ async function main(): Promise<number> {
     row('accept msg/s c=16 (workers in)', 'herald.accept.c16', 'base.accept.c16', '>= 0.30');
     row('accept msg/s c=8 (API only)', 'herald.accept.c8.api', 'base.accept.c8', '');
     console.log(`  accept p99 ms c=8                  ${med('herald.accept.c8.p99').toFixed(0).padStart(8)}                       < 100`);
+    // CPU per request does not depend on how much of the machine others take, unlike msg/s.
+    for (const [what, k] of [['c=8, accept + delivery', 'herald.accept.c8.cpu'], ['c=16, accept + delivery', 'herald.accept.c16.cpu'], ['c=8, API only', 'herald.accept.c8.api.cpu']] as const) {
+      console.log(`  Herald CPU ms/request ${what.padEnd(24)} ${med(k).toFixed(1).padStart(6)}`);
+    }
   }
   if (ONLY.includes('deliver')) {
     row('in-app deliveries/s, workers alone', 'herald.deliver.alone', 'base.deliver', '>= 2');
