@@ -17,6 +17,7 @@
  * Each run prints its figures and the load average; the summary gives the medians of the runs' ratios.
  * The baselines come from ../shared/bench/baselines (HERALD_BASELINES overrides), run with this
  * project's node_modules. Every run checks its counts: a message accepted but not delivered fails it.
+ * HERALD_NODE_FLAGS="--max-semi-space-size=64": Node/V8 flags for the Herald children only.
  * --profile=DIR: each Herald child writes V8 CPU profiles (node --cpu-prof) into a directory of its own under DIR
  * when it stops (the largest file is the main thread's).
  */
@@ -181,7 +182,9 @@ interface HeraldChild extends Child {
 async function startHerald(workers: boolean, webhookUrl: string): Promise<HeraldChild> {
   // A directory per child: tsx's loader thread writes a profile of its own beside the main thread's.
   const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, `herald-${workers ? 'workers' : 'api'}-${Date.now()}`)}`] : [];
-  const child = startChild(process.execPath, [...profile, '--import', 'tsx', 'bench/herald-child.ts'], { WORKERS_ENABLED: String(workers), BENCH_WEBHOOK_URL: webhookUrl });
+  // HERALD_NODE_FLAGS: V8/Node flags for the Herald children only (e.g. "--max-semi-space-size=64"), to compare runtime settings.
+  const nodeFlags = (process.env.HERALD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = startChild(process.execPath, [...nodeFlags, ...profile, '--import', 'tsx', 'bench/herald-child.ts'], { WORKERS_ENABLED: String(workers), BENCH_WEBHOOK_URL: webhookUrl });
   const info = JSON.parse(await nextLine(child, 'Herald')) as HeraldChild['info'];
   const headers = { authorization: `Bearer ${info.apiKey}` };
   // Warm-up: connections, prepared plans, BullMQ scripts, the template cache.
