@@ -191,7 +191,7 @@ async function startHerald(workers: boolean, webhookUrl: string): Promise<Herald
   for (let i = 0; i < 3; i++) await load(info.url, headers, 1, { requests: 1 });
   return { ...child, info, headers };
 }
-/** Herald's CPU time so far (user + system), in ms: the difference over a load is load-independent, unlike msg/s. */
+/** Herald's CPU time so far (user + system), in ms: the difference over a load depends far less on the machine's load than msg/s. */
 async function heraldCpuMs(h: HeraldChild): Promise<number> {
   h.process.stdin!.write('cpu\n');
   return (JSON.parse(await nextLine(h, 'cpu')) as { cpuMicros: number }).cpuMicros / 1000;
@@ -410,7 +410,7 @@ async function main(): Promise<number> {
     row('accept msg/s c=16 (workers in)', 'herald.accept.c16', 'base.accept.c16', '>= 0.30');
     row('accept msg/s c=8 (API only)', 'herald.accept.c8.api', 'base.accept.c8', '');
     console.log(`  accept p99 ms c=8                  ${med('herald.accept.c8.p99').toFixed(0).padStart(8)}                       < 100`);
-    // CPU per request does not depend on how much of the machine others take, unlike msg/s.
+    // CPU per request depends far less than msg/s on how much of the machine others take (not at all only on a quiet one).
     for (const [what, k] of [['c=8, accept + delivery', 'herald.accept.c8.cpu'], ['c=16, accept + delivery', 'herald.accept.c16.cpu'], ['c=8, API only', 'herald.accept.c8.api.cpu']] as const) {
       console.log(`  Herald CPU ms/request ${what.padEnd(24)} ${med(k).toFixed(1).padStart(6)}`);
     }
