@@ -3,7 +3,7 @@
  * its event loop (the baselines get the same treatment). Starts Herald as the tests do (a fresh
  * PostgreSQL database, the real Redis under a prefix of its own), creates a project with an
  * in-app and a webhook notification, prints one JSON line with what the driver needs, then reads
- * commands on stdin: `start-workers` (for WORKERS_ENABLED=false runs) and `stop`.
+ * commands on stdin: `start-workers` (for WORKERS_ENABLED=false runs), `cpu` (answers its CPU time so far) and `stop`.
  *
  *   BENCH_WEBHOOK_URL=http://127.0.0.1:N/hook WORKERS_ENABLED=true npx tsx bench/herald-child.ts
  */
@@ -43,7 +43,11 @@ const stop = async () => {
 };
 process.on('SIGTERM', () => void stop());
 createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'start-workers') {
+  if (line.trim() === 'cpu') {
+    // This process's CPU time so far (user + system, microseconds): the driver takes the difference over a load.
+    const { user, system } = process.cpuUsage();
+    console.log(JSON.stringify({ cpuMicros: user + system }));
+  } else if (line.trim() === 'start-workers') {
     h.herald.delivery.startWorkers();
     console.log(JSON.stringify({ workers: 'started' }));
   } else if (line.trim() === 'stop') void stop();

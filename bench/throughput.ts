@@ -1,7 +1,7 @@
 /**
  * Herald beside the shared baselines, in the same run, as ratios (issue 9's accept and deliver goals).
  *
- *   npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook]
+ *   npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook] [--profile=DIR]
  *
  * One process drives everything with the same HTTP client and the same bodies (50 in-app messages
  * per request, client ids, 1,000 users), and each server runs in a process of its own:
@@ -17,6 +17,9 @@
  * Each run prints its figures and the load average; the summary gives the medians of the runs' ratios.
  * The baselines come from ../shared/bench/baselines (HERALD_BASELINES overrides), run with this
  * project's node_modules. Every run checks its counts: a message accepted but not delivered fails it.
+ * HERALD_NODE_FLAGS="--max-semi-space-size=64": Node/V8 flags for the Herald children only.
+ * --profile=DIR: each Herald child writes V8 CPU profiles (node --cpu-prof) into a directory of its own under DIR
+ * when it stops (the largest file is the main thread's).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -40,8 +43,8 @@ const flags = new Map(
     return [name, value ?? 'true'];
   }),
 );
-const USAGE = 'npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook]';
-for (const name of flags.keys()) if (!['runs', 'duration', 'messages', 'only', 'help'].includes(name)) throw new Error(`unknown flag --${name}\n${USAGE}`);
+const USAGE = 'npm run bench:throughput -- [--runs=3] [--duration=5] [--messages=3000] [--only=accept,deliver,webhook] [--profile=DIR]';
+for (const name of flags.keys()) if (!['runs', 'duration', 'messages', 'only', 'profile', 'help'].includes(name)) throw new Error(`unknown flag --${name}\n${USAGE}`);
 if (flags.has('help')) {
   console.log(USAGE);
   process.exit(0);
@@ -58,6 +61,7 @@ const ONLY = (flags.get('only') ?? STAGES.join(',')).split(',').map((s) => {
   if (!(STAGES as readonly string[]).includes(s)) throw new Error(`--only: one or more of ${STAGES.join(', ')}`);
   return s as Stage;
 });
+const PROFILE_DIR = flags.get('profile');
 const BATCH = 50;
 const USERS = 1000;
 const DRAIN_TIMEOUT_MS = 240_000;
@@ -176,12 +180,21 @@ interface HeraldChild extends Child {
   headers: Record<string, string>;
 }
 async function startHerald(workers: boolean, webhookUrl: string): Promise<HeraldChild> {
-  const child = startChild(process.execPath, ['--import', 'tsx', 'bench/herald-child.ts'], { WORKERS_ENABLED: String(workers), BENCH_WEBHOOK_URL: webhookUrl });
+  // A directory per child: tsx's loader thread writes a profile of its own beside the main thread's.
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR, `herald-${workers ? 'workers' : 'api'}-${Date.now()}`)}`] : [];
+  // HERALD_NODE_FLAGS: V8/Node flags for the Herald children only (e.g. "--max-semi-space-size=64"), to compare runtime settings.
+  const nodeFlags = (process.env.HERALD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = startChild(process.execPath, [...nodeFlags, ...profile, '--import', 'tsx', 'bench/herald-child.ts'], { WORKERS_ENABLED: String(workers), BENCH_WEBHOOK_URL: webhookUrl });
   const info = JSON.parse(await nextLine(child, 'Herald')) as HeraldChild['info'];
   const headers = { authorization: `Bearer ${info.apiKey}` };
   // Warm-up: connections, prepared plans, BullMQ scripts, the template cache.
   for (let i = 0; i < 3; i++) await load(info.url, headers, 1, { requests: 1 });
   return { ...child, info, headers };
+}
+/** Herald's CPU time so far (user + system), in ms: the difference over a load depends far less on the machine's load than msg/s. */
+async function heraldCpuMs(h: HeraldChild): Promise<number> {
+  h.process.stdin!.write('cpu\n');
+  return (JSON.parse(await nextLine(h, 'cpu')) as { cpuMicros: number }).cpuMicros / 1000;
 }
 /** Until every message of one load (its client ids carry the load's tag) is terminal. */
 const heraldDone = (h: HeraldChild, l: Load, from: number) =>
@@ -283,10 +296,14 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
     for (const c of [8, 16]) {
       const h = await startHerald(true, sink.url);
       try {
+        const cpu0 = await heraldCpuMs(h);
         const l = await load(h.info.url, h.headers, c, { seconds: DURATION_S });
+        // The workers keep delivering what was accepted: wait for it, so the CPU counted covers accept + delivery.
+        await heraldDone(h, l, performance.now());
         check(`herald accept c=${c}`, l);
         f[`herald.accept.c${c}`] = l.accepted / l.seconds;
         f[`herald.accept.c${c}.p99`] = l.p99;
+        f[`herald.accept.c${c}.cpu`] = ((await heraldCpuMs(h)) - cpu0) / (l.accepted / BATCH);
       } finally {
         await h.stop();
       }
@@ -296,9 +313,11 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
     // The API alone (an instance with WORKERS_ENABLED=false), as the issue's first row.
     const h = await startHerald(false, sink.url);
     try {
+      const cpu0 = await heraldCpuMs(h);
       const l = await load(h.info.url, h.headers, 8, { seconds: DURATION_S });
       check('herald accept c=8 (API only)', l);
       f['herald.accept.c8.api'] = l.accepted / l.seconds;
+      f['herald.accept.c8.api.cpu'] = ((await heraldCpuMs(h)) - cpu0) / (l.accepted / BATCH);
     } finally {
       await h.stop();
     }
@@ -350,9 +369,11 @@ async function run(index: number, sink: { url: string; seen: Set<string> }): Pro
   }
   out.load.push(loadavg());
   const fmt = (k: string) => (f[k] === undefined ? '-' : f[k]!.toFixed(0));
+  const fmt1 = (k: string) => (f[k] === undefined ? '-' : f[k]!.toFixed(1));
   console.log(
     `run ${index}: load ${out.load.join(' -> ')} | accept c=8 ${fmt('herald.accept.c8')} vs ${fmt('base.accept.c8')} (p99 ${fmt('herald.accept.c8.p99')} ms), ` +
-      `c=16 ${fmt('herald.accept.c16')} vs ${fmt('base.accept.c16')}, API only c=8 ${fmt('herald.accept.c8.api')} | deliver alone ${fmt('herald.deliver.alone')}, in server ${fmt('herald.deliver.server')}, ` +
+      `c=16 ${fmt('herald.accept.c16')} vs ${fmt('base.accept.c16')}, API only c=8 ${fmt('herald.accept.c8.api')} ` +
+      `(Herald CPU ms per 50-message request: ${fmt1('herald.accept.c8.cpu')} / ${fmt1('herald.accept.c16.cpu')} with its workers, ${fmt1('herald.accept.c8.api.cpu')} API only) | deliver alone ${fmt('herald.deliver.alone')}, in server ${fmt('herald.deliver.server')}, ` +
       `webhook ${fmt('herald.webhook')} vs baseline worker ${fmt('base.deliver')} msg/s`,
   );
   for (const failure of out.failures) console.log(`  FAILURE ${failure}`);
@@ -389,6 +410,10 @@ async function main(): Promise<number> {
     row('accept msg/s c=16 (workers in)', 'herald.accept.c16', 'base.accept.c16', '>= 0.30');
     row('accept msg/s c=8 (API only)', 'herald.accept.c8.api', 'base.accept.c8', '');
     console.log(`  accept p99 ms c=8                  ${med('herald.accept.c8.p99').toFixed(0).padStart(8)}                       < 100`);
+    // CPU per request depends far less than msg/s on how much of the machine others take (not at all only on a quiet one).
+    for (const [what, k] of [['c=8, accept + delivery', 'herald.accept.c8.cpu'], ['c=16, accept + delivery', 'herald.accept.c16.cpu'], ['c=8, API only', 'herald.accept.c8.api.cpu']] as const) {
+      console.log(`  Herald CPU ms/request ${what.padEnd(24)} ${med(k).toFixed(1).padStart(6)}`);
+    }
   }
   if (ONLY.includes('deliver')) {
     row('in-app deliveries/s, workers alone', 'herald.deliver.alone', 'base.deliver', '>= 2');

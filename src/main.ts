@@ -9,6 +9,7 @@ import { createDeliveryRuntime } from './delivery/runtime.ts';
 import { createAuthRateLimiter, setAuthRateLimiter } from './modules/projects/rate-limit.ts';
 import { createNotification } from './modules/notifications/service.ts';
 import { userHash } from './modules/projects/credentials.ts';
+import { watchKeyRevocations } from './modules/projects/key-cache.ts';
 import { createProject } from './modules/projects/service.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { HeraldPubSub } from './realtime/pubsub.ts';
@@ -50,6 +51,7 @@ export async function startHerald(
   }
   const authLimiter = createAuthRateLimiter(config, logger);
   setAuthRateLimiter(authLimiter);
+  let stopWatchingKeys = async () => {};
   try {
     // Counting in Redis from the first request when it is there; never held up by it.
     await Promise.race([authLimiter.ready(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
@@ -59,6 +61,8 @@ export async function startHerald(
     }
     // The embedded mode has no other process to deliver: its workers always run here.
     if (config.WORKERS_ENABLED || !config.REDIS_URL) runtime.startWorkers();
+    // Verified API keys are cached for seconds; a revocation on any instance must reach this one's cache.
+    stopWatchingKeys = watchKeyRevocations(pubsub.pubsub);
     const readiness = new Readiness();
     const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness, metrics });
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
@@ -74,12 +78,14 @@ export async function startHerald(
       async stop() {
         readiness.fail('shutting down');
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);
+        await stopWatchingKeys();
         await authLimiter.close();
         await runtime.close();
         await db.close();
       },
     };
   } catch (error) {
+    await stopWatchingKeys();
     await authLimiter.close();
     await runtime.close();
     await db.close();

@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { graphql } from '../src/generated/gql/index.ts';
+import { prisma } from '../src/db/client.ts';
+import { cachedKey } from '../src/modules/projects/key-cache.ts';
+import { openPubSub } from '../src/realtime/pubsub.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
+import { pollFor } from './helpers/http-server.ts';
 
 const ProjectQuery = graphql(`
   query AuthProject {
@@ -139,6 +143,36 @@ describe('API keys', () => {
     expect(active.data!.project.apiKeys.map((k) => k.id)).not.toContain(newKey.key.id);
     const all = await gql(h.url, ListKeys, { includeRevoked: true }, bearer(h.project.apiKey));
     expect(all.data!.project.apiKeys.find((k) => k.id === newKey.key.id)?.active).toBe(false);
+  });
+
+  it('refuses a wrong secret for a key id verified moments ago (the key cache compares secrets too)', async () => {
+    const created = (await gql(h.url, CreateKey, { name: 'cached' }, bearer(h.project.apiKey))).data!.createApiKey;
+    expect((await gql(h.url, ProjectQuery, {}, bearer(created.apiKey))).status).toBe(200);
+    expect(cachedKey(created.key.id, created.keySecret)).toEqual({ projectId: h.project.projectId });
+    const wrong = await gql(h.url, ProjectQuery, {}, bearer(`${created.key.id}.${created.keySecret.slice(0, -2)}xx`));
+    expect(wrong.status).toBe(401);
+    // Neucron names the project: the cached key is still only its own project's.
+    const other = await h.newProject('Neucron other');
+    const crossed = await gql(h.url, ProjectQuery, {}, { 'x-neucron-app-id': other.projectId, 'x-neucron-key-id': created.key.id, 'x-neucron-key-secret': created.keySecret });
+    expect(crossed.status).toBe(401);
+  });
+
+  it('forgets a cached key when another instance announces its revocation', async () => {
+    const created = (await gql(h.url, CreateKey, { name: 'elsewhere' }, bearer(h.project.apiKey))).data!.createApiKey;
+    expect((await gql(h.url, ProjectQuery, {}, bearer(created.apiKey))).status).toBe(200);
+    expect(cachedKey(created.key.id, created.keySecret)).not.toBeNull();
+    // Another instance: its own Redis connections, the same channel. The database row is revoked
+    // as that instance would, without this process's revokeApiKey (which forgets locally first).
+    const elsewhere = openPubSub(h.config.REDIS_URL);
+    try {
+      const at = new Date();
+      await prisma().apiKey.update({ where: { id: created.key.id }, data: { revokedAt: at } });
+      elsewhere.pubsub.publish('apiKeyRevoked', { projectId: h.project.projectId, keyId: created.key.id, at: at.toISOString() });
+      await pollFor(() => cachedKey(created.key.id, created.keySecret) === null, 5_000, 'the cache to forget the key');
+      expect((await gql(h.url, ProjectQuery, {}, bearer(created.apiKey))).status).toBe(401);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it("treats another project's key id as unknown", async () => {

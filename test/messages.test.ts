@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { graphql } from '../src/generated/gql/index.ts';
 import { verify } from '../src/delivery/signing.ts';
 import { prisma } from '../src/db/client.ts';
+import { createVersion, updateVersion } from '../src/modules/notifications/service.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor, startHttpServer } from './helpers/http-server.ts';
 import { NOTIFUSE_SEND_WITHOUT_USER_ID } from './helpers/legacy-bodies.ts';
@@ -204,6 +205,44 @@ describe('messages.send (Notifuse)', () => {
     const items = await prisma().inboxItem.findMany({ where: { projectId: h.project.projectId, incrementId: 'likes' } });
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ stackCount: 3, body: 'You have 3 news' });
+  });
+});
+
+describe('messages.send sees catalog edits at once (the send path caches notifications, checked per request)', () => {
+  const send = async (key: string, n: number) => {
+    const res = await rest(h.url, 'POST', '/messages.send', { messages: [{ notificationId: key, userId: 'edit-u', userFirstName: 'Ada', data: { count: n } }] }, auth);
+    expect(res.status).toBe(200);
+    return (res.body as { results: { ok: boolean; id: string; error?: string }[] }).results[0]!;
+  };
+  const titleOf = async (messageId: string) => ((await prisma().message.findUniqueOrThrow({ where: { id: messageId } })).content as { title: string }).title;
+
+  it('an updated version, a new master, a deactivation and a reactivation, through the API and straight in the database', async () => {
+    const id = await notification('edit-me');
+    const first = await send('edit-me', 1);
+    expect(await titleOf(first.id)).toBe('Hi Ada');
+
+    // The master version edited through the service (this instance).
+    const master = await prisma().notificationVersion.findFirstOrThrow({ where: { masterOf: id } });
+    await updateVersion(h.project.projectId, id, master.id, { contents: [{ locale: 'en', title: 'Edited {{ user.firstName }}', body: 'b' }] });
+    expect(await titleOf((await send('edit-me', 2)).id)).toBe('Edited Ada');
+
+    // Another version made master.
+    await createVersion(h.project.projectId, id, { master: true, contents: [{ locale: 'en', title: 'Second {{ count }}', body: 'b' }] });
+    expect(await titleOf((await send('edit-me', 3)).id)).toBe('Second 3');
+
+    // Written by another instance (no local invalidation can help): deactivated, then back.
+    await prisma().notification.update({ where: { id }, data: { active: false } });
+    expect(await send('edit-me', 4)).toMatchObject({ ok: false, error: 'notification/inactive' });
+    await prisma().notification.update({ where: { id }, data: { active: true } });
+    expect((await send(String(id), 5)).ok).toBe(true);
+    // ...and its master's content changed the same way.
+    const current = await prisma().notificationVersion.findFirstOrThrow({ where: { masterOf: id } });
+    await prisma().$executeRaw`UPDATE "NotificationVersion" SET content = jsonb_set(content, '{en,title}', '"Raw {{ count }}"') WHERE id = ${current.id}::uuid`;
+    expect(await titleOf((await send('edit-me', 6)).id)).toBe('Raw 6');
+
+    // Gone: not found, not a cached copy.
+    await prisma().notification.delete({ where: { id } });
+    expect(await send('edit-me', 7)).toMatchObject({ ok: false, error: 'notification/not-found' });
   });
 });
 

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config/env.ts';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 
 /** Runs raw SQL for the migrator; the two engines expose the same two calls. */
 export interface SqlSession {
@@ -48,7 +48,7 @@ export function prisma(): PrismaClient {
 /**
  * The pg.Pool under the process's Prisma client (the same connections, limits and error
  * handling), or undefined on the embedded database. For raw pg on hot paths; prefer
- * `prisma().$queryRaw` where it does.
+ * `prisma().$queryRaw` where it does, or rawQuery.
  */
 export function pgPool(): pg.Pool | undefined {
   return currentPool;
@@ -248,3 +248,34 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * One SQL statement with $1..$n parameters on the pool itself where there is one (PostgreSQL),
+ * else through Prisma (the embedded database). For the few statements of the accept path that
+ * run outside a transaction: Prisma's per-call work (parameter and result mapping) cost more CPU
+ * than the statement. Pass dates as ISO strings cast in SQL (`$1::timestamp(3)`): pg would send a
+ * Date in the process's local time, which a `timestamp` column would take as UTC.
+ */
+export async function rawQuery<R>(sql: string, params: unknown[]): Promise<R[]> {
+  const pool = currentPool;
+  if (pool) return (await pool.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rows as R[];
+  return prisma().$queryRawUnsafe<R[]>(sql, ...params);
+}
+
+/** rawQuery for a statement built with Prisma.sql (its `text` has $n placeholders); Dates go as UTC text. */
+export function rawSql<R>(query: Prisma.Sql): Promise<R[]> {
+  return rawQuery<R>(
+    query.text,
+    query.values.map((v) => (v instanceof Date ? v.toISOString() : v)),
+  );
+}
+
+/**
+ * Result types as Prisma reads them: `timestamp` columns (without zone; Herald stores UTC) as the
+ * UTC instant, where pg would read them in the process's local time.
+ */
+const TIMESTAMP_OID = 1114;
+const UTC_TIMESTAMPS = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMP_OID ? (value: string) => new Date(`${value.replace(' ', 'T')}Z`) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};

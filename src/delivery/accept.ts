@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type Notification, type PrismaClient, type User } from '../generated/prisma/client.ts';
 import type { RenderedContent } from '../modules/notifications/render.ts';
 
@@ -107,27 +108,30 @@ async function insertMessages(db: Db, ctx: AcceptContext, rows: Message[], now: 
       lastError: r.lastError,
     })),
   );
-  const conflict = skipDuplicates ? Prisma.sql`ON CONFLICT ("projectId", "externalId", channel) DO NOTHING` : Prisma.empty;
-  const inserted = await db.$queryRaw<{ id: string }[]>`
+  const sql = `
     WITH ins AS (
       INSERT INTO "Message" (id, "projectId", "requestId", source, "maxAttempts", "createdAt", "updatedAt", "externalId", "notificationId",
         "versionId", "userId", channel, status, "to", content, data, "executionId", "incrementId", critical, category, "scheduledAt",
         "callbackUrl", "callbackMetadata", "lastError")
-      SELECT r.id, ${ctx.projectId}::uuid, ${ctx.requestId}, ${ctx.source}, ${ctx.maxAttempts}, ${now}, ${now}, r."externalId", r."notificationId",
+      SELECT r.id, $1::uuid, $2::text, $3::text, $4::int, $5::timestamp(3), $5::timestamp(3), r."externalId", r."notificationId",
         r."versionId", r."userId", r.channel::"Channel", r.status::"MessageStatus", r."to", r.content, r.data, r."executionId", r."incrementId",
         r.critical, r.category, r."scheduledAt", r."callbackUrl", r."callbackMetadata", r."lastError"
-      FROM jsonb_to_recordset(${json}::jsonb) AS r(i int, id uuid, "externalId" text, "notificationId" int, "versionId" uuid, "userId" uuid,
+      FROM jsonb_to_recordset($6::jsonb) AS r(i int, id uuid, "externalId" text, "notificationId" int, "versionId" uuid, "userId" uuid,
         channel text, status text, "to" text, content jsonb, data jsonb, "executionId" uuid, "incrementId" text, critical boolean,
         category text, "scheduledAt" timestamp(3), "callbackUrl" text, "callbackMetadata" jsonb, "lastError" text)
       ORDER BY r.i
-      ${conflict}
+      ${skipDuplicates ? `ON CONFLICT ("projectId", "externalId", channel) DO NOTHING` : ''}
       RETURNING id, status, "lastError"
     ),
     events AS (
       INSERT INTO "MessageEvent" ("messageId", "projectId", status, error, at)
-      SELECT id, ${ctx.projectId}::uuid, status, "lastError", ${now} FROM ins
+      SELECT id, $1::uuid, status, "lastError", $5::timestamp(3) FROM ins
     )
     SELECT id::text FROM ins`;
+  // The date as UTC text: the column is a timestamp without zone holding UTC (see rawQuery).
+  const params = [ctx.projectId, ctx.requestId, ctx.source, ctx.maxAttempts, now.toISOString(), json];
+  // Alone (not in a caller's transaction): on the pool, without the ORM's per-call work.
+  const inserted = db === prisma() ? await rawQuery<{ id: string }>(sql, params) : await db.$queryRawUnsafe<{ id: string }[]>(sql, ...params);
   return new Set(inserted.map((r) => r.id));
 }
 

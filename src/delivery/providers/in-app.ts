@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { prisma } from '../../db/client.ts';
+import { prisma, rawQuery } from '../../db/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import type { Message } from '../../generated/prisma/client.ts';
 import { lockInbox, publishInboxEvents, recordInboxEvents, type InboxEventMessage } from '../../modules/inbox/events.ts';
@@ -130,9 +130,11 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
       };
     }),
   );
-  const [result] = await prisma().$queryRaw<{ delivered: { messageId: string; attempt: number; at: string }[]; events: { projectId: string; userId: string; cursor: string; itemId: string; unreadCount: number; at: string }[] }[]>`
+  // On the pool (rawQuery), without the ORM's per-call work; the date as UTC text.
+  const [result] = await rawQuery<{ delivered: { messageId: string; attempt: number; at: string }[]; events: { projectId: string; userId: string; cursor: string; itemId: string; unreadCount: number; at: string }[] }>(
+    `
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(i int, "messageId" uuid, attempts int, provider text, "itemId" uuid, "projectId" uuid,
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, "messageId" uuid, attempts int, provider text, "itemId" uuid, "projectId" uuid,
         "userId" uuid, "notificationId" int, title text, body text, icon text, thumbnail text, image text, redirection text, actions jsonb, data jsonb, category text)
     ),
     valid AS (
@@ -143,7 +145,7 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
     ),
     items AS (
       INSERT INTO "InboxItem" (id, "projectId", "userId", "messageId", "notificationId", title, body, icon, thumbnail, image, redirection, actions, data, category, "createdAt", "updatedAt")
-      SELECT x."itemId", x."projectId", x."userId", x."messageId", x."notificationId", x.title, x.body, x.icon, x.thumbnail, x.image, x.redirection, x.actions, x.data, x.category, ${now}, ${now}
+      SELECT x."itemId", x."projectId", x."userId", x."messageId", x."notificationId", x.title, x.body, x.icon, x.thumbnail, x.image, x.redirection, x.actions, x.data, x.category, $2::timestamp(3), $2::timestamp(3)
       FROM input x JOIN valid v ON v.id = x."messageId"
       ORDER BY x.i
       ON CONFLICT ("messageId") DO NOTHING
@@ -170,8 +172,8 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
       RETURNING "projectId", "userId", cursor, "itemId", "unreadCount", at
     ),
     moved AS (
-      UPDATE "Message" m SET status = 'DELIVERED', "leaseUntil" = NULL, "updatedAt" = ${now}, provider = x.provider,
-        "providerMessageId" = coalesce(it.id, old.id)::text, "lastError" = NULL, "sentAt" = ${now}, "deliveredAt" = ${now}
+      UPDATE "Message" m SET status = 'DELIVERED', "leaseUntil" = NULL, "updatedAt" = $2::timestamp(3), provider = x.provider,
+        "providerMessageId" = coalesce(it.id, old.id)::text, "lastError" = NULL, "sentAt" = $2::timestamp(3), "deliveredAt" = $2::timestamp(3)
       FROM valid v
         JOIN input x ON x."messageId" = v.id
         LEFT JOIN items it ON it."messageId" = v.id
@@ -187,7 +189,9 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
     SELECT
       (SELECT coalesce(jsonb_agg(jsonb_build_object('messageId', "messageId", 'attempt', attempt, 'at', at)), '[]'::jsonb) FROM delivered) AS delivered,
       (SELECT coalesce(jsonb_agg(jsonb_build_object('projectId', "projectId", 'userId', "userId", 'cursor', cursor::text, 'itemId', "itemId",
-        'unreadCount', "unreadCount", 'at', at) ORDER BY "userId", cursor), '[]'::jsonb) FROM events) AS events`;
+        'unreadCount', "unreadCount", 'at', at) ORDER BY "userId", cursor), '[]'::jsonb) FROM events) AS events`,
+    [input, now.toISOString()],
+  );
   const events: InboxEventMessage[] = (result?.events ?? []).map((e) => ({
     projectId: e.projectId,
     userId: e.userId,

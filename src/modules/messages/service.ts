@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { prisma } from '../../db/client.ts';
-import { databaseUnavailability } from '../../db/unavailable.ts';
+import { prisma, rawQuery } from '../../db/client.ts';
 import { acceptMessageGroups, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import { TERMINAL, type Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, Prisma, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom, notFound } from '../../graphql/errors.ts';
-import { findNotification, masterVersion } from '../notifications/service.ts';
+import { lookupForSend } from '../notifications/send-lookup.ts';
 import { renderVersion } from '../notifications/render.ts';
 import { upsertUsers } from '../users/service.ts';
 import { userProfileSchema, type UserProfileInput } from '../users/validation.ts';
@@ -110,24 +109,17 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
   const keyOf = (index: number) => `${typeof item(index).notificationId}:${item(index).notificationId}`;
   const lookups = new Map(live().map((index) => [keyOf(index), item(index).notificationId]));
   const clientIds = live().flatMap((index) => item(index).id ?? []);
-  const [notifications, taken] = await Promise.all([
-    Promise.all([...lookups.values()].map((idOrKey) => findNotification(ctx.projectId, idOrKey))),
-    // Raw: the ORM's per-call cost is most of this lookup's, and it runs once per request.
+  const [found, taken] = await Promise.all([
+    Promise.all([...lookups.values()].map((idOrKey) => lookupForSend(ctx.projectId, idOrKey))),
+    // Raw pg: the ORM's per-call cost is most of this lookup's, and it runs once per request.
     clientIds.length
-      ? prisma().$queryRaw<{ externalId: string }[]>`
-          SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = ${ctx.projectId}::uuid AND "externalId" = ANY(${clientIds}::text[])`
+      ? rawQuery<{ externalId: string }>(`SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" = ANY($2::text[])`, [ctx.projectId, clientIds])
       : [],
   ]);
-  const notificationOf = new Map([...lookups.keys()].map((key, i) => [key, notifications[i] ?? null]));
+  const notificationOf = new Map([...lookups.keys()].map((key, i) => [key, found[i]?.notification ?? null]));
   const takenIds = new Set(taken.map((m) => m.externalId));
-  const versions = new Map(
-    await Promise.all(
-      [...new Set(notifications.flatMap((n) => (n?.active ? n.id : [])))].map(
-        // No master version is an item error; a database that cannot answer fails the request (503), not the items.
-        async (id) => [id, await masterVersion(ctx.projectId, id).catch((error: unknown) => (databaseUnavailability(error) ? Promise.reject(error) : null))] as const,
-      ),
-    ),
-  );
+  // Active notifications come with their master version (null: none, an item error).
+  const versions = new Map(found.flatMap((f) => (f?.notification.active ? [[f.notification.id, f.version] as const] : [])));
   const notification = (index: number) => notificationOf.get(keyOf(index))!;
 
   const profiles = new Map<number, UserProfileInput>();

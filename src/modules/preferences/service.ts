@@ -46,6 +46,8 @@ export function mutedReason(
   stored: { preferences: unknown; notificationKey: string | null },
 ): string | null {
   if (message.critical || !message.userId) return null;
+  // Most users never set any: nothing is muted, without a schema parse per delivered message.
+  if (stored.preferences == null || (typeof stored.preferences === 'object' && Object.keys(stored.preferences).length === 0)) return null;
   const prefs = readPreferences(stored.preferences);
   const channel = message.channel as Channel;
   if (prefs.channels.includes(channel)) return `muted by the user's preferences (channel ${channel})`;

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { batched } from '../../realtime/batch.ts';
 import { isUuid } from '../users/service.ts';
 import { parseApiKey, secretMatches, userHash, widgetSecretTag } from './credentials.ts';
+import { cachedKey, keyCacheEpoch, rememberKey } from './key-cache.ts';
 import { authRateLimiter } from './rate-limit.ts';
 
 /**
@@ -104,11 +105,16 @@ export async function authenticateLimited(credentials: PresentedCredentials | Wi
 }
 
 /**
- * Checks presented credentials against the stored keys. Looked up on every request (one
- * primary-key read), so a revoked key stops working at once, on every instance.
+ * Checks presented credentials against the stored keys: a primary-key read, or a key verified
+ * moments ago (key-cache.ts: a few seconds, forgotten on every instance when it is revoked).
  */
 export async function authenticate(credentials: PresentedCredentials | WidgetCredentials): Promise<Principal | null> {
   if (credentials.style === 'widget') return authenticateWidget(credentials);
+  const cached = cachedKey(credentials.keyId, credentials.secret);
+  if (cached && (credentials.projectId === undefined || credentials.projectId === cached.projectId)) {
+    return { kind: 'apiKey', projectId: cached.projectId, keyId: credentials.keyId };
+  }
+  const readAt = keyCacheEpoch();
   const key = await prisma().apiKey.findUnique({
     where: { id: credentials.keyId },
     select: { id: true, projectId: true, secretHash: true, revokedAt: true },
@@ -116,6 +122,7 @@ export async function authenticate(credentials: PresentedCredentials | WidgetCre
   // Compare even when the key is unknown, so timing does not reveal which key ids exist.
   const matches = secretMatches(credentials.secret, key?.secretHash ?? '0'.repeat(64));
   if (!key || !matches || key.revokedAt) return null;
+  rememberKey(key.id, key.projectId, key.secretHash, readAt);
   if (credentials.projectId !== undefined && credentials.projectId !== key.projectId) return null;
   return { kind: 'apiKey', projectId: key.projectId, keyId: key.id };
 }

@@ -4,6 +4,7 @@ import { outboundPolicy } from '../../delivery/providers/outbound.ts';
 import { badInput, notFound } from '../../graphql/errors.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import { formatApiKey, hashSecret, newKeyId, newSecret } from './credentials.ts';
+import { forgetKey } from './key-cache.ts';
 
 export interface NewProjectCredentials {
   projectId: string;
@@ -38,7 +39,9 @@ export async function revokeApiKey(projectId: string, keyId: string, pubsub: Her
   if (!key) throw notFound('ApiKey', keyId);
   if (key.revokedAt) return key;
   const revoked = await prisma().apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
-  // HTTP requests re-check the key on every call; open websockets are closed by this event.
+  // Forgotten here before answering; the other instances forget it on this event, which also
+  // closes open websockets authenticated with it.
+  forgetKey(key.id);
   pubsub.publish('apiKeyRevoked', { projectId, keyId, at: revoked.revokedAt!.toISOString() });
   return revoked;
 }

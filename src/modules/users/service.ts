@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { prisma } from '../../db/client.ts';
+import { prisma, rawSql } from '../../db/client.ts';
 import { Prisma, type User } from '../../generated/prisma/client.ts';
 import { badInput, issuesFrom, notFound, type InputIssue } from '../../graphql/errors.ts';
 import { userProfileSchema, type UserProfile, type UserProfileInput } from './validation.ts';
@@ -131,8 +131,8 @@ async function writeGroups(projectId: string, groups: Map<string, Step[]>, mode:
     return rows;
   };
   if (!repeated.length) {
-    // One statement is its own transaction.
-    collect(await prisma().$queryRaw<UpsertedUser[]>(upsert));
+    // One statement is its own transaction: on the pool, without the ORM's per-call work.
+    collect(await rawSql<UpsertedUser>(upsert));
     return byIndex;
   }
   await prisma().$transaction(async (tx) => {
