@@ -161,9 +161,9 @@ describe('API keys', () => {
     const created = (await gql(h.url, CreateKey, { name: 'elsewhere' }, bearer(h.project.apiKey))).data!.createApiKey;
     expect((await gql(h.url, ProjectQuery, {}, bearer(created.apiKey))).status).toBe(200);
     expect(cachedKey(created.key.id, created.keySecret)).not.toBeNull();
-    // Another instance: its own Redis connections, the same channel. The database row is revoked
+    // Another instance: its own Redis connections, the same channels (under its QUEUE_PREFIX). The database row is revoked
     // as that instance would, without this process's revokeApiKey (which forgets locally first).
-    const elsewhere = openPubSub(h.config.REDIS_URL);
+    const elsewhere = openPubSub(h.config.REDIS_URL, undefined, h.config.QUEUE_PREFIX);
     try {
       const at = new Date();
       await prisma().apiKey.update({ where: { id: created.key.id }, data: { revokedAt: at } });
