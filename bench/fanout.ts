@@ -19,7 +19,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +29,7 @@ import { createProject } from '../src/modules/projects/service.ts';
 import { userHash } from '../src/modules/projects/credentials.ts';
 import { openPubSub } from '../src/realtime/pubsub.ts';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/helpers/database.ts';
+import { freePort } from '../test/helpers/worker-process.ts';
 
 const USERS = (process.env.BENCH_USERS ?? '1000,5000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -50,14 +50,6 @@ interface Figures {
   p50Ms: number;
   p99Ms: number;
   load: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function rssKB(pid: number): number {

@@ -29,6 +29,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { prisma } from '../src/db/client.ts';
 import { bearer, startTestHerald, type TestHerald } from '../test/helpers/herald.ts';
+import { percentile } from './stats.ts';
 
 const SCENARIOS = ['in-app', 'webhook'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -111,11 +112,6 @@ interface WebhookSink {
   close(): Promise<void>;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function graphql(h: TestHerald, apiKey: string, query: string, variables: Record<string, unknown>) {

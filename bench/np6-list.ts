@@ -14,16 +14,11 @@ import { performance } from 'node:perf_hooks';
 import { v7 as uuidv7 } from 'uuid';
 import { prisma } from '../src/db/client.ts';
 import { startTestHerald } from '../test/helpers/herald.ts';
+import { intEnv } from './stats.ts';
 
 const COUNT = intEnv('BENCH_NOTIFICATIONS', 2000, 1, 100_000);
 const READS = intEnv('BENCH_READS', 5, 1, 100);
 const RUN_TIMEOUT_MS = 300_000;
-
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const value = process.env[name] === undefined ? fallback : Number(process.env[name]);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
-  return value;
-}
 
 async function main(): Promise<number> {
   const h = await startTestHerald();

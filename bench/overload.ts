@@ -14,21 +14,11 @@
 import { performance } from 'node:perf_hooks';
 import { prisma } from '../src/db/client.ts';
 import { bearer, rest, startTestHerald } from '../test/helpers/herald.ts';
+import { intEnv, percentile } from './stats.ts';
 
 const SENDERS = intEnv('BENCH_SENDERS', 30, 1, 200);
 const ROUNDS = intEnv('BENCH_ROUNDS', 3, 1, 100);
 const BATCH_SIZE = intEnv('BENCH_BATCH_SIZE', 50, 1, 50);
-
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const value = process.env[name] === undefined ? fallback : Number(process.env[name]);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
-  return value;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 async function main(): Promise<number> {
   const env: Record<string, string> = { WORKERS_ENABLED: 'false', DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE ?? '10' };

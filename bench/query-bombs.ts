@@ -11,6 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { bearer, startTestHerald } from '../test/helpers/herald.ts';
+import { percentile } from './stats.ts';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 20);
 const aliases = (n: number, field: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
@@ -28,10 +29,6 @@ const ATTACKS: { name: string; path: string; body: string }[] = [
   { name: 'users.upsert with a NUL', path: '/users.upsert', body: JSON.stringify({ users: [{ id: 'u1', email: 'a\u0000@example.com' }] }) },
   { name: 'ordinary messages(first: 100) query', path: '/graphql', body: JSON.stringify({ query: '{ messages(first: 100) { edges { node { id status } } } }' }) },
 ];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 async function main() {
   const h = await startTestHerald();

@@ -17,6 +17,7 @@
 import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { bearer, startTestHerald } from '../test/helpers/herald.ts';
+import { percentile } from './stats.ts';
 
 const flags = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=', 2) as [string, string]));
 function int(flag: string, env: string, fallback: number): number {
@@ -30,10 +31,6 @@ const BATCH = int('batch', 'BENCH_BATCH_SIZE', 50);
 const ROUNDS = int('rounds', 'BENCH_ROUNDS', 2);
 const ITEMS = int('items', 'BENCH_ITEMS', 1_000);
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 const summary = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const f = (v: number) => `${v.toFixed(0)} ms`;

@@ -31,6 +31,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ADMIN_DATABASE_URL } from '../test/helpers/database.ts';
+import { percentile } from './stats.ts';
+import { freePort } from '../test/helpers/worker-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BASELINES = process.env.HERALD_BASELINES ?? path.resolve(ROOT, '../shared/bench/baselines');
@@ -75,10 +77,6 @@ const median = (values: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 let tagCounter = 0;
 function body(tag: string, request: number, notificationId: string) {
@@ -199,14 +197,6 @@ async function heraldCpuMs(h: HeraldChild): Promise<number> {
 /** Until every message of one load (its client ids carry the load's tag) is terminal. */
 const heraldDone = (h: HeraldChild, l: Load, from: number) =>
   drain(h.info.databaseUrl, `SELECT count(*) FILTER (WHERE status IN ${TERMINAL}) AS n FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" LIKE $2`, [h.info.projectId, `${l.tag}-%`], l.accepted, from);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Baseline {
   accept: Child;

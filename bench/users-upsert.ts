@@ -10,6 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { bearer, startTestHerald } from '../test/helpers/herald.ts';
+import { intEnv, percentile } from './stats.ts';
 
 const BATCHES = intEnv('BENCH_BATCHES', 50, 1, 1000);
 const BATCH_SIZE = intEnv('BENCH_BATCH_SIZE', 100, 1, 100);
@@ -17,12 +18,6 @@ const CONCURRENCY = intEnv('BENCH_CONCURRENCY', 4, 1, 32);
 /** Per request, and for the whole run. */
 const REQUEST_TIMEOUT_MS = 30_000;
 const RUN_TIMEOUT_MS = 120_000;
-
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const value = process.env[name] === undefined ? fallback : Number(process.env[name]);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
-  return value;
-}
 
 function batchBody(batch: number) {
   return {
@@ -41,12 +36,6 @@ function batchBody(batch: number) {
       };
     }),
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
 }
 
 async function main(): Promise<number> {

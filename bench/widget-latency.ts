@@ -20,6 +20,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { graphql } from '../src/generated/gql/index.ts';
 import { userHash } from '../src/modules/projects/credentials.ts';
 import { bearer, gql, startTestHerald } from '../test/helpers/herald.ts';
+import { intEnv, percentile } from './stats.ts';
 
 const SENDS = intEnv('BENCH_SENDS', 20, 1, 500);
 const WARMUP = intEnv('BENCH_WARMUP', 2, 0, 50);
@@ -37,18 +38,6 @@ const BenchNotification = graphql(`
     }
   }
 `);
-
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const value = process.env[name] === undefined ? fallback : Number(process.env[name]);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
-  return value;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
-}
 
 const wallClock = () => performance.timeOrigin + performance.now();
 
