@@ -264,7 +264,7 @@ describe('outbound requests of a Herald with private addresses refused', () => {
   it('refuses at connect time after DNS rebinding: public when configured, 127.0.0.1 when connecting', async () => {
     let lookups = 0;
     // The resolver answers a public address first (the configure-time check), loopback afterwards.
-    const rebinding = (hostname: string, callback: (e: NodeJS.ErrnoException | null, a: LookupAddress[]) => void) => {
+    const rebinding = (_hostname: string, callback: (e: NodeJS.ErrnoException | null, a: LookupAddress[]) => void) => {
       lookups++;
       callback(null, [{ address: lookups === 1 ? '93.184.215.14' : '127.0.0.1', family: 4 }]);
     };

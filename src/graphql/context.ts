@@ -43,13 +43,14 @@ export function contextFactory(services: Services) {
     const headers =
       initial.transport === 'ws' ? headersFromConnectionParams(initial.connectionParams ?? {}) : initial.request.headers;
     const requestId = sanitizeRequestId(headers.get('x-request-id')) ?? randomUUID();
-    const clientIp = initial.clientIp ?? authRateLimiter().clientIp(initial.req, initial.transport === 'ws' ? nodeHeaders(initial.req) : initial.request.headers);
     // A websocket's operations reuse the principal of its connection_init (one lookup per socket,
     // not per operation), unless it is an end user not created yet: they may exist by now.
     const reuse = initial.transport === 'ws' && initial.principal && !(initial.principal.kind === 'endUser' && initial.principal.userId === null);
     // The REST bridge authenticated its request already (only in-process callers set this server context).
     const checked = reuse ? initial.principal! : (initial as { heraldPrincipal?: Principal }).heraldPrincipal;
-    return { principal: checked ?? (await principalFromHeaders(headers, clientIp)), requestId, ...services };
+    if (checked) return { principal: checked, requestId, ...services };
+    const clientIp = initial.clientIp ?? authRateLimiter().clientIp(initial.req, initial.transport === 'ws' ? nodeHeaders(initial.req) : initial.request.headers);
+    return { principal: await principalFromHeaders(headers, clientIp), requestId, ...services };
   };
 }
 

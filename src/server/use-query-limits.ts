@@ -14,7 +14,6 @@ import {
   type GraphQLCompositeType,
   type GraphQLError,
   type GraphQLField,
-  type GraphQLSchema,
   type SelectionSetNode,
   type ValidationContext,
   type ValueNode,
