@@ -169,8 +169,9 @@ export class Delivery {
         if (forChannel.length === 0) continue;
         const now = Date.now();
         const batchable = !config.DELIVERY_RATE_LIMITS[channel];
-        const due = batchable ? forChannel.filter((m) => !m.scheduledAt || m.scheduledAt.getTime() <= now) : [];
-        const single = batchable ? forChannel.filter((m) => !due.includes(m)) : forChannel;
+        const due: typeof forChannel = [];
+        const single: typeof forChannel = [];
+        for (const m of forChannel) (batchable && (!m.scheduledAt || m.scheduledAt.getTime() <= now) ? due : single).push(m);
         const jobs: NewJob<DeliveryJob>[] = single.map((m) => ({
           // One job id per attempt; the reconciler adds its own suffix, because a job that
           // failed for good keeps its id in the queue and would block a plain re-add.
