@@ -31,4 +31,4 @@ EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node itself, not npm: signals reach Herald (graceful shutdown) and no wrapper holds memory.
-CMD ["node", "dist/main.js"]
+CMD ["node", "--import", "./dist/telemetry/preload.js", "dist/main.js"]

@@ -19,6 +19,7 @@ import { installProcessGuard, Readiness } from './server/guard.ts';
 import { listen, ListenError } from './server/http.ts';
 import { HeraldMetrics } from './server/metrics.ts';
 import { createLogger } from './server/logger.ts';
+import { flushTraces, tracingEnabled } from './telemetry/spans.ts';
 
 export interface Herald {
   port: number;
@@ -49,6 +50,9 @@ export async function startHerald(
   if (metrics && !config.METRICS_TOKEN && config.NODE_ENV === 'production') {
     logger.info('/metrics is readable by anyone who reaches this port: set METRICS_TOKEN, or block /metrics at the proxy');
   }
+  if ((config.OTEL_EXPORTER_OTLP_ENDPOINT || config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && !tracingEnabled()) {
+    logger.warn('OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: start Herald with `node --import ./dist/telemetry/preload.js dist/main.js` (npm start does)');
+  }
   const authLimiter = createAuthRateLimiter(config, logger);
   setAuthRateLimiter(authLimiter);
   let stopWatchingKeys = async () => {};
@@ -68,7 +72,7 @@ export async function startHerald(
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
     metrics?.watchWebSockets(server.openWebSockets);
     if (db.kind === 'embedded') await ensureDefaultProject(logger, config.HOST, server.port);
-    logger.info({ database: db.kind, pubsub: pubsub.kind }, 'Herald started');
+    logger.info({ database: db.kind, pubsub: pubsub.kind, tracing: tracingEnabled() }, 'Herald started');
     return {
       port: server.port,
       db,
@@ -82,6 +86,7 @@ export async function startHerald(
         await authLimiter.close();
         await runtime.close();
         await db.close();
+        await flushTraces();
       },
     };
   } catch (error) {

@@ -32,7 +32,7 @@ beforeAll(() => {
 describe('npm run build', () => {
   it('is what `npm start` runs, after a check that needs no tsx', () => {
     expect(pkg.scripts.build).toBe('npm run generate && tsx scripts/build-dist.ts');
-    expect(pkg.scripts.start).toBe('node dist/main.js');
+    expect(pkg.scripts.start).toBe('node --import ./dist/telemetry/preload.js dist/main.js');
     expect(pkg.scripts.prestart).toBe('node scripts/ensure-built.mjs');
     // Just built: the check is quiet and starts nothing.
     const check = spawnSync(process.execPath, ['scripts/ensure-built.mjs'], { cwd: ROOT, encoding: 'utf8' });

@@ -5,6 +5,38 @@ import ipaddr from 'ipaddr.js';
  * Herald's whole configuration, parsed once from the environment at start-up.
  * Everything else reads the typed `Config`, never `process.env`.
  */
+/**
+ * OpenTelemetry traces (src/telemetry/). Read by the preload (`node --import
+ * ./dist/telemetry/preload.js`, which must run before Herald's modules load so the
+ * instrumentations can wrap pg, ioredis, graphql and http) and by parseConfig, so they are
+ * validated and documented in one place. The exporter reads the other standard OTEL_EXPORTER_OTLP_*
+ * variables (headers, timeout, compression) itself.
+ */
+const telemetryFields = {
+  /** OTLP/HTTP collector base URL (spans go to <url>/v1/traces). Unset: no tracing at all. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+    .optional(),
+  /** Full traces URL, overriding OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces (the OTel convention). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(128).default('herald'),
+  /** Share of new traces recorded, 0..1 (parent-based: a caller's sampled trace is always followed). */
+  OTEL_TRACES_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
+};
+
+export type TelemetryConfig = z.output<z.ZodObject<typeof telemetryFields>>;
+
+/** The telemetry variables alone (the preload runs before the rest of the configuration is read); null when they are invalid (parseConfig then reports them). */
+export function parseTelemetryConfig(env: Record<string, string | undefined> = process.env): TelemetryConfig | null {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([key, v]) => key in telemetryFields && v !== undefined && v !== ''));
+  const result = z.object(telemetryFields).safeParse(cleaned);
+  return result.success ? result.data : null;
+}
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -157,6 +189,7 @@ const schema = z
      */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     // --- end of Prometheus metrics ---
+    ...telemetryFields,
     // --- Outbound address policy (src/delivery/providers/outbound.ts) ---
     /**
      * Let outbound requests made for tenants (webhooks, callbacks, provider APIs, SMTP) reach

@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type Notification, type PrismaClient, type User } from '../generated/prisma/client.ts';
 import type { RenderedContent } from '../modules/notifications/render.ts';
+import { traced } from '../telemetry/spans.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
 export interface MessageDraft {
@@ -84,7 +85,12 @@ export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, 
  * holds every column's value. skipDuplicates: a row whose client id is taken is skipped
  * instead of failing the statement. Answers the ids inserted.
  */
-async function insertMessages(db: Db, ctx: AcceptContext, rows: Message[], now: Date, skipDuplicates: boolean): Promise<Set<string>> {
+function insertMessages(db: Db, ctx: AcceptContext, rows: Message[], now: Date, skipDuplicates: boolean): Promise<Set<string>> {
+  // The span of the write that makes messages durable (the request's trace continues into the queue from here).
+  return traced('herald.accept', { 'herald.source': ctx.source, 'herald.messages': rows.length }, () => writeMessages(db, ctx, rows, now, skipDuplicates));
+}
+
+async function writeMessages(db: Db, ctx: AcceptContext, rows: Message[], now: Date, skipDuplicates: boolean): Promise<Set<string>> {
   const json = JSON.stringify(
     rows.map((r, i) => ({
       i,

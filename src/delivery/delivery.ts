@@ -11,6 +11,7 @@ import type { JobQueue, NewJob } from './queue.ts';
 import type { SecretBox } from './secrets.ts';
 import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
+import { traceCarrier, tracedJob } from '../telemetry/spans.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
@@ -97,6 +98,8 @@ function splitClaim(row: ClaimRow) {
 interface DeliveryJob {
   messageId?: string;
   messageIds?: string[];
+  /** W3C trace context of the dispatching request (only when tracing is on): the delivery joins its trace. */
+  trace?: Record<string, string>;
 }
 interface CallbackJob {
   url: string;
@@ -163,6 +166,7 @@ export class Delivery {
   async dispatch(messages: Pick<Message, 'id' | 'channel' | 'scheduledAt' | 'attempts'>[], jobSuffix?: string): Promise<void> {
     if (messages.length === 0) return;
     const { config } = this.deps;
+    const trace = traceCarrier();
     try {
       for (const channel of CHANNEL_QUEUES) {
         const forChannel = messages.filter((m) => m.channel === channel);
@@ -176,12 +180,12 @@ export class Delivery {
           // One job id per attempt; the reconciler adds its own suffix, because a job that
           // failed for good keeps its id in the queue and would block a plain re-add.
           id: `${m.id}_${jobSuffix ?? m.attempts}`,
-          data: { messageId: m.id },
+          data: { messageId: m.id, ...(trace ? { trace } : {}) },
           delayMs: m.scheduledAt ? m.scheduledAt.getTime() - now : 0,
         }));
         for (let i = 0; i < due.length; i += config.DELIVERY_BATCH_SIZE) {
           const batch = due.slice(i, i + config.DELIVERY_BATCH_SIZE);
-          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id) } });
+          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id), ...(trace ? { trace } : {}) } });
         }
         // Handler errors are infrastructure failures (database down): retried by the queue.
         await this.deps.queue.add<DeliveryJob>(queueName(channel), jobs, { attempts: 5, backoffMs: 1_000 });
@@ -196,10 +200,17 @@ export class Delivery {
   startWorkers(): void {
     const { config } = this.deps;
     for (const channel of CHANNEL_QUEUES) {
-      this.deps.queue.process<DeliveryJob>(queueName(channel), (job) => this.deliverMany(job.messageIds ?? (job.messageId ? [job.messageId] : [])), {
-        concurrency: config.DELIVERY_CONCURRENCY,
-        limiter: config.DELIVERY_RATE_LIMITS[channel],
-      });
+      this.deps.queue.process<DeliveryJob>(
+        queueName(channel),
+        (job) => {
+          const ids = job.messageIds ?? (job.messageId ? [job.messageId] : []);
+          return tracedJob('herald.deliver', job.trace, { 'herald.channel': channel, 'herald.messages': ids.length }, () => this.deliverMany(ids));
+        },
+        {
+          concurrency: config.DELIVERY_CONCURRENCY,
+          limiter: config.DELIVERY_RATE_LIMITS[channel],
+        },
+      );
     }
     this.deps.queue.process<CallbackJob>(CALLBACK_QUEUE, (job) => this.postCallback(job), { concurrency: 10 });
     this.reconcileTimer = setInterval(() => void this.reconcile(), config.RECONCILE_INTERVAL_MS);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { flushTraces, tracingEnabled } from '../telemetry/spans.ts';
 import type { Config } from '../config/env.ts';
 import { openDatabase, pgPool, type Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
@@ -98,7 +99,7 @@ export async function startWorkers(config: Config, logger: Logger, options: { pr
     await db.close();
     throw error;
   }
-  logger.info({ database: db.kind, queue: runtime.queue.kind, concurrency: config.DELIVERY_CONCURRENCY }, 'Herald worker started');
+  logger.info({ database: db.kind, queue: runtime.queue.kind, concurrency: config.DELIVERY_CONCURRENCY, tracing: tracingEnabled() }, 'Herald worker started');
   return {
     db,
     delivery: runtime.delivery,
@@ -107,6 +108,7 @@ export async function startWorkers(config: Config, logger: Logger, options: { pr
       await endpoint?.close();
       await runtime.close();
       await db.close();
+      await flushTraces();
     },
   };
 }

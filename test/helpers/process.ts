@@ -27,17 +27,17 @@ export interface Child {
 const running = new Set<Child>();
 
 /**
- * Runs `node --import tsx <file> ...args` from the repository root with a clean environment:
+ * Runs `node --import tsx [...nodeArgs] <file> ...args` from the repository root with a clean environment:
  * only PATH/HOME/TMPDIR/LANG of this process plus `env`, so the test runner's own variables
  * (NODE_ENV, DATABASE_URL...) never leak into the child's configuration.
  */
-export function spawnTsx(file: string, args: string[] = [], env: Record<string, string> = {}): Child {
+export function spawnTsx(file: string, args: string[] = [], env: Record<string, string> = {}, nodeArgs: string[] = []): Child {
   const base: Record<string, string> = {};
   for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'NODE_EXTRA_CA_CERTS']) {
     const value = process.env[key];
     if (value !== undefined) base[key] = value;
   }
-  const proc = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, file, ...args], {
     cwd: ROOT,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// The modules, not their `request` bindings: looked up at call time, so the OpenTelemetry http
+// instrumentation (src/telemetry/), which replaces `request` on the module, sees every request.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { connect, isIP, type LookupFunction, type Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Config } from '../../config/env.ts';
@@ -266,7 +268,7 @@ export function sendOutbound(
     const body = init.body ?? undefined;
     const headers: Record<string, string> = { ...init.headers };
     if (body !== undefined) headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+    const request = (url.protocol === 'https:' ? https : http).request(url, {
       method: init.method,
       headers,
       lookup: policy.lookup,
