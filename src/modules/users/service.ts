@@ -96,8 +96,9 @@ function fold(before: Fields, p: UserProfile, mode: UpsertMode): Fields {
 function merged(column: Column | JsonColumn, stored: Prisma.Sql, given: Prisma.Sql, mode: UpsertMode): Prisma.Sql {
   // jsonb || keeps the right-hand side's value for a key present on both sides.
   if (column === 'custom') return mode === 'FILL_MISSING' ? Prisma.sql`${given} || ${stored}` : Prisma.sql`${stored} || ${given}`;
-  // An address given as null (OVERWRITE) removes the stored one: no null is ever stored.
-  if (column === 'chat') return mode === 'FILL_MISSING' ? Prisma.sql`jsonb_strip_nulls(${given} || ${stored})` : Prisma.sql`jsonb_strip_nulls(${stored} || ${given})`;
+  // An address given as null (OVERWRITE) removes the stored one. A user created with a null
+  // keeps it (null = no address): stripped from the stored side, it cannot hide a later fill.
+  if (column === 'chat') return mode === 'FILL_MISSING' ? Prisma.sql`jsonb_strip_nulls(${given} || jsonb_strip_nulls(${stored}))` : Prisma.sql`jsonb_strip_nulls(${stored} || ${given})`;
   return mode === 'FILL_MISSING' ? Prisma.sql`COALESCE(${stored}, ${given})` : Prisma.sql`COALESCE(${given}, ${stored})`;
 }
 
@@ -115,7 +116,7 @@ async function writeGroups(projectId: string, groups: Map<string, Step[]>, mode:
   const values = externalIds.map((externalId) => {
     const f = groups.get(externalId)!.at(-1)!.fields;
     return Prisma.sql`(${uuidv7()}::uuid, ${projectId}::uuid, ${externalId}, ${Prisma.join(COLUMNS.map((c) => f[c]))},
-                       ${JSON.stringify(f.custom)}::jsonb, jsonb_strip_nulls(${JSON.stringify(f.chat)}::jsonb), now())`;
+                       ${JSON.stringify(f.custom)}::jsonb, ${JSON.stringify(f.chat)}::jsonb, now())`;
   });
   // A repeated user that already exists is only locked here (the WHERE): the per-item results need
   // its row from before the batch, which the second statement reads before updating it.

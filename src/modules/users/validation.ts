@@ -41,7 +41,8 @@ export const chatAddressesSchema = z
       .trim()
       .max(2048)
       .superRefine((v, ctx) => {
-        if (SLACK_CHANNEL.test(v)) return;
+        // Too long is already reported by max().
+        if (SLACK_CHANNEL.test(v) || v.length > 2048) return;
         const message = !z.url({ protocol: /^https?$/ }).safeParse(v).success
           ? 'must be a Slack channel or user id (C0123ABCD, U0123ABCD), a #channel name, or an Incoming Webhook URL'
           : hasCredentials(v)
