@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db/client.ts';
 import { graphql } from '../src/generated/gql/index.ts';
 import { bearer, gql, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
@@ -200,6 +201,16 @@ async function send(notificationId: string, userId: string, data: Record<string,
 }
 
 const after = <T>(list: T[], start: number) => list.slice(start);
+
+/**
+ * How long after the provider's 429 answer the retry was scheduled for (the row keeps the
+ * retry's scheduledAt). The backoff here is 50 ms: a value at or above the provider's delay was
+ * set by it, whatever the machine's load did to the second request's arrival.
+ */
+async function scheduledAfter(messageId: string, first: Seen): Promise<number> {
+  const row = await prisma().message.findUniqueOrThrow({ where: { id: messageId }, select: { scheduledAt: true } });
+  return row.scheduledAt!.getTime() - first.at;
+}
 
 describe('user chat addresses', () => {
   it('stores validated addresses; OVERWRITE with null removes one, FILL_MISSING keeps what is stored', async () => {
@@ -408,7 +419,7 @@ describe('slack provider', () => {
 
   it('waits out a 429 Retry-After before the retry, however short the backoff', async () => {
     await upsert([{ externalId: 'slack-429', chat: { slack: 'C0BUSY' } }]);
-    script.slack.push({ status: 429, headers: { 'retry-after': '1' }, body: { ok: false, error: 'ratelimited' } });
+    script.slack.push({ status: 429, headers: { 'retry-after': '2' }, body: { ok: false, error: 'ratelimited' } });
     const start = slack.seen.length;
     const ids = await send('chat-text', 'slack-429', { n: 429 });
     const sent = await settled(ids.SLACK!, 'SENT');
@@ -416,7 +427,8 @@ describe('slack provider', () => {
     expect(sent.events.map((e) => e.status)).toEqual(['QUEUED', 'SENDING', 'QUEUED', 'SENDING', 'SENT']);
     const calls = after(slack.seen, start);
     expect(calls).toHaveLength(2);
-    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1_000);
+    expect(await scheduledAfter(ids.SLACK!, calls[0]!)).toBeGreaterThanOrEqual(2_000);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(2_000);
   });
 
   it('posts to a user’s Incoming Webhook without the token; the webhook’s text errors are permanent', async () => {
@@ -443,6 +455,7 @@ describe('ms-teams provider', () => {
     expect(await settled(ids.MS_TEAMS!, 'SENT')).toMatchObject({ attempts: 2 });
     const calls = after(teams.seen, start);
     expect(calls.map((c) => c.path)).toEqual(['/workflows/busy', '/workflows/busy']);
+    expect(await scheduledAfter(ids.MS_TEAMS!, calls[0]!)).toBeGreaterThanOrEqual(1_000);
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1_000);
 
     script.teams.push({ status: 200, body: 'Microsoft Teams endpoint returned HTTP error 413 with ContextId tcid=0,server=msgapi' });
@@ -457,14 +470,17 @@ describe('ms-teams provider', () => {
 describe('discord provider', () => {
   it('waits out retry_after from the 429 body, then posts; Unknown Webhook is permanent', async () => {
     await upsert([{ externalId: 'discord-429', chat: { discord: `${discord.url}/api/webhooks/5/busy` } }]);
-    // retry_after (seconds, with decimals) is the precise value; the header rounds it up.
-    script.discord.push({ status: 429, headers: { 'retry-after': '1' }, body: { message: 'You are being rate limited.', retry_after: 0.7, global: false } });
+    // retry_after (seconds, with decimals) is the precise value and wins over the header.
+    script.discord.push({ status: 429, headers: { 'retry-after': '6' }, body: { message: 'You are being rate limited.', retry_after: 1.2, global: false } });
     const start = discord.seen.length;
     const ids = await send('chat-text', 'discord-429', { n: 'busy' });
     expect(await settled(ids.DISCORD!, 'SENT')).toMatchObject({ attempts: 2 });
     const calls = after(discord.seen, start);
     expect(calls).toHaveLength(2);
-    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(700);
+    const scheduled = await scheduledAfter(ids.DISCORD!, calls[0]!);
+    expect(scheduled).toBeGreaterThanOrEqual(1_200);
+    expect(scheduled).toBeLessThan(6_000);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1_200);
 
     script.discord.push({ status: 404, body: { message: 'Unknown Webhook', code: 10015 } });
     const gone = await send('chat-text', 'discord-429', { n: 'gone' });
