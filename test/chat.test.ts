@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db/client.ts';
+import { userHash } from '../src/modules/projects/credentials.ts';
+import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../src/delivery/providers/types.ts';
 import { graphql } from '../src/generated/gql/index.ts';
 import { bearer, gql, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
@@ -47,6 +49,16 @@ const Upsert = graphql(`
           field
           message
         }
+      }
+    }
+  }
+`);
+const Viewer = graphql(`
+  query ChatViewer {
+    viewer {
+      externalId
+      chat {
+        slack
       }
     }
   }
@@ -227,6 +239,13 @@ describe('user chat addresses', () => {
       { slack: 'C0FIRST', msTeams: null, discord: null },
       { slack: null, msTeams: null, discord: 'https://discord.com/api/webhooks/2/t' },
     ]);
+  });
+
+  it('keeps the addresses (webhook URLs hold tokens) from the widget’s viewer: FORBIDDEN', async () => {
+    const widget = { 'x-herald-project': h.project.projectId, 'x-herald-user': 'addr-1', 'x-herald-user-hash': userHash(h.project.widgetSecret, 'addr-1') };
+    const res = await gql(h.url, Viewer, {}, widget);
+    expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(JSON.stringify(res.data ?? null)).not.toContain('alerts');
   });
 
   it('refuses malformed addresses item by item, naming the field, and writes none of them', async () => {
@@ -443,6 +462,18 @@ describe('slack provider', () => {
     script.slack.push({ status: 404, body: 'channel_not_found' });
     const gone = await send('chat-text', 'hooked', { n: 'gone' });
     expect(await settled(gone.SLACK!, 'FAILED')).toMatchObject({ attempts: 1, lastError: 'slack answered 404: channel_not_found' });
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads delay-seconds and HTTP dates, refuses nonsense, and caps long waits', () => {
+    const now = Date.parse('2026-12-02T03:00:00Z');
+    expect(retryAfterMs('2', now)).toBe(2_000);
+    expect(retryAfterMs(' 0.5 ', now)).toBe(500);
+    expect(retryAfterMs('Wed, 02 Dec 2026 03:00:30 GMT', now)).toBe(30_000);
+    expect(retryAfterMs('Wed, 02 Dec 2026 02:59:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('86400', now)).toBe(MAX_RETRY_AFTER_MS);
+    for (const bad of [null, undefined, '', 'soon', '-5']) expect(retryAfterMs(bad, now), String(bad)).toBeUndefined();
   });
 });
 

@@ -78,6 +78,8 @@ export function retryAfterMs(value: string | null | undefined, now = Date.now())
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(trimmed)) ms = Number(trimmed) * 1_000;
   else {
+    // An HTTP date names its day and month ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse would also take "-5".
+    if (!/[a-z]{3}/i.test(trimmed)) return undefined;
     const at = Date.parse(trimmed);
     if (Number.isNaN(at)) return undefined;
     ms = at - now;
