@@ -1,3 +1,4 @@
+import { cut, isHttpUrl as isUrl } from '../../delivery/providers/chat-format.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import type { RenderedContent } from './render.ts';
 
@@ -21,8 +22,8 @@ const SECTION_MAX = 3_000;
 /** Slack mrkdwn needs &, < and > escaped in text that is not markup (api.slack.com: formatting). */
 export const escapeMrkdwn = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-const isHttpUrl = (value: string | null | undefined): value is string => typeof value === 'string' && /^https?:\/\/\S+$/i.test(value) && value.length <= 3_000;
+/** Slack refuses image and button URLs over 3,000 characters. */
+const isHttpUrl = (value: string | null | undefined): value is string => isUrl(value) && value.length <= 3_000;
 
 /**
  * The chat content of a rendered version. With a `chat` part its text and blocks are used as
