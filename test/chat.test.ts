@@ -53,6 +53,30 @@ const Upsert = graphql(`
     }
   }
 `);
+const Render = graphql(`
+  query ChatRender($id: Int!, $data: JSONObject) {
+    renderNotification(id: $id, data: $data) {
+      render {
+        title
+        chat {
+          text
+          blocks
+        }
+      }
+    }
+    notification(id: $id) {
+      masterVersion {
+        contents {
+          locale
+          chat {
+            text
+            blocks
+          }
+        }
+      }
+    }
+  }
+`);
 const Viewer = graphql(`
   query ChatViewer {
     viewer {
@@ -141,6 +165,8 @@ let teams: Awaited<ReturnType<typeof startApi>>;
 let discord: Awaited<ReturnType<typeof startApi>>;
 /** Scripted answers, first come first served; the default is each API's success. */
 const script: { slack: Answer[]; teams: Answer[]; discord: Answer[] } = { slack: [], teams: [], discord: [] };
+/** Notification ids by key. */
+const ids: Record<string, number> = {};
 let ts = 0;
 
 const TOKEN = 'xoxb-1111-2222-chattest';
@@ -193,6 +219,7 @@ async function notification(key: string, channels: string[], content: Record<str
     auth,
   );
   expect(res.errors).toBeUndefined();
+  ids[key] = res.data!.createNotification.id;
 }
 
 async function upsert(users: Record<string, unknown>[], mode: 'FILL_MISSING' | 'OVERWRITE' = 'OVERWRITE') {
@@ -288,6 +315,21 @@ describe('provider configuration', () => {
       expect(res.errors?.[0]?.extensions?.code, field).toBe('BAD_USER_INPUT');
       expect((res.errors?.[0]?.extensions?.issues as { field: string }[]).map((i) => i.field), field).toContain(field);
     }
+  });
+
+  it('stores the chat part as written and renders each of its strings (renderNotification); none without one', async () => {
+    const res = await gql(h.url, Render, { id: ids['chat-blocks']!, data: { service: 'web', version: 'v9' } }, auth);
+    expect(res.errors).toBeUndefined();
+    const { render } = res.data!.renderNotification;
+    expect(render.chat!.text).toBe('Deploy v9 of web');
+    expect(render.chat!.blocks![0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'web v9' } });
+    expect(render.chat!.blocks![4]).toEqual({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Roll back' }, url: 'https://ci.test/v9/rollback' }] });
+    const stored = res.data!.notification.masterVersion!.contents[0]!.chat!;
+    expect(stored.text).toBe('Deploy {{ version }} of {{ service }}');
+    expect(stored.blocks![3]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'by {{ user.firstName }}' }] });
+    const plain = await gql(h.url, Render, { id: ids['chat-default']!, data: { order: 1 } }, auth);
+    expect(plain.data!.renderNotification.render.chat).toBeNull();
+    expect(plain.data!.notification.masterVersion!.contents[0]!.chat).toBeNull();
   });
 
   it('refuses chat content that is not Block Kit or does not parse as Liquid', async () => {
