@@ -74,7 +74,7 @@ describe('/metrics', () => {
     expect(m.get('process_resident_memory_bytes')?.type).toBe('gauge');
     // BullMQ counts, read at scrape time, for every channel's queue and the callbacks'.
     expect(total(m, 'herald_queue_metrics_up')).toBe(1);
-    for (const queue of ['delivery-in-app', 'delivery-email', 'delivery-sms', 'delivery-whatsapp', 'delivery-web-push', 'delivery-webhook', 'callbacks']) {
+    for (const queue of ['delivery-in-app', 'delivery-email', 'delivery-sms', 'delivery-whatsapp', 'delivery-web-push', 'delivery-webhook', 'delivery-slack', 'delivery-ms-teams', 'delivery-discord', 'callbacks']) {
       expect(samples(m, 'herald_queue_jobs', { queue }).map((s) => s.labels.state).sort()).toEqual(['active', 'delayed', 'failed', 'waiting']);
       expect(samples(m, 'herald_queue_oldest_waiting_seconds', { queue })).toHaveLength(1);
     }

@@ -3,6 +3,7 @@ import { prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type Notification, type PrismaClient, type User } from '../generated/prisma/client.ts';
 import type { RenderedContent } from '../modules/notifications/render.ts';
 import { traced } from '../telemetry/spans.ts';
+import { chatAddressOf, chatContent } from '../modules/notifications/chat.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
 export interface MessageDraft {
@@ -261,6 +262,13 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
         };
       case 'WEBHOOK':
         return { ...base, channel, to: o.webhookUrl ?? null, content: { ...r, redirection: o.redirection ?? null } };
+      // Chat: the user's own address when set, else (to = null) the provider's project default.
+      case 'SLACK':
+        return { ...base, channel, to: chatAddressOf(o.user, 'slack'), content: { ...chatContent(r, o.redirection) } };
+      case 'MS_TEAMS':
+        return { ...base, channel, to: chatAddressOf(o.user, 'msTeams'), content: { ...chatContent(r, o.redirection) } };
+      case 'DISCORD':
+        return { ...base, channel, to: chatAddressOf(o.user, 'discord'), content: { ...chatContent(r, o.redirection) } };
     }
   });
 }

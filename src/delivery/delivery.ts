@@ -13,7 +13,7 @@ import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
 import { traceCarrier, tracedJob } from '../telemetry/spans.ts';
 
-export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
+export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
 export const CALLBACK_QUEUE = 'callbacks';
 export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'];
@@ -410,8 +410,10 @@ export class Delivery {
         await this.finish(message, 'FAILED', { provider: entry.name, error: providerError.message, statusWebhookUrl });
         return;
       }
-      // Exponential backoff with jitter; a failover is tried at once.
-      const delay = failover ? 0 : Math.round(config.DELIVERY_BACKOFF_MS * 2 ** (attemptOnProvider - 1) * (0.8 + Math.random() * 0.4));
+      // Exponential backoff with jitter; a failover is tried at once. A provider that said when to
+      // come back (429 Retry-After, Discord's retry_after) is not asked again before that.
+      const backoff = Math.round(config.DELIVERY_BACKOFF_MS * 2 ** (attemptOnProvider - 1) * (0.8 + Math.random() * 0.4));
+      const delay = failover ? 0 : Math.max(backoff, providerError.retryAfterMs ?? 0);
       const scheduledAt = new Date(Date.now() + delay);
       const requeued = await this.transition(message, 'QUEUED', [Prisma.sql`"lastError" = ${providerError.message}`, Prisma.sql`provider = ${entry.name}`, Prisma.sql`"scheduledAt" = ${scheduledAt}`], {
         provider: entry.name,

@@ -7,10 +7,15 @@ import type { ChannelProvider } from './types.ts';
 import { webhookProvider } from './webhook.ts';
 import { webPushProvider } from './web-push.ts';
 import { whatsappCloudProvider } from './whatsapp-cloud.ts';
+import { slackProvider } from './slack.ts';
+import { msTeamsProvider } from './ms-teams.ts';
+import { discordProvider } from './discord.ts';
 
 /** Provider kinds by name. Each module implements one protocol; the kinds are what ProviderConfig.kind names. */
 export function createProviderRegistry(pubsub: HeraldPubSub): Map<string, ChannelProvider> {
   const providers: ChannelProvider[] = [inAppProvider(pubsub), webhookProvider, smtpProvider, twilioProvider, whatsappCloudProvider, webPushProvider];
+  // Chat (issue 13).
+  providers.push(slackProvider, msTeamsProvider, discordProvider);
   return new Map(providers.map((p) => [p.kind, p]));
 }
 

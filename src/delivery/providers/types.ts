@@ -58,9 +58,33 @@ export class ProviderError extends Error {
   constructor(
     message: string,
     readonly permanent: boolean,
+    /** A transient failure the provider said to retry no sooner than this (429 Retry-After): the retry waits at least so long. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
+}
+
+/** A provider's Retry-After is honoured up to this; a longer one (or a bogus value) is cut to it. */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/**
+ * A Retry-After header (RFC 9110: delay-seconds, or an HTTP date) in milliseconds from now,
+ * bounded by MAX_RETRY_AFTER_MS; undefined when absent or unreadable.
+ */
+export function retryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null || value.trim() === '') return undefined;
+  const trimmed = value.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) ms = Number(trimmed) * 1_000;
+  else {
+    // An HTTP date names its day and month ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse would also take "-5".
+    if (!/[a-z]{3}/i.test(trimmed)) return undefined;
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(Math.max(0, Math.ceil(ms)), MAX_RETRY_AFTER_MS);
 }
 
 /**

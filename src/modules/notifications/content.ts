@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { TemplateKind } from './templates.ts';
 
 /** Herald's channels, and the NP6 / Herald notification types that imply them. */
-export const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'] as const;
+export const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
 export const TYPE_CHANNELS: Record<string, ChannelName[]> = {
@@ -16,6 +16,9 @@ export const TYPE_CHANNELS: Record<string, ChannelName[]> = {
   'web-push': ['WEB_PUSH'],
   webhook: ['WEBHOOK'],
   multichannel: ['IN_APP'],
+  slack: ['SLACK'],
+  'ms-teams': ['MS_TEAMS'],
+  discord: ['DISCORD'],
 };
 export const NOTIFICATION_TYPES = Object.keys(TYPE_CHANNELS);
 
@@ -34,6 +37,35 @@ export function pushAppFallback(notification: { type: string }, channels: readon
 export type ChannelFallback = NonNullable<ReturnType<typeof pushAppFallback>>;
 
 const text = (max: number) => z.string().max(max).nullish();
+
+/** Slack allows at most 50 blocks in a message. */
+export const MAX_CHAT_BLOCKS = 50;
+const MAX_CHAT_BLOCKS_BYTES = 64_000;
+
+/**
+ * Chat blocks: Slack Block Kit objects, each with a string `type` ("header", "section"...).
+ * Slack gets them as they are; Teams and Discord translate the common ones (see their providers).
+ * Every string in them is a Liquid template.
+ */
+function chatBlocksSchema() {
+  return z
+    .array(z.looseObject({ type: z.string({ error: 'must be a Block Kit block type such as "section"' }).min(1).max(64) }), { error: 'must be a list of Block Kit blocks (objects)' })
+    .max(MAX_CHAT_BLOCKS, `at most ${MAX_CHAT_BLOCKS} blocks (Slack's limit)`)
+    .refine((blocks) => JSON.stringify(blocks).length <= MAX_CHAT_BLOCKS_BYTES, `must be at most ${MAX_CHAT_BLOCKS_BYTES} bytes of JSON`);
+}
+
+/** The templates of chat blocks: every string but the Block Kit `type`s ("section", "mrkdwn"...). */
+export function chatTemplates(blocks: unknown[] | null | undefined, prefix = 'chat.blocks') {
+  return stringLeaves(blocks ?? [], prefix).filter((leaf) => !leaf.path.endsWith('.type'));
+}
+
+/** Every string inside a JSON value, with its dotted path (chat blocks: each is a template). */
+export function stringLeaves(value: unknown, path: string, out: { path: string; value: string }[] = []): { path: string; value: string }[] {
+  if (typeof value === 'string') out.push({ path, value });
+  else if (Array.isArray(value)) value.forEach((v, i) => stringLeaves(v, `${path}.${i}`, out));
+  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) stringLeaves(v, `${path}.${k}`, out);
+  return out;
+}
 
 /** The content of one locale of a version. Every string is a Liquid template. */
 export const localeContentSchema = z.object({
@@ -59,6 +91,13 @@ export const localeContentSchema = z.object({
       parameters: z.array(z.string().max(1_024)).max(50).nullish(),
     })
     .nullish(),
+  chat: z
+    .object({
+      // Slack cuts text at 40,000 characters; Discord's content and Teams' cards take less (see the providers).
+      text: text(40_000),
+      blocks: chatBlocksSchema().nullish(),
+    })
+    .nullish(),
 });
 
 export type LocaleContent = z.output<typeof localeContentSchema>;
@@ -82,6 +121,8 @@ export function templatesOf(content: Omit<LocaleContent, 'locale'>, prefix: stri
   add('sms.text', content.sms?.text);
   add('whatsapp.text', content.whatsapp?.text);
   content.whatsapp?.parameters?.forEach((p, i) => add(`whatsapp.parameters.${i}`, p));
+  add('chat.text', content.chat?.text);
+  for (const leaf of chatTemplates(content.chat?.blocks)) add(leaf.path, leaf.value);
   return out;
 }
 
@@ -104,7 +145,7 @@ export const NP6_MEMBERS = {
   settings: ['urgent', 'category', 'purpose', 'expiration', 'mp'],
   task: ['id', 'name', 'description', 'scheduler'],
   version: ['id', 'master', 'label', 'stamp', 'scripting', 'content', 'contents', 'redirection', 'channel'],
-  content: ['title', 'body', 'icon', 'thumbnail', 'image', 'email', 'sms', 'whatsapp'],
+  content: ['title', 'body', 'icon', 'thumbnail', 'image', 'email', 'sms', 'whatsapp', 'chat'],
 } as const;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -211,7 +252,7 @@ export function localizedForm(stored: unknown): Record<string, unknown> {
     locales: Object.fromEntries(
       fromStored(stored).map((c) => [
         c.locale,
-        { title: c.title ?? null, body: c.body ?? null, icon: c.icon ?? null, thumbnail: c.thumbnail ?? null, image: c.image ?? null, email: c.email ?? null, sms: c.sms ?? null, whatsapp: c.whatsapp ?? null },
+        { title: c.title ?? null, body: c.body ?? null, icon: c.icon ?? null, thumbnail: c.thumbnail ?? null, image: c.image ?? null, email: c.email ?? null, sms: c.sms ?? null, whatsapp: c.whatsapp ?? null, ...(c.chat ? { chat: c.chat } : {}) },
       ]),
     ),
   };

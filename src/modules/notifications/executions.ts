@@ -147,6 +147,11 @@ const CHANNEL_NAMES: Record<string, Channel> = {
   web_push: 'WEB_PUSH',
   webpush: 'WEB_PUSH',
   webhook: 'WEBHOOK',
+  slack: 'SLACK',
+  ms_teams: 'MS_TEAMS',
+  msteams: 'MS_TEAMS',
+  teams: 'MS_TEAMS',
+  discord: 'DISCORD',
 };
 const channelOf = (name: unknown): Channel | null =>
   typeof name === 'string' ? (CHANNEL_NAMES[name.trim().toLowerCase().replace(/-/g, '_')] ?? CHANNEL_NAMES[name.trim().toLowerCase()] ?? null) : null;

@@ -33,6 +33,20 @@ export interface RenderedContent {
   email: { subject: string | null; html: string | null; text: string | null } | null;
   sms: { text: string } | null;
   whatsapp: { text: string | null; templateName: string | null; templateLanguage: string | null; parameters: string[] } | null;
+  /** Chat (Slack, Teams, Discord): null when the version has no chat part (the default is built from title and body). */
+  chat: { text: string | null; blocks: Record<string, unknown>[] | null } | null;
+}
+
+/** A copy of JSON `value` with each string rendered (keys named `type` are kept: Block Kit's, not templates). */
+async function renderLeaves(value: unknown, path: string, render: (source: string, field: string) => Promise<string | null>): Promise<unknown> {
+  if (typeof value === 'string') return (await render(value, path)) ?? '';
+  if (Array.isArray(value)) return Promise.all(value.map((v, i) => renderLeaves(v, `${path}.${i}`, render)));
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = k === 'type' ? v : await renderLeaves(v, `${path}.${k}`, render);
+    return out;
+  }
+  return value;
 }
 
 /**
@@ -121,6 +135,14 @@ export async function renderVersion(input: RenderInput): Promise<RenderedContent
           parameters: await Promise.all(
             (content.whatsapp.parameters ?? []).map(async (p, i) => (await render(p, `contents.${locale}.whatsapp.parameters.${i}`)) ?? ''),
           ),
+        }
+      : null,
+    chat: content.chat
+      ? {
+          text: await render(content.chat.text, `contents.${locale}.chat.text`),
+          blocks: content.chat.blocks
+            ? ((await renderLeaves(content.chat.blocks, `contents.${locale}.chat.blocks`, (source, field) => render(source, field))) as Record<string, unknown>[])
+            : null,
         }
       : null,
   };

@@ -535,6 +535,11 @@ const localeContentProps = {
     type: 'object',
     properties: { text: str, templateName: str, templateLanguage: str, parameters: { type: 'array', items: str } },
   },
+  chat: {
+    type: 'object',
+    description: 'Slack, Teams, Discord: Slack mrkdwn text and Block Kit blocks (Teams and Discord translate the common ones)',
+    properties: { text: str, blocks: { type: 'array', maxItems: 50, items: { type: 'object', required: ['type'], properties: { type: str }, additionalProperties: true } } },
+  },
 } as const;
 const extraNote = `NP6 objects are open: unknown members are stored and answered back as given (at most ${MAX_EXTRA_BYTES} bytes of JSON per object).`;
 const localizedContent = {
@@ -588,7 +593,7 @@ const versionSchema = {
   additionalProperties: true,
 } as const;
 const notificationProps = {
-  type: { type: 'string', enum: ['push-app', 'in-app', 'email', 'sms', 'whatsapp', 'web-push', 'webhook', 'multichannel'] },
+  type: { type: 'string', enum: ['push-app', 'in-app', 'email', 'sms', 'whatsapp', 'web-push', 'webhook', 'multichannel', 'slack', 'ms-teams', 'discord'] },
   key: { type: 'string', description: 'Herald: a stable key, e.g. "welcome"' },
   name: str,
   description: str,
@@ -601,7 +606,7 @@ const notificationProps = {
   },
   application: uuid,
   task: { type: 'object', description: extraNote, properties: { id: uuid, name: str, description: str, scheduler: typed }, additionalProperties: true },
-  channels: { type: 'array', items: { type: 'string', enum: ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'] } },
+  channels: { type: 'array', items: { type: 'string', enum: ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'] } },
   defaultLanguage: { type: 'string', description: 'Defaults to "en"' },
 } as const;
 const notificationSchema = {

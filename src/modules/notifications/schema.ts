@@ -79,6 +79,14 @@ const WhatsAppContent = builder.objectRef<NonNullable<LocaleContent['whatsapp']>
   }),
 });
 
+const ChatContent = builder.objectRef<{ text?: string | null; blocks?: Record<string, unknown>[] | null }>('ChatContent').implement({
+  description: 'Chat (Slack, Microsoft Teams, Discord): Slack mrkdwn text and Block Kit blocks; Teams and Discord translate the common blocks.',
+  fields: (t) => ({
+    text: t.string({ nullable: true, resolve: (c) => c.text ?? null }),
+    blocks: t.field({ type: ['JSONObject'], nullable: true, resolve: (c) => c.blocks ?? null }),
+  }),
+});
+
 const LocaleContentRef = builder.objectRef<LocaleContent>('LocaleContent').implement({
   description: 'The content of one locale. Every text is a Liquid template.',
   fields: (t) => ({
@@ -91,6 +99,7 @@ const LocaleContentRef = builder.objectRef<LocaleContent>('LocaleContent').imple
     email: t.field({ type: EmailContent, nullable: true, resolve: (c) => c.email ?? null }),
     sms: t.field({ type: SmsContent, nullable: true, resolve: (c) => c.sms ?? null }),
     whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (c) => c.whatsapp ?? null }),
+    chat: t.field({ type: ChatContent, nullable: true, resolve: (c) => c.chat ?? null }),
   }),
 });
 
@@ -151,6 +160,13 @@ const SmsContentInput = builder.inputType('SmsContentInput', { fields: (t) => ({
 const WhatsAppContentInput = builder.inputType('WhatsAppContentInput', {
   fields: (t) => ({ text: t.string(), templateName: t.string(), templateLanguage: t.string(), parameters: t.stringList() }),
 });
+const ChatContentInput = builder.inputType('ChatContentInput', {
+  description: 'Without it, chat messages get a header, the body, the image and an "Open" button from title, body, image and redirection.',
+  fields: (t) => ({
+    text: t.string({ description: 'Slack mrkdwn; the notification text when blocks are given. Defaults to the title and body.' }),
+    blocks: t.field({ type: ['JSONObject'], description: 'Slack Block Kit blocks (at most 50); every string in them is a Liquid template.' }),
+  }),
+});
 const LocaleContentInput = builder.inputType('LocaleContentInput', {
   fields: (t) => ({
     locale: t.string({ required: true }),
@@ -162,6 +178,7 @@ const LocaleContentInput = builder.inputType('LocaleContentInput', {
     email: t.field({ type: EmailContentInput }),
     sms: t.field({ type: SmsContentInput }),
     whatsapp: t.field({ type: WhatsAppContentInput }),
+    chat: t.field({ type: ChatContentInput }),
   }),
 });
 const VersionInput = builder.inputType('NotificationVersionInput', {
@@ -367,6 +384,7 @@ const Rendered = builder.objectRef<RenderedContent>('RenderedContent').implement
     email: t.field({ type: EmailContent, nullable: true, resolve: (r) => r.email }),
     sms: t.field({ type: SmsContent, nullable: true, resolve: (r) => r.sms }),
     whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (r) => r.whatsapp }),
+    chat: t.field({ type: ChatContent, nullable: true, resolve: (r) => r.chat }),
   }),
 });
 

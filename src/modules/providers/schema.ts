@@ -27,7 +27,7 @@ builder.prismaObject('ProviderConfig', {
 const ProviderInput = builder.inputType('ProviderInput', {
   fields: (t) => ({
     channel: t.string({ required: true, description: CHANNELS.join(', ') }),
-    kind: t.string({ required: true, description: 'in-app, webhook, smtp, twilio, whatsapp-cloud, web-push' }),
+    kind: t.string({ required: true, description: 'in-app, webhook, smtp, twilio, whatsapp-cloud, web-push, slack, ms-teams, discord' }),
     name: t.string({ required: true }),
     priority: t.int({ defaultValue: 0, description: '0 = primary, 1 = failover.' }),
     settings: t.field({ type: 'JSONObject', description: 'Non-secret settings (base URL, sender...).' }),

@@ -8,6 +8,16 @@ import { readPreferences } from '../preferences/service.ts';
 import { PreferencesRef } from '../preferences/types.ts';
 import { findUser, MAX_UPSERT_BATCH, upsertUsers, type UpsertUserResult } from './service.ts';
 
+type ChatAddresses = { slack?: string | null; msTeams?: string | null; discord?: string | null };
+const ChatAddressesRef = builder.objectRef<ChatAddresses>('ChatAddresses').implement({
+  description: "A user's own chat addresses; a channel without one uses its provider's project default.",
+  fields: (t) => ({
+    slack: t.string({ nullable: true, description: 'A Slack channel or user id (chat.postMessage with the bot token), a #channel name, or an Incoming Webhook URL.', resolve: (c) => c.slack ?? null }),
+    msTeams: t.string({ nullable: true, description: 'A Teams Workflows or incoming webhook URL.', resolve: (c) => c.msTeams ?? null }),
+    discord: t.string({ nullable: true, description: 'A Discord channel webhook URL.', resolve: (c) => c.discord ?? null }),
+  }),
+});
+
 const User = builder.prismaObject('User', {
   description: 'A user (contact) of a project: who notifications are sent to.',
   fields: (t) => ({
@@ -25,6 +35,17 @@ const User = builder.prismaObject('User', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     preferences: t.field({ type: PreferencesRef, resolve: (user) => readPreferences(user.preferences) }),
+    // Operators only: webhook URLs carry their tokens, and the widget's viewer should not read them.
+    chat: t.field({ type: ChatAddressesRef, authScopes: { operator: true }, resolve: (user) => (user.chat ?? {}) as ChatAddresses }),
+  }),
+});
+
+const ChatAddressesInput = builder.inputType('ChatAddressesInput', {
+  description: 'Chat addresses; null (OVERWRITE mode) removes one.',
+  fields: (t) => ({
+    slack: t.string({ description: 'A Slack channel or user id (C0123ABCD, U0123ABCD), a #channel name, or an Incoming Webhook URL.' }),
+    msTeams: t.string({ description: 'A Teams Workflows or incoming webhook URL.' }),
+    discord: t.string({ description: 'A Discord channel webhook URL.' }),
   }),
 });
 
@@ -40,6 +61,7 @@ const UserInput = builder.inputType('UserInput', {
     photoURL: t.string(),
     country: t.string(),
     custom: t.field({ type: 'JSONObject', description: 'Free-form fields, available to templates.' }),
+    chat: t.field({ type: ChatAddressesInput, description: 'Where SLACK, MS_TEAMS and DISCORD messages go for this user.' }),
   }),
 });
 

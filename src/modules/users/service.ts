@@ -39,7 +39,7 @@ export async function upsertUsers(projectId: string, items: UserProfileInput[], 
     if (!p.profile) continue;
     const steps = groups.get(p.profile.externalId) ?? [];
     const previous = steps.at(-1)?.fields;
-    steps.push({ index: p.index, fields: previous ? fold(previous, p.profile, mode) : fieldsOf(p.profile) });
+    steps.push({ index: p.index, fields: previous ? fold(previous, p.profile, mode) : fieldsOf(p.profile, mode) });
     groups.set(p.profile.externalId, steps);
   }
   const byIndex = groups.size ? await writeGroups(projectId, groups, mode) : new Map<number, UpsertedUser>();
@@ -61,13 +61,19 @@ export async function upsertUsers(projectId: string, items: UserProfileInput[], 
 
 const COLUMNS = ['email', 'telephone', 'language', 'timezone', 'firstName', 'lastName', 'photoURL', 'country'] as const;
 type Column = (typeof COLUMNS)[number];
-type Fields = { [C in Column]: string | null } & { custom: Record<string, unknown> };
+/** chat: the chat addresses given (a null removes one in OVERWRITE mode; see chatAddressesSchema). */
+type Fields = { [C in Column]: string | null } & { custom: Record<string, unknown>; chat: Record<string, string | null> };
+/** The JSON columns: merged key by key (jsonb ||), not replaced. */
+const JSON_COLUMNS = ['custom', 'chat'] as const;
+type JsonColumn = (typeof JSON_COLUMNS)[number];
 /** One valid item of a user, with `fields` = everything given for that user up to and including it. */
 type Step = { index: number; fields: Fields };
 type UpsertedUser = User & { created: boolean };
 
-function fieldsOf(p: UserProfile): Fields {
-  const fields = { custom: p.custom ?? {} } as Fields;
+function fieldsOf(p: UserProfile, mode: UpsertMode): Fields {
+  // In FILL_MISSING mode a null gives nothing (it must not hide a later item's address).
+  const chat = Object.entries(p.chat ?? {}).filter(([, v]) => v !== undefined && (mode === 'OVERWRITE' || v !== null));
+  const fields = { custom: p.custom ?? {}, chat: Object.fromEntries(chat) } as Fields;
   for (const c of COLUMNS) fields[c] = p[c] ?? null;
   return fields;
 }
@@ -77,25 +83,29 @@ function fieldsOf(p: UserProfile): Fields {
  * upserting both in turn would (COALESCE and the shallow jsonb `||` of two objects are associative).
  */
 function fold(before: Fields, p: UserProfile, mode: UpsertMode): Fields {
-  const given = fieldsOf(p);
+  const given = fieldsOf(p, mode);
   const fields = {
     custom: mode === 'FILL_MISSING' ? { ...given.custom, ...before.custom } : { ...before.custom, ...given.custom },
+    chat: mode === 'FILL_MISSING' ? { ...given.chat, ...before.chat } : { ...before.chat, ...given.chat },
   } as Fields;
   for (const c of COLUMNS) fields[c] = mode === 'FILL_MISSING' ? (before[c] ?? given[c]) : (given[c] ?? before[c]);
   return fields;
 }
 
 /** The stored value of `column` once `given` is upserted onto `stored` (both SQL expressions). */
-function merged(column: Column | 'custom', stored: Prisma.Sql, given: Prisma.Sql, mode: UpsertMode): Prisma.Sql {
+function merged(column: Column | JsonColumn, stored: Prisma.Sql, given: Prisma.Sql, mode: UpsertMode): Prisma.Sql {
   // jsonb || keeps the right-hand side's value for a key present on both sides.
   if (column === 'custom') return mode === 'FILL_MISSING' ? Prisma.sql`${given} || ${stored}` : Prisma.sql`${stored} || ${given}`;
+  // An address given as null (OVERWRITE) removes the stored one. A user created with a null
+  // keeps it (null = no address): stripped from the stored side, it cannot hide a later fill.
+  if (column === 'chat') return mode === 'FILL_MISSING' ? Prisma.sql`jsonb_strip_nulls(${given} || jsonb_strip_nulls(${stored}))` : Prisma.sql`jsonb_strip_nulls(${stored} || ${given})`;
   return mode === 'FILL_MISSING' ? Prisma.sql`COALESCE(${stored}, ${given})` : Prisma.sql`COALESCE(${given}, ${stored})`;
 }
 
 const col = (table: string, column: string) => Prisma.raw(`${table}."${column}"`);
 const COLUMN_LIST = Prisma.raw(COLUMNS.map((c) => `"${c}"`).join(', '));
 const RETURNED = Prisma.raw(
-  ['id', 'projectId', 'externalId', ...COLUMNS, 'custom', 'createdAt', 'updatedAt'].map((c) => `"${c}"`).join(', '),
+  ['id', 'projectId', 'externalId', ...COLUMNS, ...JSON_COLUMNS, 'createdAt', 'updatedAt'].map((c) => `"${c}"`).join(', '),
 );
 
 async function writeGroups(projectId: string, groups: Map<string, Step[]>, mode: UpsertMode): Promise<Map<number, UpsertedUser>> {
@@ -106,16 +116,16 @@ async function writeGroups(projectId: string, groups: Map<string, Step[]>, mode:
   const values = externalIds.map((externalId) => {
     const f = groups.get(externalId)!.at(-1)!.fields;
     return Prisma.sql`(${uuidv7()}::uuid, ${projectId}::uuid, ${externalId}, ${Prisma.join(COLUMNS.map((c) => f[c]))},
-                       ${JSON.stringify(f.custom)}::jsonb, now())`;
+                       ${JSON.stringify(f.custom)}::jsonb, ${JSON.stringify(f.chat)}::jsonb, now())`;
   });
   // A repeated user that already exists is only locked here (the WHERE): the per-item results need
   // its row from before the batch, which the second statement reads before updating it.
   const upsert = Prisma.sql`
-    INSERT INTO "User" ("id", "projectId", "externalId", ${COLUMN_LIST}, "custom", "updatedAt")
+    INSERT INTO "User" ("id", "projectId", "externalId", ${COLUMN_LIST}, "custom", "chat", "updatedAt")
     VALUES ${Prisma.join(values)}
     ON CONFLICT ("projectId", "externalId") DO UPDATE SET
       ${Prisma.join(
-        [...COLUMNS, 'custom' as const].map((c) => Prisma.sql`${Prisma.raw(`"${c}"`)} = ${merged(c, col('"User"', c), col('EXCLUDED', c), mode)}`),
+        [...COLUMNS, ...JSON_COLUMNS].map((c) => Prisma.sql`${Prisma.raw(`"${c}"`)} = ${merged(c, col('"User"', c), col('EXCLUDED', c), mode)}`),
         ', ',
       )},
       "updatedAt" = now()
@@ -165,18 +175,18 @@ async function replay(
     return steps.map(
       ({ index, fields: f }, k) =>
         Prisma.sql`(${index}::int, ${externalId}::text, ${inserted.has(externalId)}::boolean, ${k === steps.length - 1}::boolean,
-                    ${Prisma.join(COLUMNS.map((c) => Prisma.sql`${f[c]}::text`))}, ${JSON.stringify(f.custom)}::jsonb)`,
+                    ${Prisma.join(COLUMNS.map((c) => Prisma.sql`${f[c]}::text`))}, ${JSON.stringify(f.custom)}::jsonb, ${JSON.stringify(f.chat)}::jsonb)`,
     );
   });
-  const stored = (c: Column | 'custom') =>
-    Prisma.sql`CASE WHEN v."fresh" THEN ${c === 'custom' ? Prisma.sql`'{}'::jsonb` : Prisma.sql`NULL`} ELSE ${col('u', c)} END`;
+  const stored = (c: Column | JsonColumn) =>
+    Prisma.sql`CASE WHEN v."fresh" THEN ${c === 'custom' || c === 'chat' ? Prisma.sql`'{}'::jsonb` : Prisma.sql`NULL`} ELSE ${col('u', c)} END`;
   return tx.$queryRaw<(User & { index: number })[]>`
-    WITH v ("index", "externalId", "fresh", "last", ${COLUMN_LIST}, "custom") AS (
+    WITH v ("index", "externalId", "fresh", "last", ${COLUMN_LIST}, "custom", "chat") AS (
       VALUES ${Prisma.join(values)}
     ), updated AS (
       UPDATE "User" AS u SET
         ${Prisma.join(
-          [...COLUMNS, 'custom' as const].map((c) => Prisma.sql`${Prisma.raw(`"${c}"`)} = ${merged(c, col('u', c), col('v', c), mode)}`),
+          [...COLUMNS, ...JSON_COLUMNS].map((c) => Prisma.sql`${Prisma.raw(`"${c}"`)} = ${merged(c, col('u', c), col('v', c), mode)}`),
           ', ',
         )},
         "updatedAt" = now()
@@ -184,7 +194,7 @@ async function replay(
       WHERE v."last" AND NOT v."fresh" AND u."projectId" = ${projectId}::uuid AND u."externalId" = v."externalId"
     )
     SELECT v."index", u."id", u."projectId", u."externalId",
-           ${Prisma.join([...COLUMNS, 'custom' as const].map((c) => Prisma.sql`${merged(c, stored(c), col('v', c), mode)} AS ${Prisma.raw(`"${c}"`)}`), ', ')},
+           ${Prisma.join([...COLUMNS, ...JSON_COLUMNS].map((c) => Prisma.sql`${merged(c, stored(c), col('v', c), mode)} AS ${Prisma.raw(`"${c}"`)}`), ', ')},
            u."createdAt", now()::timestamp(3) AS "updatedAt"
     FROM v JOIN "User" AS u ON u."projectId" = ${projectId}::uuid AND u."externalId" = v."externalId"`;
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { SLACK_CHANNEL } from '../../delivery/providers/slack.ts';
+import { CREDENTIALS_MESSAGE, hasCredentials } from '../../delivery/providers/outbound.ts';
 
 /** Profile rules shared by users.upsert and the user* fields of sends. */
 
@@ -18,6 +20,41 @@ const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'n
 const optionalText = (max: number) => z.string().trim().min(1).max(max).nullish();
 
 export const MAX_CUSTOM_BYTES = 16_384;
+
+/** A webhook URL given as a user's chat address (Teams, Discord, a Slack Incoming Webhook). */
+const webhookUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .max(2048)
+    .pipe(z.url({ protocol: /^https?$/, error: `must be ${what} (an http(s) URL)` }))
+    .refine((v) => !hasCredentials(v), CREDENTIALS_MESSAGE);
+
+/**
+ * A user's chat addresses. null (or a missing key) for none: the provider's project default is
+ * used. In OVERWRITE mode a null removes the stored address.
+ */
+export const chatAddressesSchema = z
+  .object({
+    slack: z
+      .string()
+      .trim()
+      .max(2048)
+      .superRefine((v, ctx) => {
+        // Too long is already reported by max().
+        if (SLACK_CHANNEL.test(v) || v.length > 2048) return;
+        const message = !z.url({ protocol: /^https?$/ }).safeParse(v).success
+          ? 'must be a Slack channel or user id (C0123ABCD, U0123ABCD), a #channel name, or an Incoming Webhook URL'
+          : hasCredentials(v)
+            ? CREDENTIALS_MESSAGE
+            : null;
+        if (message) ctx.addIssue({ code: 'custom', message });
+      })
+      .nullish(),
+    msTeams: webhookUrl('a Teams Workflows or incoming webhook URL').nullish(),
+    discord: webhookUrl('a Discord webhook URL').nullish(),
+  })
+  .strict();
 
 export const userProfileSchema = z.object({
   externalId: z.string().trim().min(1, 'is required').max(256),
@@ -56,6 +93,7 @@ export const userProfileSchema = z.object({
     .record(z.string(), z.unknown())
     .refine((v) => JSON.stringify(v).length <= MAX_CUSTOM_BYTES, `must be at most ${MAX_CUSTOM_BYTES} bytes of JSON`)
     .nullish(),
+  chat: chatAddressesSchema.nullish(),
 });
 
 export type UserProfileInput = z.input<typeof userProfileSchema>;

@@ -1,0 +1,14 @@
+-- AlterEnum
+-- This migration adds more than one value to an enum.
+-- With PostgreSQL versions 11 and earlier, this is not possible
+-- in a single migration. This can be worked around by creating
+-- multiple migrations, each migration adding only one value to
+-- the enum.
+
+
+ALTER TYPE "Channel" ADD VALUE 'SLACK';
+ALTER TYPE "Channel" ADD VALUE 'MS_TEAMS';
+ALTER TYPE "Channel" ADD VALUE 'DISCORD';
+
+-- AlterTable
+ALTER TABLE "User" ADD COLUMN     "chat" JSONB NOT NULL DEFAULT '{}';
