@@ -120,10 +120,12 @@ export function smtpError(error: unknown): ProviderError {
  * X-Mailgun-Variables. Only for a relay the provider is set up to receive receipts from (any
  * other server would pass them on to the recipient as noise).
  */
-function relayHeaders(messageId: string, settings: Record<string, unknown>): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (stringSetting(settings, 'sendgridWebhookPublicKey')) headers['X-SMTPAPI'] = JSON.stringify({ unique_args: { [RELAY_MESSAGE_ARG]: messageId } });
-  if (stringSetting(settings, 'mailgunWebhookSigningKey')) headers['X-Mailgun-Variables'] = JSON.stringify({ [RELAY_MESSAGE_ARG]: messageId });
+function relayHeaders(messageId: string, settings: Record<string, unknown>): Record<string, { prepared: true; value: string }> {
+  // Prepared: as written (short ASCII JSON). nodemailer would otherwise MIME-encode the quotes
+  // (=?UTF-8?Q?...?=), which the relays do not decode before reading the JSON.
+  const headers: Record<string, { prepared: true; value: string }> = {};
+  if (stringSetting(settings, 'sendgridWebhookPublicKey')) headers['X-SMTPAPI'] = { prepared: true, value: JSON.stringify({ unique_args: { [RELAY_MESSAGE_ARG]: messageId } }) };
+  if (stringSetting(settings, 'mailgunWebhookSigningKey')) headers['X-Mailgun-Variables'] = { prepared: true, value: JSON.stringify({ [RELAY_MESSAGE_ARG]: messageId }) };
   return headers;
 }
 
