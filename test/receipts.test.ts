@@ -33,6 +33,16 @@ const UpdateProject = graphql(`
     }
   }
 `);
+const Execute = graphql(`
+  mutation RcptExecute($id: Int!, $executions: [ExecutionInput!]!) {
+    executeNotification(id: $id, executions: $executions) {
+      messageIds
+      error {
+        code
+      }
+    }
+  }
+`);
 const Send = graphql(`
   mutation RcptSend($messages: [SendMessageInput!]!) {
     sendMessages(messages: $messages) {
@@ -115,6 +125,7 @@ let metaApi: Awaited<ReturnType<typeof startHttpServer>>;
 let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
 const published: MessageStatusEvent[] = [];
 let ids: { twilio: string; whatsapp: string; smtp: string };
+const notificationIds = new Map<string, number>();
 // SendGrid's key pair: Herald is given the public key as SendGrid shows it (base64 DER).
 const sendgridKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const otherKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -158,6 +169,7 @@ beforeAll(async () => {
   ] as const) {
     const res = await gql(h.url, CreateNotification, { input: { key, type, name: key, versions: [{ contents: [{ locale: 'en', ...content }] }] } }, auth);
     expect(res.errors).toBeUndefined();
+    notificationIds.set(key, Number(res.data!.createNotification.id));
   }
   const configure = async (input: Record<string, unknown>) => {
     const res = await gql(h.url, Configure, { input: input as never }, auth);
@@ -400,6 +412,11 @@ describe('sendgrid event webhook', () => {
     await announced(m.id, 'BOUNCED');
     const next = await send('mail', 'sg-3', {});
     expect(next).toMatchObject({ status: 'SKIPPED', lastError: 'the address is suppressed: 5.1.1 550 5.1.1 User unknown' });
+    // NP6 executions accept in a transaction of their own: suppressed there too.
+    const executed = await gql(h.url, Execute, { id: notificationIds.get('mail')!, executions: [{ recipient: { type: 'id', value: 'sg-3' } }] }, auth);
+    expect(executed.errors).toBeUndefined();
+    const executedMessage = await message(executed.data!.executeNotification[0]!.messageIds[0]!);
+    expect(executedMessage).toMatchObject({ status: 'SKIPPED', lastError: 'the address is suppressed: 5.1.1 550 5.1.1 User unknown' });
 
     const b = await sent('mail', 'sg-4', { userEmail: 'sg4@example.com' });
     await sendgridCallback([{ email: 'sg4@example.com', event: 'bounce', type: 'blocked', reason: 'IP blocked', herald_message_id: b.id }])();

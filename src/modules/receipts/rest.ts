@@ -57,21 +57,21 @@ export function useProviderReceipts(options: ReceiptOptions): Plugin {
         endResponse(new Response('Method not allowed', { status: 405, headers: { allow: webhook.handshake ? 'GET, POST' : 'POST' } }));
         return;
       }
-      const config = isUuid(providerId) ? await prisma().providerConfig.findUnique({ where: { id: providerId } }) : null;
-      if (!config || config.kind !== webhook.providerKind) return refuse(404, 'provider not found');
-      const settings = delivery.providerSettings(config);
-      const missing = webhook.requires.filter((key) => typeof settings[key] !== 'string' || settings[key] === '');
-      if (missing.length) return refuse(404, `the provider has no ${missing.join(', ')}: configure it to receive ${kind} receipts`);
-
-      const body = request.method === 'POST' ? await readBodyLimited(request, options.maxBodyBytes) : new Uint8Array(0);
-      if (body === null) {
-        logger.warn({ kind, providerId }, 'Provider webhook refused: body too large');
-        endResponse(json(413, { error: `body larger than ${options.maxBodyBytes} bytes` }));
-        return;
-      }
-      const incoming = { url, method: request.method, headers: request.headers, body: Buffer.from(body) };
       let replayKey: string | undefined;
       try {
+        const config = isUuid(providerId) ? await prisma().providerConfig.findUnique({ where: { id: providerId } }) : null;
+        if (!config || config.kind !== webhook.providerKind) return refuse(404, 'provider not found');
+        const settings = delivery.providerSettings(config);
+        const missing = webhook.requires.filter((key) => typeof settings[key] !== 'string' || settings[key] === '');
+        if (missing.length) return refuse(404, `the provider has no ${missing.join(', ')}: configure it to receive ${kind} receipts`);
+
+        const body = request.method === 'POST' ? await readBodyLimited(request, options.maxBodyBytes) : new Uint8Array(0);
+        if (body === null) {
+          logger.warn({ kind, providerId }, 'Provider webhook refused: body too large');
+          endResponse(json(413, { error: `body larger than ${options.maxBodyBytes} bytes` }));
+          return;
+        }
+        const incoming = { url, method: request.method, headers: request.headers, body: Buffer.from(body) };
         if (handshake) {
           endResponse(handshake(incoming, settings));
           return;
