@@ -11,6 +11,7 @@ import { createNotification } from './modules/notifications/service.ts';
 import { userHash } from './modules/projects/credentials.ts';
 import { watchKeyRevocations } from './modules/projects/key-cache.ts';
 import { createProject } from './modules/projects/service.ts';
+import { createReplayStore } from './modules/receipts/replay.ts';
 import { webSocketOptions } from './realtime/websocket.ts';
 import type { HeraldPubSub } from './realtime/pubsub.ts';
 import type { RestRoute } from './rest/route.ts';
@@ -54,6 +55,8 @@ export async function startHerald(
     logger.warn('OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: start Herald with `node --import ./dist/telemetry/preload.js dist/main.js` (npm start does)');
   }
   const authLimiter = createAuthRateLimiter(config, logger);
+  // Provider callbacks already accepted (delivery receipts), shared by the instances through Redis.
+  const replay = createReplayStore(config.REDIS_URL, config.QUEUE_PREFIX, logger);
   setAuthRateLimiter(authLimiter);
   let stopWatchingKeys = async () => {};
   try {
@@ -68,7 +71,7 @@ export async function startHerald(
     // Verified API keys are cached for seconds; a revocation on any instance must reach this one's cache.
     stopWatchingKeys = watchKeyRevocations(pubsub.pubsub);
     const readiness = new Readiness();
-    const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness, metrics });
+    const yoga = createApp({ config, db, pubsub, delivery, logger, routes: options.routes, readiness, metrics, replay });
     const server = await listen(yoga, pubsub.pubsub, logger, config.HOST, config.PORT, webSocketOptions(config));
     metrics?.watchWebSockets(server.openWebSockets);
     if (db.kind === 'embedded') await ensureDefaultProject(logger, config.HOST, server.port);
@@ -84,6 +87,7 @@ export async function startHerald(
         await server.stop(config.SHUTDOWN_TIMEOUT_MS);
         await stopWatchingKeys();
         await authLimiter.close();
+        await replay.close();
         await runtime.close();
         await db.close();
         await flushTraces();
@@ -92,6 +96,7 @@ export async function startHerald(
   } catch (error) {
     await stopWatchingKeys();
     await authLimiter.close();
+    await replay.close();
     await runtime.close();
     await db.close();
     throw error;

@@ -285,6 +285,15 @@ const schema = z
     /** Pause between two purge statements, in ms, so the purge never monopolises I/O or rows. */
     RETENTION_PAUSE_MS: z.coerce.number().int().min(0).max(60_000).default(100),
     // --- end of retention ---
+    // --- delivery receipts (src/modules/receipts) ---
+    /** How far the signed timestamp of a SendGrid or Mailgun callback may be from now, in seconds. */
+    RECEIPTS_TIMESTAMP_TOLERANCE_S: z.coerce.number().int().min(10).max(86_400).default(300),
+    /**
+     * How long the callbacks of providers that sign no timestamp (Twilio, WhatsApp) are remembered
+     * to refuse their replay, in seconds (timestamped ones: twice the tolerance).
+     */
+    RECEIPTS_REPLAY_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+    // --- end of delivery receipts ---
   })
   .superRefine((env, ctx) => {
     // Several instances only make sense with a shared database: the embedded one is per process.

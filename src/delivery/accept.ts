@@ -4,6 +4,7 @@ import { Prisma, type Channel, type Message, type MessageStatus, type Notificati
 import type { RenderedContent } from '../modules/notifications/render.ts';
 import { traced } from '../telemetry/spans.ts';
 import { chatAddressOf, chatContent } from '../modules/notifications/chat.ts';
+import { suppressedAmong, suppressionKey } from '../modules/suppressions/service.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
 export interface MessageDraft {
@@ -42,7 +43,7 @@ type Db = Prisma.TransactionClient | PrismaClient;
  */
 export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
   const now = new Date();
-  const rows = drafts.map((d) => rowOf(ctx, d, now));
+  const rows = (await skipSuppressed(tx, ctx.projectId, [drafts]))[0]!.map((d) => rowOf(ctx, d, now));
   if (rows.length === 0) return [];
   await insertMessages(tx, ctx, rows, now, false);
   return rows;
@@ -59,7 +60,7 @@ export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: Message
  */
 export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
   const now = new Date();
-  const rows = groups.map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
+  const rows = (await skipSuppressed(db, ctx.projectId, groups)).map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
   const all = rows.flat();
   if (all.length === 0) return groups.map(() => []);
   const partialPossible = rows.some((group) => group.length > 1 && group.some((row) => row.externalId !== null));
@@ -77,6 +78,22 @@ export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, 
     return result;
   };
   return partialPossible ? db.$transaction((tx) => write(tx)) : write(db);
+}
+
+/**
+ * Drafts to a suppressed address (hard bounce, spam report, operator: src/modules/suppressions)
+ * become SKIPPED with the reason. One statement for every draft of the batch.
+ */
+async function skipSuppressed(db: Db, projectId: string, groups: MessageDraft[][]): Promise<MessageDraft[][]> {
+  const addressed = groups.flat().filter((d): d is MessageDraft & { to: string } => !d.skipReason && typeof d.to === 'string' && d.to !== '');
+  const suppressed = await suppressedAmong(db, projectId, addressed.map((d) => ({ channel: d.channel, address: d.to })));
+  if (suppressed.size === 0) return groups;
+  return groups.map((drafts) =>
+    drafts.map((d) => {
+      const reason = !d.skipReason && d.to ? suppressed.get(suppressionKey(d.channel, d.to)) : undefined;
+      return reason === undefined ? d : { ...d, skipReason: `the address is suppressed: ${reason}` };
+    }),
+  );
 }
 
 /**

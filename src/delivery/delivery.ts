@@ -16,7 +16,8 @@ import { traceCarrier, tracedJob } from '../telemetry/spans.ts';
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
 export const CALLBACK_QUEUE = 'callbacks';
-export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'];
+/** Outcomes: callbacks and the status webhook get them, the retention purge may remove them. BOUNCED and READ come from delivery receipts. */
+export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED', 'BOUNCED', 'READ'];
 
 /** The row as this attempt claimed it: its outcome is written only while nobody re-claimed it. */
 const claimOf = (message: Pick<Message, 'id' | 'attempts'>) => ({ id: message.id, status: 'SENDING' as const, attempts: message.attempts });
@@ -526,6 +527,25 @@ export class Delivery {
     const payload = statusEvent(message, status, event);
     this.deps.pubsub.publish('messageStatus', message.projectId, payload);
     if (TERMINAL.includes(status)) await this.queueCallbacks(message, payload, statusWebhookUrl);
+  }
+
+  /**
+   * Publishes a transition recorded elsewhere (a delivery receipt, src/modules/receipts) and
+   * queues its callbacks, as a worker's own transitions are.
+   */
+  async publishRecorded(
+    message: Pick<Message, 'id' | 'projectId' | 'userId' | 'notificationId' | 'channel' | 'callbackUrl' | 'callbackMetadata' | 'requestId'>,
+    status: MessageStatus,
+    event: EventRow,
+    provider: string | null,
+  ): Promise<void> {
+    this.deps.observer?.deliveryRecorded(message.channel, status, provider);
+    await this.announce(message, status, event);
+  }
+
+  /** A provider configuration's settings with its secrets opened (what send() gets). */
+  providerSettings(config: { settings: unknown; secrets: string | null }): ProviderSettings {
+    return { ...(config.settings as object), ...(config.secrets ? this.deps.secrets.open(config.secrets) : {}) };
   }
 
   /** Publishes the first status of messages written in a transaction that has now committed. */

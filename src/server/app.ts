@@ -15,6 +15,8 @@ import { useOpenApi } from '../rest/openapi.ts';
 import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
+import { memoryReplayStore, type ReplayStore } from '../modules/receipts/replay.ts';
+import { useProviderReceipts } from '../modules/receipts/rest.ts';
 import { readBodyLimited } from './body.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useInputHygiene } from './use-input-hygiene.ts';
@@ -40,6 +42,8 @@ export interface AppDeps {
   readiness?: Readiness;
   /** Prometheus metrics (METRICS_ENABLED): GET /metrics and the request/operation histograms. */
   metrics?: HeraldMetrics | undefined;
+  /** Remembers accepted provider callbacks (delivery receipts); in memory when not given. */
+  replay?: ReplayStore;
 }
 
 export type HeraldYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -49,7 +53,7 @@ export type HeraldYoga = YogaServerInstance<Record<string, unknown>, Context>;
  * (executed through this same instance), /openapi.json, /healthz and /readyz. It needs no
  * socket, so tests can call `yoga.fetch` directly.
  */
-export function createApp({ config, db, pubsub, delivery, logger, routes = restRoutes, readiness, metrics }: AppDeps): HeraldYoga {
+export function createApp({ config, db, pubsub, delivery, logger, routes = restRoutes, readiness, metrics, replay = memoryReplayStore() }: AppDeps): HeraldYoga {
   // During an outage every request fails the same way: one warning per interval with a count, not a stack each.
   const unavailableLog = throttledUnavailableLog(logger);
   const yoga: HeraldYoga = createYoga<Record<string, unknown>, Context>({
@@ -81,6 +85,15 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
     plugins: [
       // First: it times every request, including those the REST bridge answers in its onRequest.
       ...(metrics ? [useMetrics({ metrics, routes, token: config.METRICS_TOKEN })] : []),
+      // Providers' delivery receipts (/providers/{kind}/webhook/{id}): they read the raw body themselves (signatures cover its bytes).
+      useProviderReceipts({
+        delivery,
+        logger,
+        replay,
+        maxBodyBytes: config.MAX_BODY_BYTES,
+        toleranceSeconds: config.RECEIPTS_TIMESTAMP_TOLERANCE_S,
+        untimedReplaySeconds: config.RECEIPTS_REPLAY_TTL_S,
+      }),
       // Before the body limit: legacy routes answer 413 (and every other error) in their API's shape.
       useRestBridge(routes, () => yoga, config.MAX_BODY_BYTES, config.MAX_JSON_DEPTH),
       useBodyLimit(config.MAX_BODY_BYTES),

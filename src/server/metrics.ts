@@ -68,7 +68,7 @@ export class HeraldMetrics implements DeliveryObserver {
 
   readonly deliveries = new Counter({
     name: 'herald_deliveries_total',
-    help: "Delivery outcomes recorded by this process's workers: SENT, DELIVERED, FAILED, SKIPPED, by channel and provider.",
+    help: "Delivery outcomes recorded by this process (its workers, and the delivery receipts it received): SENT, DELIVERED, READ, BOUNCED, FAILED, SKIPPED, by channel and provider.",
     labelNames: ['channel', 'status', 'provider'] as const,
     registers: [this.registry],
   });

@@ -1,4 +1,6 @@
 import nodemailer from 'nodemailer';
+import { parseP256PublicKey } from '../../modules/receipts/sendgrid.ts';
+import { RELAY_MESSAGE_ARG } from '../../modules/receipts/types.ts';
 import { stringSetting } from './http.ts';
 import { connectOutbound, excerpt, OutboundRefusedError } from './outbound.ts';
 import { z } from 'zod';
@@ -17,7 +19,8 @@ const PERMANENT_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'ECONFIG', 'ENOAUTH', 
 
 /**
  * Email over SMTP (nodemailer). settings: host, port (587, or 465 when secure), secure (TLS from
- * the first byte), from, replyTo, requireTLS, tlsRejectUnauthorized; secrets: user, pass.
+ * the first byte), from, replyTo, requireTLS, tlsRejectUnauthorized, sendgridWebhookPublicKey;
+ * secrets: user, pass, mailgunWebhookSigningKey (the last two: delivery receipts).
  * The Message-ID is derived from the idempotency key, so a re-sent message is recognisable.
  *
  * One transport (one connection) per send: no pool outlives a configuration change or secret
@@ -37,9 +40,13 @@ export const smtpProvider: ChannelProvider = {
         replyTo: requiredText().optional(),
         requireTLS: z.boolean().optional(),
         tlsRejectUnauthorized: z.boolean().optional(),
+        // Delivery receipts through the relay's event webhook (src/modules/receipts/sendgrid.ts).
+        sendgridWebhookPublicKey: z.string().trim().max(4000).refine(isP256PublicKey, 'must be the ECDSA (P-256) public key SendGrid shows (base64 or PEM)').optional(),
       })
       .strict(),
-    secrets: z.object({ user: requiredText().optional(), pass: z.string().max(1000).optional() }).strict(),
+    secrets: z
+      .object({ user: requiredText().optional(), pass: z.string().max(1000).optional(), mailgunWebhookSigningKey: requiredText().optional() })
+      .strict(),
   },
   outbound: { hosts: ['host'] },
   async send({ message, idempotencyKey }, settings) {
@@ -82,7 +89,7 @@ export const smtpProvider: ChannelProvider = {
         ...(content.html ? { html: content.html } : {}),
         text: content.text ?? '',
         messageId: `<${idempotencyKey}@herald>`,
-        headers: { 'X-Herald-Message-Id': message.id },
+        headers: { 'X-Herald-Message-Id': message.id, ...relayHeaders(message.id, settings) },
       });
       return { providerMessageId: info.messageId };
     } catch (error) {
@@ -102,4 +109,31 @@ export function smtpError(error: unknown): ProviderError {
     return new ProviderError(`smtp answered ${e.responseCode}: ${detail}`, e.responseCode >= 500);
   }
   return new ProviderError(`smtp ${e.code ?? 'error'}: ${detail}`, PERMANENT_CODES.has(e.code ?? ''));
+}
+
+
+
+
+/**
+ * Headers the relay turns into fields of its webhook events, so a receipt finds its message even
+ * where the relay rewrites the Message-ID: SendGrid's X-SMTPAPI unique_args and Mailgun's
+ * X-Mailgun-Variables. Only for a relay the provider is set up to receive receipts from (any
+ * other server would pass them on to the recipient as noise).
+ */
+function relayHeaders(messageId: string, settings: Record<string, unknown>): Record<string, { prepared: true; value: string }> {
+  // Prepared: as written (short ASCII JSON). nodemailer would otherwise MIME-encode the quotes
+  // (=?UTF-8?Q?...?=), which the relays do not decode before reading the JSON.
+  const headers: Record<string, { prepared: true; value: string }> = {};
+  if (stringSetting(settings, 'sendgridWebhookPublicKey')) headers['X-SMTPAPI'] = { prepared: true, value: JSON.stringify({ unique_args: { [RELAY_MESSAGE_ARG]: messageId } }) };
+  if (stringSetting(settings, 'mailgunWebhookSigningKey')) headers['X-Mailgun-Variables'] = { prepared: true, value: JSON.stringify({ [RELAY_MESSAGE_ARG]: messageId }) };
+  return headers;
+}
+
+function isP256PublicKey(value: string): boolean {
+  try {
+    parseP256PublicKey(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -14,7 +14,8 @@ interface TwilioError {
 
 /**
  * SMS through Twilio's Messages API (or anything speaking it). settings: from (a number) or
- * messagingServiceSid, baseUrl (default https://api.twilio.com); secrets: accountSid, authToken.
+ * messagingServiceSid, baseUrl (default https://api.twilio.com), statusCallbackUrl (delivery
+ * receipts, src/modules/receipts); secrets: accountSid, authToken.
  * The idempotency key goes in I-Twilio-Idempotency-Token, so a retried request after a lost
  * answer does not send a second SMS.
  */
@@ -23,7 +24,15 @@ export const twilioProvider: ChannelProvider = {
   channel: 'SMS',
   config: {
     settings: z
-      .object({ from: requiredText().optional(), messagingServiceSid: requiredText().optional(), baseUrl: httpUrl().optional() })
+      .object({
+        from: requiredText().optional(),
+        messagingServiceSid: requiredText().optional(),
+        baseUrl: httpUrl().optional(),
+        // Herald's receipt endpoint (README "Delivery receipts"): sent as StatusCallback with each
+        // SMS, and the URL the signature of Twilio's callbacks is checked against (Twilio signs the
+        // URL it called, which a proxy in front of Herald hides from it).
+        statusCallbackUrl: httpUrl().optional(),
+      })
       .strict()
       .refine((s) => Boolean(s.from || s.messagingServiceSid), { message: 'give from (a number) or messagingServiceSid', path: ['from'] }),
     secrets: z.object({ accountSid: requiredText(), authToken: requiredText() }).strict(),
@@ -43,6 +52,8 @@ export const twilioProvider: ChannelProvider = {
     const form = new URLSearchParams({ To: message.to, Body: text });
     if (messagingServiceSid) form.set('MessagingServiceSid', messagingServiceSid);
     else form.set('From', from!);
+    const statusCallback = stringSetting(settings, 'statusCallbackUrl');
+    if (statusCallback) form.set('StatusCallback', statusCallback);
     const url = `${baseUrl(settings, 'https://api.twilio.com')}/2010-04-01/Accounts/${encodeURIComponent(accountSid)}/Messages.json`;
     const answer = await callProvider('twilio', url, {
       method: 'POST',

@@ -21,7 +21,8 @@ const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 13
 
 /**
  * WhatsApp through Meta's Cloud API. settings: phoneNumberId, apiVersion (default v21.0),
- * baseUrl (default https://graph.facebook.com); secrets: accessToken. Content is either
+ * baseUrl (default https://graph.facebook.com); secrets: accessToken, appSecret and verifyToken
+ * (the app's status webhook, src/modules/receipts). Content is either
  * { text } or { template: { name, language, parameters } } (see draftsFor). The Cloud API has
  * no idempotency key: a retry after a lost answer may send twice.
  */
@@ -32,7 +33,8 @@ export const whatsappCloudProvider: ChannelProvider = {
     settings: z
       .object({ phoneNumberId: requiredText(), apiVersion: z.string().regex(/^v\d+\.\d+$/, 'must look like v21.0').optional(), baseUrl: httpUrl().optional() })
       .strict(),
-    secrets: z.object({ accessToken: requiredText() }).strict(),
+    // appSecret and verifyToken: the Meta app's, for its status webhook (delivery receipts).
+    secrets: z.object({ accessToken: requiredText(), appSecret: requiredText().optional(), verifyToken: requiredText().optional() }).strict(),
   },
   outbound: { urls: ['baseUrl'] },
   async send({ message }, settings) {

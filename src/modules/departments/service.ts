@@ -351,10 +351,11 @@ export async function notifyDepartmentUser(
   result.messages = messages.map((m) => fresh.find((f) => f.id === m.id) ?? m);
   for (const m of watched) {
     const o = outcomes.get(m.id);
-    if (o?.status === 'FAILED') {
+    // BOUNCED and READ: a delivery receipt came back within the wait.
+    if (o?.status === 'FAILED' || o?.status === 'BOUNCED') {
       result.status = 'FAILURE';
       result.errors.push({ errorCode: NOTIFY_ERRORS.MESSAGE_SEND_FAILED, errorDescription: `${m.channel}: ${o.lastError ?? 'failed'}`, errorUID: m.id });
-    } else if (o && o.status !== 'SENT' && o.status !== 'DELIVERED') {
+    } else if (o && o.status !== 'SENT' && o.status !== 'DELIVERED' && o.status !== 'READ') {
       warnings.push({ warningCode: 'DELIVERY_PENDING', warningDescription: `${m.channel}: still ${o.status} after ${SYNC_WAIT_MS / 1000} s` });
     }
   }

@@ -11,7 +11,12 @@ import { cancelMessage, getMessage, MAX_SEND_BATCH, retryFailed, retryMessage, s
 const auth = { operator: true } as const;
 
 const MessageStatus = builder.enumType('MessageStatus', {
-  values: ['QUEUED', 'SCHEDULED', 'SENDING', 'SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'] as const,
+  values: ['QUEUED', 'SCHEDULED', 'SENDING', 'SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED', 'BOUNCED', 'READ'] as const,
+});
+
+const MessageEventKind = builder.enumType('MessageEventKind', {
+  description: 'What a provider reported without a status change (delivery receipts).',
+  values: ['OPENED', 'CLICKED', 'DEFERRED', 'COMPLAINED'] as const,
 });
 
 const MessageEvent = builder.prismaObject('MessageEvent', {
@@ -21,6 +26,8 @@ const MessageEvent = builder.prismaObject('MessageEvent', {
     provider: t.exposeString('provider', { nullable: true }),
     error: t.exposeString('error', { nullable: true }),
     at: t.expose('at', { type: 'DateTime' }),
+    kind: t.field({ type: MessageEventKind, nullable: true, description: 'Null: a status change. Set: a report (open, click...) while the message had `status`.', resolve: (e) => e.kind }),
+    url: t.exposeString('url', { nullable: true, description: 'The link of a CLICKED event.' }),
   }),
 });
 void MessageEvent;

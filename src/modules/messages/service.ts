@@ -65,7 +65,8 @@ export async function sendMessages(projectId: string, requestId: string, items: 
       if (!m) return null;
       if (m.status === 'SKIPPED') return m.lastError;
       const o = outcomes.get(m.id);
-      return o && o.status !== 'SENT' && o.status !== 'DELIVERED' ? (o.lastError ?? o.status) : null;
+      // READ: a delivery receipt came back within the wait.
+      return o && o.status !== 'SENT' && o.status !== 'DELIVERED' && o.status !== 'READ' ? (o.lastError ?? o.status) : null;
     };
     return { ...r, emailError: errorOf('EMAIL'), smsError: errorOf('SMS') };
   });

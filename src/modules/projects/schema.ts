@@ -30,7 +30,7 @@ builder.prismaObject('Project', {
     statusWebhookUrl: t.exposeString('statusWebhookUrl', {
       nullable: true,
       description:
-        "The outcome of every message of the project (SENT, DELIVERED, FAILED, SKIPPED, CANCELED) is POSTed here, signed with signingSecret, with retries. Live status changes: the messageStatus subscription.",
+        "The outcome of every message of the project (SENT, DELIVERED, FAILED, SKIPPED, CANCELED; from delivery receipts DELIVERED, READ, BOUNCED, FAILED) is POSTed here, signed with signingSecret, with retries. Live status changes: the messageStatus subscription.",
     }),
     retentionDays: t.exposeInt('retentionDays', {
       nullable: true,
