@@ -16,6 +16,8 @@ export type Topics = {
   widgetSecretRotated: [payload: { projectId: string; at: string }];
   /** A user was deleted; their end-user streams end. */
   userDeleted: [payload: { projectId: string; userId: string; at: string }];
+  /** A tenant was deleted; the streams of widgets scoped to it end. */
+  tenantDeleted: [payload: { projectId: string; tenantId: string; at: string }];
   /** A delivery status change, by project. */
   messageStatus: [projectId: string, payload: MessageStatusEvent];
   /** A user's inbox changed; the topic id is "<projectId>:<userId>". */
