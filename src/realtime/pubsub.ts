@@ -113,7 +113,7 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
       reported = true;
     });
   }
-  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent'];
+  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent', 'tenantDeleted'];
   const channelOf = new Map(topics.map((topic) => [topic, `${prefix}:events:${topic}`]));
   const topicOf = new Map([...channelOf].map(([topic, channel]) => [channel, topic]));
   subscribeClient.subscribe(...channelOf.values()).catch((error: unknown) => logger?.warn({ err: error }, 'Redis SUBSCRIBE failed'));
