@@ -221,9 +221,10 @@ describe('sends for a tenant', () => {
       { notificationId: 'tn', userId: 'u1', tenant: 'initech' },
       { notificationId: 'tn', userId: 'brand-new', tenant: 'acme', userEmail: 'new@example.com' },
       { notificationId: 'tn', userId: 'u1', tenant: 'a b' },
+      { notificationId: 'tn', userId: 'u1', tenant: '' },
       { notificationId: 'tn', userId: 'u2', tenant: 'acme', data: { n: 3 } },
     ]);
-    expect(results.map((r) => r.error)).toEqual(['tenant/not-member', 'tenant/not-found', 'tenant/not-found', 'tenant/not-member', 'tenant/not-found', null]);
+    expect(results.map((r) => r.error)).toEqual(['tenant/not-member', 'tenant/not-found', 'tenant/not-found', 'tenant/not-member', 'tenant/not-found', 'invalid/tenant: must be a tenant key', null]);
     expect(await prisma().message.count()).toBe(before + 1);
     // The refused new user was not created.
     expect(await prisma().user.count({ where: { projectId: h.project.projectId } })).toBe(users0);

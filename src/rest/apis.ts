@@ -72,7 +72,7 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
     credentialHeaders: [],
     credentialStyle: 'widget',
     credentialsHint: 'projectId, userId and userHmac in the query or the body',
-    securityScheme: { type: 'apiKey', in: 'query', name: 'userHmac', description: 'with projectId and userId: hex HMAC-SHA256 of userId keyed by the widget secret' },
+    securityScheme: { type: 'apiKey', in: 'query', name: 'userHmac', description: 'with projectId and userId: hex HMAC-SHA256 of userId keyed by the widget secret; with `tenant` too (a tenant-scoped widget): keyed by "<widgetSecret>:<tenant>"' },
     errorSchema: { type: 'object', required: ['error', 'message'], properties: { error: { enum: [...new Set(Object.values(SHORT_CODES))] }, message: { type: 'string' } } },
     credentialsFromRequest: (query, body) => {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;

@@ -119,6 +119,7 @@ export const messagesSendRoute = defineRoute({
           userCountry: { type: 'string' },
           widgetSettingsOverride: { type: 'object' },
           emailSettingsOverride: { type: 'object' },
+          tenant: { type: 'string', description: 'The key of the tenant the message is sent for; the user must be a member ("tenant/not-member", "tenant/not-found")' },
         },
       },
       NotifuseUnreadableMessage: {

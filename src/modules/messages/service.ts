@@ -30,7 +30,7 @@ const sendItemSchema = z.object({
   userCountry: z.string().nullish(),
   widgetSettingsOverride: z.record(z.string(), z.unknown()).nullish(),
   emailSettingsOverride: z.record(z.string(), z.unknown()).nullish(),
-  tenant: z.string().max(128).nullish(),
+  tenant: z.string().min(1, 'must be a tenant key').max(128).nullish(),
 });
 export type SendItem = z.input<typeof sendItemSchema>;
 
