@@ -231,22 +231,26 @@ builder.subscriptionField('inbox', (t) =>
       since: t.arg.string(),
       tenant: t.arg.string({ description: "Only the events of this tenant's items (its key). A tenant-scoped widget gets its own tenant's events only, whatever this says." }),
     },
-    subscribe: async (_r, args, ctx) => {
+    subscribe: (_r, args, ctx) => {
       const o = owner(ctx);
       if (args.since != null && !/^\d{1,18}$/.test(args.since)) throw badInput([{ field: 'since', message: 'must be a cursor received in an inbox event' }]);
       const since = args.since == null ? null : BigInt(args.since);
-      const wanted = args.tenant != null ? await tenantIdOf(o.projectId, args.tenant) : undefined;
-      // Scoped and asking for another tenant: nothing can match (an empty stream would wait forever in silence).
-      if (o.tenantId !== undefined && wanted !== undefined && wanted !== o.tenantId) {
-        throw badInput([{ field: 'tenant', message: 'this widget is scoped to another tenant' }]);
-      }
-      if (wanted === NO_TENANT) throw badInput([{ field: 'tenant', message: `no tenant ${JSON.stringify(args.tenant)}` }]);
-      // A user no operator has created yet: the stream waits for them (their first message creates them).
-      const stream = !isKnown(o)
-        ? inboxStream(ctx.pubsub, o.projectId, { externalId: (ctx.principal as { externalId: string }).externalId }, since ?? 0n)
-        : inboxStream(ctx.pubsub, o.projectId, o.userId, since);
-      const tenantId = o.tenantId ?? wanted;
-      return tenantId !== undefined ? onlyTenant(stream, tenantId) : stream;
+      const open = (tenantId: string | undefined) => {
+        // A user no operator has created yet: the stream waits for them (their first message creates them).
+        const stream = !isKnown(o)
+          ? inboxStream(ctx.pubsub, o.projectId, { externalId: (ctx.principal as { externalId: string }).externalId }, since ?? 0n)
+          : inboxStream(ctx.pubsub, o.projectId, o.userId, since);
+        return tenantId !== undefined ? onlyTenant(stream, tenantId) : stream;
+      };
+      // Without the argument, synchronously as before (the stream registers its live route at once).
+      if (args.tenant == null) return open(o.tenantId);
+      const key = args.tenant;
+      return tenantIdOf(o.projectId, key).then((wanted) => {
+        if (wanted === NO_TENANT) throw badInput([{ field: 'tenant', message: `no tenant ${JSON.stringify(key)}` }]);
+        // Scoped and asking for another tenant: nothing could match (an empty stream would wait forever in silence).
+        if (o.tenantId !== undefined && wanted !== o.tenantId) throw badInput([{ field: 'tenant', message: 'this widget is scoped to another tenant' }]);
+        return open(wanted);
+      });
     },
     resolve: (event) => event,
   }),
