@@ -23,6 +23,8 @@ export interface MessageDraft {
   callbackUrl?: string | null;
   callbackMetadata?: Record<string, unknown> | null;
   executionId?: string | null;
+  /** The tenant the send named (its id). */
+  tenantId?: string | null;
   /** Set when the message cannot be delivered at all (e.g. the user has no email): it is recorded SKIPPED. */
   skipReason?: string | null;
 }
@@ -130,19 +132,20 @@ async function writeMessages(db: Db, ctx: AcceptContext, rows: Message[], now: D
       callbackUrl: r.callbackUrl,
       callbackMetadata: r.callbackMetadata,
       lastError: r.lastError,
+      tenantId: r.tenantId,
     })),
   );
   const sql = `
     WITH ins AS (
       INSERT INTO "Message" (id, "projectId", "requestId", source, "maxAttempts", "createdAt", "updatedAt", "externalId", "notificationId",
         "versionId", "userId", channel, status, "to", content, data, "executionId", "incrementId", critical, category, "scheduledAt",
-        "callbackUrl", "callbackMetadata", "lastError")
+        "callbackUrl", "callbackMetadata", "lastError", "tenantId")
       SELECT r.id, $1::uuid, $2::text, $3::text, $4::int, $5::timestamp(3), $5::timestamp(3), r."externalId", r."notificationId",
         r."versionId", r."userId", r.channel::"Channel", r.status::"MessageStatus", r."to", r.content, r.data, r."executionId", r."incrementId",
-        r.critical, r.category, r."scheduledAt", r."callbackUrl", r."callbackMetadata", r."lastError"
+        r.critical, r.category, r."scheduledAt", r."callbackUrl", r."callbackMetadata", r."lastError", r."tenantId"
       FROM jsonb_to_recordset($6::jsonb) AS r(i int, id uuid, "externalId" text, "notificationId" int, "versionId" uuid, "userId" uuid,
         channel text, status text, "to" text, content jsonb, data jsonb, "executionId" uuid, "incrementId" text, critical boolean,
-        category text, "scheduledAt" timestamp(3), "callbackUrl" text, "callbackMetadata" jsonb, "lastError" text)
+        category text, "scheduledAt" timestamp(3), "callbackUrl" text, "callbackMetadata" jsonb, "lastError" text, "tenantId" uuid)
       ORDER BY r.i
       ${skipDuplicates ? `ON CONFLICT ("projectId", "externalId", channel) DO NOTHING` : ''}
       RETURNING id, status, "lastError"
@@ -193,6 +196,7 @@ function rowOf(ctx: AcceptContext, d: MessageDraft, now: Date): Message {
     leaseUntil: null,
     sentAt: null,
     deliveredAt: null,
+    tenantId: d.tenantId ?? null,
     createdAt: now,
     updatedAt: now,
   };

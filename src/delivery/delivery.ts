@@ -73,6 +73,8 @@ type ClaimRow = Message & { [column: `user.${string}`]: unknown } & {
   _signingSecret: string | null;
   _statusWebhookUrl: string | null;
   _notificationKey: string | null;
+  /** The default preferences of the message's tenant (null: no tenant, or it was deleted). */
+  _tenantPreferences: unknown;
   _providers: ClaimedProviderConfig[];
   _sendingAt: Date;
 };
@@ -91,6 +93,7 @@ function splitClaim(row: ClaimRow) {
     user: user.id == null ? null : (user as unknown as User),
     project: { signingSecret: row._signingSecret, statusWebhookUrl: row._statusWebhookUrl },
     notificationKey: row._notificationKey,
+    tenantPreferences: row._tenantPreferences,
     providerConfigs: row._providers,
   };
 }
@@ -251,7 +254,7 @@ export class Delivery {
       this.announce(c.message, 'SENDING', { attempt: c.message.attempts, error: null, at: c.sendingAt }).catch((error: unknown) =>
         this.deps.logger.warn({ err: error, messageId: c.message.id }, 'Could not publish a status event'),
       );
-      const entry = mutedReason(c.message, { preferences: c.user?.preferences, notificationKey: c.notificationKey })
+      const entry = mutedReason(c.message, { preferences: c.user?.preferences, notificationKey: c.notificationKey, tenantPreferences: c.tenantPreferences })
         ? undefined
         : this.providerChain(c.message, c.providerConfigs)[Math.floor((c.message.attempts - 1) / c.message.maxAttempts)];
       if (entry?.provider.kind === 'in-app' && c.message.userId && !c.message.incrementId) inApp.push({ message: c.message, provider: entry.name });
@@ -362,6 +365,7 @@ export class Delivery {
       )
       SELECT c.*, ${USER_COLUMNS}, s.at AS "_sendingAt",
         p."signingSecret" AS "_signingSecret", p."statusWebhookUrl" AS "_statusWebhookUrl", n.key AS "_notificationKey",
+        tn.preferences AS "_tenantPreferences",
         (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', pc.kind, 'name', pc.name, 'settings', pc.settings, 'secrets', pc.secrets) ORDER BY pc.priority), '[]'::jsonb)
           FROM "ProviderConfig" pc WHERE pc."projectId" = c."projectId" AND pc.channel = c.channel AND pc.enabled) AS "_providers"
       FROM claimed c
@@ -369,15 +373,16 @@ export class Delivery {
       LEFT JOIN "User" u ON u.id = c."userId"
       LEFT JOIN "Project" p ON p.id = c."projectId"
       LEFT JOIN "Notification" n ON n.id = c."notificationId"
+      LEFT JOIN "Tenant" tn ON tn.id = c."tenantId"
       ORDER BY c.id`,
       [messageIds, leaseUntil.toISOString()],
     );
   }
 
   /** The rest of one claimed message's attempt: preferences, the provider, the outcome. */
-  private async attempt({ message, user, project, notificationKey, providerConfigs }: ReturnType<typeof splitClaim>, settled?: Settled[]): Promise<void> {
+  private async attempt({ message, user, project, notificationKey, tenantPreferences, providerConfigs }: ReturnType<typeof splitClaim>, settled?: Settled[]): Promise<void> {
     const { config } = this.deps;
-    const muted = mutedReason(message, { preferences: user?.preferences, notificationKey });
+    const muted = mutedReason(message, { preferences: user?.preferences, notificationKey, tenantPreferences });
     if (muted) {
       await this.finish(message, 'SKIPPED', { error: muted, statusWebhookUrl: project.statusWebhookUrl });
       return;

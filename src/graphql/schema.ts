@@ -12,6 +12,7 @@ import '../modules/push/schema.ts';
 import '../modules/inbox/schema.ts';
 import '../modules/preferences/schema.ts';
 import '../modules/suppressions/schema.ts';
+import '../modules/tenants/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -16,6 +16,8 @@ export type Topics = {
   widgetSecretRotated: [payload: { projectId: string; at: string }];
   /** A user was deleted; their end-user streams end. */
   userDeleted: [payload: { projectId: string; userId: string; at: string }];
+  /** A tenant was deleted; the streams of widgets scoped to it end. */
+  tenantDeleted: [payload: { projectId: string; tenantId: string; at: string }];
   /** A delivery status change, by project. */
   messageStatus: [projectId: string, payload: MessageStatusEvent];
   /** A user's inbox changed; the topic id is "<projectId>:<userId>". */
@@ -111,7 +113,7 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
       reported = true;
     });
   }
-  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent'];
+  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent', 'tenantDeleted'];
   const channelOf = new Map(topics.map((topic) => [topic, `${prefix}:events:${topic}`]));
   const topicOf = new Map([...channelOf].map(([topic, channel]) => [channel, topic]));
   subscribeClient.subscribe(...channelOf.values()).catch((error: unknown) => logger?.warn({ err: error }, 'Redis SUBSCRIBE failed'));

@@ -26,6 +26,7 @@ export function watchCredentials(pubsub: HeraldPubSub, options: { recheckMs: num
     listen(pubsub, 'apiKeyRevoked', (e) => revoke('API key revoked', (p) => p.kind === 'apiKey' && p.keyId === e.keyId)),
     listen(pubsub, 'widgetSecretRotated', (e) => revoke('widget secret rotated', (p) => p.kind === 'endUser' && p.projectId === e.projectId)),
     listen(pubsub, 'userDeleted', (e) => revoke('user deleted', (p) => p.kind === 'endUser' && p.userId === e.userId)),
+    listen(pubsub, 'tenantDeleted', (e) => revoke('tenant deleted', (p) => p.kind === 'endUser' && p.tenant?.id === e.tenantId)),
   ];
 
   let running: Promise<void> | undefined;
@@ -45,17 +46,20 @@ export function watchCredentials(pubsub: HeraldPubSub, options: { recheckMs: num
     const keyIds = new Set<string>();
     const projectIds = new Set<string>();
     const userIds = new Set<string>();
+    const tenantIds = new Set<string>();
     for (const p of principals) {
       if (p.kind === 'apiKey') keyIds.add(p.keyId);
       else {
         projectIds.add(p.projectId);
         if (p.userId) userIds.add(p.userId);
+        if (p.tenant) tenantIds.add(p.tenant.id);
       }
     }
-    const [keys, projects, users] = await Promise.all([
+    const [keys, projects, users, tenants] = await Promise.all([
       keyIds.size ? prisma().apiKey.findMany({ where: { id: { in: [...keyIds] }, revokedAt: null }, select: { id: true } }) : [],
       projectIds.size ? prisma().project.findMany({ where: { id: { in: [...projectIds] } }, select: { id: true, widgetSecret: true } }) : [],
       userIds.size ? prisma().user.findMany({ where: { id: { in: [...userIds] } }, select: { id: true } }) : [],
+      tenantIds.size ? prisma().tenant.findMany({ where: { id: { in: [...tenantIds] } }, select: { id: true } }) : [],
     ]);
     const validKeys = new Set(keys.map((k) => k.id));
     const secretTags = new Map(projects.map((p) => [p.id, widgetSecretTag(p.widgetSecret)]));
@@ -63,6 +67,8 @@ export function watchCredentials(pubsub: HeraldPubSub, options: { recheckMs: num
     revoke('API key revoked', (p) => p.kind === 'apiKey' && !validKeys.has(p.keyId));
     revoke('widget secret rotated', (p) => p.kind === 'endUser' && secretTags.get(p.projectId) !== p.secretTag);
     revoke('user deleted', (p) => p.kind === 'endUser' && p.userId !== null && !validUsers.has(p.userId));
+    const validTenants = new Set(tenants.map((t) => t.id));
+    revoke('tenant deleted', (p) => p.kind === 'endUser' && p.tenant !== undefined && !validTenants.has(p.tenant.id));
   }
 
   return {

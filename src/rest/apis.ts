@@ -72,12 +72,14 @@ export const API_PROFILES: Record<LegacyApi, ApiProfile> = {
     credentialHeaders: [],
     credentialStyle: 'widget',
     credentialsHint: 'projectId, userId and userHmac in the query or the body',
-    securityScheme: { type: 'apiKey', in: 'query', name: 'userHmac', description: 'with projectId and userId: hex HMAC-SHA256 of userId keyed by the widget secret' },
+    securityScheme: { type: 'apiKey', in: 'query', name: 'userHmac', description: 'with projectId and userId: hex HMAC-SHA256 of userId keyed by the widget secret; with `tenant` too (a tenant-scoped widget): keyed by "<widgetSecret>:<tenant>"' },
     errorSchema: { type: 'object', required: ['error', 'message'], properties: { error: { enum: [...new Set(Object.values(SHORT_CODES))] }, message: { type: 'string' } } },
     credentialsFromRequest: (query, body) => {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
       const pick = (name: string) => query.get(name) ?? (typeof b[name] === 'string' ? (b[name] as string) : '');
-      return { 'x-herald-project': pick('projectId'), 'x-herald-user': pick('userId'), 'x-herald-user-hash': pick('userHmac') };
+      // `tenant` scopes the widget to one tenant (its userHmac is then keyed by "<widgetSecret>:<tenant>").
+      const tenant = query.get('tenant') ?? (typeof b.tenant === 'string' ? b.tenant : null);
+      return { 'x-herald-project': pick('projectId'), 'x-herald-user': pick('userId'), 'x-herald-user-hash': pick('userHmac'), ...(tenant !== null ? { 'x-herald-tenant': tenant } : {}) };
     },
     errorBody: (e) => ({ error: SHORT_CODES[e.code] ?? 'internal_error', message: e.message }),
   },

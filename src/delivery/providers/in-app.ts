@@ -56,6 +56,7 @@ export function inAppProvider(pubsub: HeraldPubSub): ChannelProvider {
             SELECT i.id FROM "InboxItem" i JOIN "Project" p ON p.id = i."projectId"
             WHERE i."projectId" = ${message.projectId}::uuid AND i."userId" = ${message.userId}::uuid
               AND i."incrementId" = ${message.incrementId} AND i."archivedAt" IS NULL
+              AND i."tenantId" IS NOT DISTINCT FROM ${message.tenantId}::uuid
               AND i."updatedAt" >= ${new Date()}::timestamp - make_interval(secs => p."stackTimeoutSeconds")
             ORDER BY i."updatedAt" DESC LIMIT 1 FOR UPDATE OF i`;
           if (stack) {
@@ -71,7 +72,7 @@ export function inAppProvider(pubsub: HeraldPubSub): ChannelProvider {
         // Idempotent per message id in one statement: a re-delivery after a crash hits the unique
         // messageId and inserts nothing (the inbox lock above orders it after the first one).
         const [created] = await tx.inboxItem.createManyAndReturn({
-          data: [{ id: uuidv7(), projectId: message.projectId, userId, messageId: message.id, notificationId: message.notificationId, incrementId: message.incrementId, ...fields }],
+          data: [{ id: uuidv7(), projectId: message.projectId, userId, messageId: message.id, notificationId: message.notificationId, incrementId: message.incrementId, tenantId: message.tenantId, ...fields }],
           skipDuplicates: true,
           select: { id: true },
         });
@@ -126,16 +127,17 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
         projectId: message.projectId,
         userId: message.userId,
         notificationId: message.notificationId,
+        tenantId: message.tenantId,
         ...itemFields(message),
       };
     }),
   );
   // On the pool (rawQuery), without the ORM's per-call work; the date as UTC text.
-  const [result] = await rawQuery<{ delivered: { messageId: string; attempt: number; at: string }[]; events: { projectId: string; userId: string; cursor: string; itemId: string; unreadCount: number; at: string }[] }>(
+  const [result] = await rawQuery<{ delivered: { messageId: string; attempt: number; at: string }[]; events: { projectId: string; userId: string; cursor: string; itemId: string; unreadCount: number; at: string; tenantId: string | null }[] }>(
     `
     WITH input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, "messageId" uuid, attempts int, provider text, "itemId" uuid, "projectId" uuid,
-        "userId" uuid, "notificationId" int, title text, body text, icon text, thumbnail text, image text, redirection text, actions jsonb, data jsonb, category text)
+        "userId" uuid, "notificationId" int, "tenantId" uuid, title text, body text, icon text, thumbnail text, image text, redirection text, actions jsonb, data jsonb, category text)
     ),
     valid AS (
       SELECT m.id FROM "Message" m JOIN input x ON x."messageId" = m.id
@@ -144,12 +146,12 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
       FOR UPDATE OF m
     ),
     items AS (
-      INSERT INTO "InboxItem" (id, "projectId", "userId", "messageId", "notificationId", title, body, icon, thumbnail, image, redirection, actions, data, category, "createdAt", "updatedAt")
-      SELECT x."itemId", x."projectId", x."userId", x."messageId", x."notificationId", x.title, x.body, x.icon, x.thumbnail, x.image, x.redirection, x.actions, x.data, x.category, $2::timestamp(3), $2::timestamp(3)
+      INSERT INTO "InboxItem" (id, "projectId", "userId", "messageId", "notificationId", "tenantId", title, body, icon, thumbnail, image, redirection, actions, data, category, "createdAt", "updatedAt")
+      SELECT x."itemId", x."projectId", x."userId", x."messageId", x."notificationId", x."tenantId", x.title, x.body, x.icon, x.thumbnail, x.image, x.redirection, x.actions, x.data, x.category, $2::timestamp(3), $2::timestamp(3)
       FROM input x JOIN valid v ON v.id = x."messageId"
       ORDER BY x.i
       ON CONFLICT ("messageId") DO NOTHING
-      RETURNING id, "messageId", "userId", "projectId"
+      RETURNING id, "messageId", "userId", "projectId", "tenantId"
     ),
     ranked AS (
       SELECT it.*, row_number() OVER (PARTITION BY it."userId" ORDER BY x.i) AS k, count(*) OVER (PARTITION BY it."userId") AS n
@@ -165,11 +167,11 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
       RETURNING "userId", "lastCursor", "unreadCount"
     ),
     events AS (
-      INSERT INTO "InboxEvent" ("userId", "projectId", cursor, type, "itemId", "unreadCount", at)
-      SELECT r."userId", r."projectId", s."lastCursor" - r.n + r.k, 'CREATED', r.id, s."unreadCount" - r.n + r.k, clock_timestamp()
+      INSERT INTO "InboxEvent" ("userId", "projectId", cursor, type, "itemId", "unreadCount", at, "tenantId")
+      SELECT r."userId", r."projectId", s."lastCursor" - r.n + r.k, 'CREATED', r.id, s."unreadCount" - r.n + r.k, clock_timestamp(), r."tenantId"
       FROM ranked r JOIN state s ON s."userId" = r."userId"
       ORDER BY r."userId", r.k
-      RETURNING "projectId", "userId", cursor, "itemId", "unreadCount", at
+      RETURNING "projectId", "userId", cursor, "itemId", "unreadCount", at, "tenantId"
     ),
     moved AS (
       UPDATE "Message" m SET status = 'DELIVERED', "leaseUntil" = NULL, "updatedAt" = $2::timestamp(3), provider = x.provider,
@@ -189,7 +191,7 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
     SELECT
       (SELECT coalesce(jsonb_agg(jsonb_build_object('messageId', "messageId", 'attempt', attempt, 'at', at)), '[]'::jsonb) FROM delivered) AS delivered,
       (SELECT coalesce(jsonb_agg(jsonb_build_object('projectId', "projectId", 'userId', "userId", 'cursor', cursor::text, 'itemId', "itemId",
-        'unreadCount', "unreadCount", 'at', at) ORDER BY "userId", cursor), '[]'::jsonb) FROM events) AS events`,
+        'unreadCount', "unreadCount", 'at', at, 'tenantId', "tenantId") ORDER BY "userId", cursor), '[]'::jsonb) FROM events) AS events`,
     [input, now.toISOString()],
   );
   const events: InboxEventMessage[] = (result?.events ?? []).map((e) => ({
@@ -201,6 +203,7 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
     unreadCount: e.unreadCount,
     // jsonb renders timestamp(3) without a zone; the column holds UTC.
     at: new Date(`${e.at}Z`).toISOString(),
+    tenantId: e.tenantId,
   }));
   publishInboxEvents(pubsub, events);
   return (result?.delivered ?? []).map((d) => ({ messageId: d.messageId, attempt: d.attempt, at: new Date(`${d.at}Z`) }));

@@ -13,6 +13,8 @@ export interface InboxEventMessage {
   itemId: string | null;
   unreadCount: number;
   at: string;
+  /** The item's tenant (ALL_READ: the tenant it was limited to); null or absent: none (the whole inbox for ALL_READ). */
+  tenantId?: string | null;
 }
 
 type Tx = Prisma.TransactionClient;
@@ -45,14 +47,15 @@ export async function recordInboxEvents(
   tx: Tx,
   projectId: string,
   userId: string,
-  changes: { type: InboxEventType; itemId: string | null }[],
+  changes: { type: InboxEventType; itemId: string | null; tenantId?: string | null }[],
 ): Promise<InboxEventMessage[]> {
   if (changes.length === 0) return [];
   // Count, cursor bump and event rows in one statement (three round trips before). The count
   // sees this transaction's earlier changes: a statement's snapshot includes them. `at` is the
   // clock after the inbox lock, not the transaction's start, so it follows cursor order.
-  const changeRows = JSON.stringify(changes.map((c, i) => ({ i: i + 1, type: c.type, itemId: c.itemId })));
-  const rows = await tx.$queryRaw<{ cursor: bigint; type: string; itemId: string | null; unreadCount: number; at: Date }[]>`
+  // An item event carries the item's tenant (read here, so no caller can get it wrong).
+  const changeRows = JSON.stringify(changes.map((c, i) => ({ i: i + 1, type: c.type, itemId: c.itemId, tenantId: c.tenantId ?? null })));
+  const rows = await tx.$queryRaw<{ cursor: bigint; type: string; itemId: string | null; unreadCount: number; at: Date; tenantId: string | null }[]>`
     WITH state AS (
       UPDATE "InboxState" SET
         "lastCursor" = "lastCursor" + ${changes.length},
@@ -63,15 +66,16 @@ export async function recordInboxEvents(
       WHERE "userId" = ${userId}::uuid
       RETURNING "lastCursor", "unreadCount"
     )
-    INSERT INTO "InboxEvent" ("userId", "projectId", cursor, type, "itemId", "unreadCount", at)
-    SELECT ${userId}::uuid, ${projectId}::uuid, state."lastCursor" - ${changes.length} + c.i, c.type, c."itemId", state."unreadCount", clock_timestamp()
-    FROM state, jsonb_to_recordset(${changeRows}::jsonb) AS c(i int, type text, "itemId" uuid)
+    INSERT INTO "InboxEvent" ("userId", "projectId", cursor, type, "itemId", "unreadCount", at, "tenantId")
+    SELECT ${userId}::uuid, ${projectId}::uuid, state."lastCursor" - ${changes.length} + c.i, c.type, c."itemId", state."unreadCount", clock_timestamp(),
+      coalesce((SELECT it."tenantId" FROM "InboxItem" it WHERE it.id = c."itemId"), c."tenantId")
+    FROM state, jsonb_to_recordset(${changeRows}::jsonb) AS c(i int, type text, "itemId" uuid, "tenantId" uuid)
     ORDER BY c.i
-    RETURNING cursor, type, "itemId", "unreadCount", at`;
+    RETURNING cursor, type, "itemId", "unreadCount", at, "tenantId"::text AS "tenantId"`;
   if (rows.length !== changes.length) throw new Error(`inbox state of user ${userId} is missing: call lockInbox first`);
   return rows
     .sort((a, b) => (a.cursor < b.cursor ? -1 : 1))
-    .map((r) => ({ projectId, userId, cursor: r.cursor.toString(), type: r.type as InboxEventType, itemId: r.itemId, unreadCount: r.unreadCount, at: r.at.toISOString() }));
+    .map((r) => ({ projectId, userId, cursor: r.cursor.toString(), type: r.type as InboxEventType, itemId: r.itemId, unreadCount: r.unreadCount, at: r.at.toISOString(), tenantId: r.tenantId }));
 }
 
 export function publishInboxEvents(pubsub: HeraldPubSub, events: InboxEventMessage[]): void {
@@ -89,6 +93,7 @@ export async function inboxEventsAfter(userId: string, cursor: bigint, limit = 1
     itemId: r.itemId,
     unreadCount: r.unreadCount,
     at: r.at.toISOString(),
+    tenantId: r.tenantId,
   }));
 }
 

@@ -4,8 +4,10 @@ import { builder } from '../../graphql/builder.ts';
 import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
-import type { InboxEventMessage } from './events.ts';
-import { changeItems, getItem, inboxCursor, isKnown, markAllRead, MAX_IDS, performAction, unreadCount, type InboxOwner } from './service.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+import { findTenant } from '../tenants/service.ts';
+import { unreadWhere, type InboxEventMessage } from './events.ts';
+import { changeItems, getItem, inboxCursor, isKnown, markAllRead, MAX_IDS, ownedWhere, performAction, unreadCount, type InboxOwner } from './service.ts';
 import { inboxStream } from './stream.ts';
 
 const endUser = { endUser: true } as const;
@@ -13,7 +15,41 @@ const endUser = { endUser: true } as const;
 /** The end user behind widget credentials: every inbox operation is scoped to them. */
 function owner(ctx: Context): InboxOwner {
   if (ctx.principal?.kind !== 'endUser') throw forbidden('The inbox is for end users (widget credentials)');
-  return { projectId: ctx.principal.projectId, userId: ctx.principal.userId };
+  return { projectId: ctx.principal.projectId, userId: ctx.principal.userId, tenantId: ctx.principal.tenant?.id };
+}
+
+/** An id no item has: a filter on a tenant key that does not exist matches nothing. */
+const NO_TENANT = '00000000-0000-0000-0000-000000000000';
+
+/** The id of the tenant a filter names by key (NO_TENANT when the project has none such). */
+async function tenantIdOf(projectId: string, key: string): Promise<string> {
+  return (await findTenant(projectId, key))?.id ?? NO_TENANT;
+}
+
+/** An inbox event as resolved: with the tenant whose unread count it shows when the stream is limited to one. */
+type ResolvedInboxEvent = InboxEventMessage & { countTenantId?: string };
+
+/**
+ * Only the events of one tenant's items (and the ALL_READ of the whole inbox, which covers
+ * them too). A wrapper around the user's stream, which keeps its own cursor bookkeeping (gaps
+ * are other tenants' events, not lost ones): nothing of another tenant reaches the resolvers.
+ */
+function onlyTenant(source: AsyncIterableIterator<InboxEventMessage>, tenantId: string): AsyncIterableIterator<ResolvedInboxEvent> {
+  const visible = (e: InboxEventMessage) => e.tenantId === tenantId || (e.type === 'ALL_READ' && e.tenantId == null);
+  return {
+    async next() {
+      for (;;) {
+        const r = await source.next();
+        if (r.done) return r;
+        if (visible(r.value)) return { done: false, value: { ...r.value, countTenantId: tenantId } };
+      }
+    },
+    return: async () => (await source.return?.()) ?? { done: true, value: undefined },
+    throw: (error?: unknown) => source.throw?.(error) ?? Promise.reject(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 const InboxItemRef = builder.prismaObject('InboxItem', {
@@ -44,6 +80,7 @@ const InboxFilter = builder.inputType('InboxFilter', {
     unread: t.boolean({ description: 'true: unread only; false: read only.' }),
     archived: t.boolean({ description: 'Default false: archived items are hidden unless asked for.' }),
     category: t.string(),
+    tenant: t.string({ description: "Items sent for this tenant (its key). A tenant-scoped widget sees its own tenant's items only, whatever this says." }),
   }),
 });
 
@@ -57,23 +94,28 @@ builder.queryField('inbox', (t) =>
     defaultSize: 20,
     args: { filter: t.arg({ type: InboxFilter }) },
     validate: connectionArgs('uuid'),
-    totalCount: (_c, args, ctx) => {
+    totalCount: async (_c, args, ctx) => {
       const o = owner(ctx);
-      return isKnown(o) ? prisma().inboxItem.count({ where: inboxWhere(o, args.filter) }) : 0;
+      return isKnown(o) ? prisma().inboxItem.count({ where: await inboxWhere(o, args.filter) }) : 0;
     },
     resolve: async (query, _r, args, ctx) => {
       const o = owner(ctx);
       if (!isKnown(o)) return [];
       const page = pageById(query, 'desc');
-      return prisma().inboxItem.findMany({ ...page.query, where: { AND: [inboxWhere(o, args.filter), page.where] }, orderBy: { id: 'desc' } });
+      return prisma().inboxItem.findMany({ ...page.query, where: { AND: [await inboxWhere(o, args.filter), page.where] }, orderBy: { id: 'desc' } });
     },
   }),
 );
 
-function inboxWhere(o: InboxOwner & { userId: string }, filter: { unread?: boolean | null; archived?: boolean | null; category?: string | null } | null | undefined) {
+async function inboxWhere(
+  o: InboxOwner & { userId: string },
+  filter: { unread?: boolean | null; archived?: boolean | null; category?: string | null; tenant?: string | null } | null | undefined,
+): Promise<Prisma.InboxItemWhereInput> {
+  const wanted = filter?.tenant != null ? await tenantIdOf(o.projectId, filter.tenant) : undefined;
   return {
-    projectId: o.projectId,
-    userId: o.userId,
+    ...ownedWhere(o),
+    // Both a scope and a filter: both must match (another tenant's filter on a scoped widget matches nothing).
+    ...(wanted !== undefined ? { AND: [{ tenantId: wanted }] } : {}),
     archivedAt: filter?.archived ? { not: null } : null,
     ...(filter?.unread === true ? { readAt: null } : filter?.unread === false ? { readAt: { not: null } } : {}),
     ...(filter?.category ? { category: filter.category } : {}),
@@ -159,7 +201,7 @@ const InboxEventType = builder.enumType('InboxEventType', {
   values: ['CREATED', 'UPDATED', 'READ', 'UNREAD', 'SEEN', 'ARCHIVED', 'UNARCHIVED', 'DELETED', 'ALL_READ'] as const,
 });
 
-const InboxEventRef = builder.objectRef<InboxEventMessage>('InboxEvent').implement({
+const InboxEventRef = builder.objectRef<ResolvedInboxEvent>('InboxEvent').implement({
   description: 'One change of the inbox. `cursor` orders events; pass the last one as `since` when resubscribing.',
   fields: (t) => ({
     cursor: t.exposeString('cursor'),
@@ -168,9 +210,14 @@ const InboxEventRef = builder.objectRef<InboxEventMessage>('InboxEvent').impleme
       type: InboxItemRef,
       nullable: true,
       description: 'The item as it is now (null for ALL_READ and for deleted items).',
-      resolve: (e) => (e.itemId ? prisma().inboxItem.findUnique({ where: { id: e.itemId } }) : null),
+      // The stream is already limited to the widget's tenant; the item is read under the same scope all the same.
+      resolve: (e, _a, ctx) => (e.itemId ? prisma().inboxItem.findFirst({ where: { id: e.itemId, ...(owner(ctx).tenantId !== undefined ? { tenantId: owner(ctx).tenantId } : {}) } }) : null),
     }),
-    unreadCount: t.exposeInt('unreadCount', { description: 'The unread count committed with this change.' }),
+    unreadCount: t.int({
+      description:
+        "The unread count committed with this change. On a stream limited to a tenant (a tenant-scoped widget, or the `tenant` argument): that tenant's unread count when the event is sent.",
+      resolve: (e) => (e.countTenantId !== undefined ? prisma().inboxItem.count({ where: { ...unreadWhere(e.projectId, e.userId), tenantId: e.countTenantId } }) : e.unreadCount),
+    }),
     at: t.exposeString('at'),
   }),
 });
@@ -180,14 +227,30 @@ builder.subscriptionField('inbox', (t) =>
     type: InboxEventRef,
     description: "The calling end user's inbox events: with `since`, every event after that cursor first, then live ones; no gap, no duplicate.",
     authScopes: endUser,
-    args: { since: t.arg.string() },
+    args: {
+      since: t.arg.string(),
+      tenant: t.arg.string({ description: "Only the events of this tenant's items (its key). A tenant-scoped widget gets its own tenant's events only, whatever this says." }),
+    },
     subscribe: (_r, args, ctx) => {
       const o = owner(ctx);
       if (args.since != null && !/^\d{1,18}$/.test(args.since)) throw badInput([{ field: 'since', message: 'must be a cursor received in an inbox event' }]);
       const since = args.since == null ? null : BigInt(args.since);
-      // A user no operator has created yet: the stream waits for them (their first message creates them).
-      if (!isKnown(o)) return inboxStream(ctx.pubsub, o.projectId, { externalId: (ctx.principal as { externalId: string }).externalId }, since ?? 0n);
-      return inboxStream(ctx.pubsub, o.projectId, o.userId, since);
+      const open = (tenantId: string | undefined) => {
+        // A user no operator has created yet: the stream waits for them (their first message creates them).
+        const stream = !isKnown(o)
+          ? inboxStream(ctx.pubsub, o.projectId, { externalId: (ctx.principal as { externalId: string }).externalId }, since ?? 0n)
+          : inboxStream(ctx.pubsub, o.projectId, o.userId, since);
+        return tenantId !== undefined ? onlyTenant(stream, tenantId) : stream;
+      };
+      // Without the argument, synchronously as before (the stream registers its live route at once).
+      if (args.tenant == null) return open(o.tenantId);
+      const key = args.tenant;
+      return tenantIdOf(o.projectId, key).then((wanted) => {
+        if (wanted === NO_TENANT) throw badInput([{ field: 'tenant', message: `no tenant ${JSON.stringify(key)}` }]);
+        // Scoped and asking for another tenant: nothing could match (an empty stream would wait forever in silence).
+        if (o.tenantId !== undefined && wanted !== o.tenantId) throw badInput([{ field: 'tenant', message: 'this widget is scoped to another tenant' }]);
+        return open(wanted);
+      });
     },
     resolve: (event) => event,
   }),
@@ -217,7 +280,7 @@ builder.queryField('inboxPage', (t) =>
     resolve: async (_r, args, ctx) => {
       const o = owner(ctx);
       if (!isKnown(o)) return { items: [], total: 0, unreadCount: 0 };
-      const where = inboxWhere(o, args.filter);
+      const where = await inboxWhere(o, args.filter);
       const [items, total, unread] = await Promise.all([
         prisma().inboxItem.findMany({ where, orderBy: { id: 'desc' }, skip: args.skip ?? 0, take: args.limit ?? 20 }),
         prisma().inboxItem.count({ where }),

@@ -9,6 +9,13 @@ export interface InboxOwner {
   projectId: string;
   /** null: a widget of a user no operator has created yet (an empty inbox; nothing is written). */
   userId: string | null;
+  /** A tenant-scoped widget: only this tenant's items exist for it. Absent: the whole inbox. */
+  tenantId?: string | undefined;
+}
+
+/** The owner's items: the user's, and for a tenant-scoped widget only its tenant's. */
+export function ownedWhere(owner: KnownOwner) {
+  return { projectId: owner.projectId, userId: owner.userId, ...(owner.tenantId !== undefined ? { tenantId: owner.tenantId } : {}) };
 }
 
 /** An owner that exists (has a user row). */
@@ -40,14 +47,14 @@ export async function changeItems(owner: InboxOwner, ids: string[], change: Chan
   if (!isKnown(owner)) throw notFound('InboxItem', unique[0]!);
   const { items, events } = await prisma().$transaction(async (tx) => {
     await lockInbox(tx, owner.projectId, owner.userId);
-    const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, projectId: owner.projectId, userId: owner.userId } });
+    const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, ...ownedWhere(owner) } });
     const missing = unique.find((id) => !found.some((item) => item.id === id));
     // Not `if (missing)`: an empty id is missing too, and reached the uuid column below (a 500).
     if (missing !== undefined) throw notFound('InboxItem', missing);
-    const toChange = await tx.inboxItem.findMany({ where: { id: { in: unique }, projectId: owner.projectId, userId: owner.userId, ...rule.when }, select: { id: true } });
+    const toChange = await tx.inboxItem.findMany({ where: { id: { in: unique }, ...ownedWhere(owner), ...rule.when }, select: { id: true } });
     if (toChange.length) await tx.inboxItem.updateMany({ where: { id: { in: toChange.map((i) => i.id) } }, data: rule.data() });
     const events = await recordInboxEvents(tx, owner.projectId, owner.userId, toChange.map((i) => ({ type: rule.type, itemId: i.id })));
-    const items = await tx.inboxItem.findMany({ where: { id: { in: unique }, projectId: owner.projectId, userId: owner.userId }, orderBy: { createdAt: 'desc' } });
+    const items = await tx.inboxItem.findMany({ where: { id: { in: unique }, ...ownedWhere(owner) }, orderBy: { createdAt: 'desc' } });
     return { items, events };
   });
   publishInboxEvents(pubsub, events);
@@ -59,8 +66,9 @@ export async function markAllRead(owner: InboxOwner, category: string | null | u
   const events = await prisma().$transaction(async (tx) => {
     await lockInbox(tx, owner.projectId, owner.userId);
     const now = new Date();
-    const updated = await tx.inboxItem.updateMany({ where: unreadWhere(owner.projectId, owner.userId, category), data: { readAt: now, seenAt: now } });
-    return updated.count ? recordInboxEvents(tx, owner.projectId, owner.userId, [{ type: 'ALL_READ', itemId: null }]) : [];
+    const updated = await tx.inboxItem.updateMany({ where: { ...unreadWhere(owner.projectId, owner.userId, category), ...ownedWhere(owner) }, data: { readAt: now, seenAt: now } });
+    // A tenant-scoped widget's ALL_READ names its tenant: the widgets of other tenants are not sent it.
+    return updated.count ? recordInboxEvents(tx, owner.projectId, owner.userId, [{ type: 'ALL_READ', itemId: null, tenantId: owner.tenantId ?? null }]) : [];
   });
   publishInboxEvents(pubsub, events);
   return unreadCount(owner);
@@ -85,13 +93,14 @@ export async function inboxCursor(owner: InboxOwner): Promise<string> {
  */
 export async function unreadCount(owner: InboxOwner, category?: string | null): Promise<number> {
   if (!isKnown(owner)) return 0;
-  if (category) return prisma().inboxItem.count({ where: unreadWhere(owner.projectId, owner.userId, category) });
+  // A tenant-scoped widget's count is its tenant's, counted (the kept counter is the whole inbox's).
+  if (category || owner.tenantId !== undefined) return prisma().inboxItem.count({ where: { ...unreadWhere(owner.projectId, owner.userId, category), ...ownedWhere(owner) } });
   const state = await prisma().inboxState.findFirst({ where: { userId: owner.userId, projectId: owner.projectId }, select: { unreadCount: true } });
   return state?.unreadCount ?? 0;
 }
 
 export async function getItem(owner: InboxOwner, id: string): Promise<InboxItem> {
-  const item = isUuid(id) && isKnown(owner) ? await prisma().inboxItem.findFirst({ where: { id, projectId: owner.projectId, userId: owner.userId } }) : null;
+  const item = isUuid(id) && isKnown(owner) ? await prisma().inboxItem.findFirst({ where: { id, ...ownedWhere(owner) } }) : null;
   if (!item) throw notFound('InboxItem', id);
   return item;
 }

@@ -16,7 +16,7 @@ const RestMessagesSend = graphql(`
 
 /** SendMessageInput's fields by JSON type: an item that does not fit is answered on its own, not sent to GraphQL. */
 const REQUIRED = ['notificationId', 'userId'] as const;
-const TEXT_FIELDS = ['notificationId', 'userId', 'id', 'incrementId', 'userEmail', 'userTelephone', 'userLanguage', 'userTimezone', 'userFirstName', 'userLastName', 'userPhotoURL', 'userCountry'] as const;
+const TEXT_FIELDS = ['notificationId', 'userId', 'id', 'incrementId', 'userEmail', 'userTelephone', 'userLanguage', 'userTimezone', 'userFirstName', 'userLastName', 'userPhotoURL', 'userCountry', 'tenant'] as const;
 const OBJECT_FIELDS = ['data', 'widgetSettingsOverride', 'emailSettingsOverride'] as const;
 /** Notifuse clients often hold numeric ids: they are the same ids as strings. */
 const NUMERIC_IDS = ['notificationId', 'userId', 'id', 'incrementId'] as const;
@@ -119,6 +119,7 @@ export const messagesSendRoute = defineRoute({
           userCountry: { type: 'string' },
           widgetSettingsOverride: { type: 'object' },
           emailSettingsOverride: { type: 'object' },
+          tenant: { type: 'string', description: 'The key of the tenant the message is sent for; the user must be a member ("tenant/not-member", "tenant/not-found")' },
         },
       },
       NotifuseUnreadableMessage: {

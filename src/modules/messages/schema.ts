@@ -174,6 +174,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     userCountry: t.string(),
     widgetSettingsOverride: t.field({ type: 'JSONObject' }),
     emailSettingsOverride: t.field({ type: 'JSONObject' }),
+    tenant: t.string({
+      description:
+        'The key of the tenant the message is sent for: templates see it as `tenant`, its default preferences apply, and the in-app item belongs to it. The user must be a member: "tenant/not-found" or "tenant/not-member" otherwise (nothing written).',
+    }),
   }),
 });
 

@@ -8,6 +8,7 @@ import { lookupForSend } from '../notifications/send-lookup.ts';
 import { renderVersion } from '../notifications/render.ts';
 import { upsertUsers } from '../users/service.ts';
 import { userProfileSchema, type UserProfileInput } from '../users/validation.ts';
+import { tenantScope, tenantsForSend } from '../tenants/service.ts';
 
 export const MAX_SEND_BATCH = 50;
 /** How long messages.send waits for its emails and SMS before answering (Notifuse sends them in the request). */
@@ -29,6 +30,7 @@ const sendItemSchema = z.object({
   userCountry: z.string().nullish(),
   widgetSettingsOverride: z.record(z.string(), z.unknown()).nullish(),
   emailSettingsOverride: z.record(z.string(), z.unknown()).nullish(),
+  tenant: z.string().min(1, 'must be a tenant key').max(128).nullish(),
 });
 export type SendItem = z.input<typeof sendItemSchema>;
 
@@ -123,6 +125,13 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
   const versions = new Map(found.flatMap((f) => (f?.notification.active ? [[f.notification.id, f.version] as const] : [])));
   const notification = (index: number) => notificationOf.get(keyOf(index))!;
 
+  // The tenants named, and whether each recipient is a member: refused before the user upsert,
+  // so an item naming a tenant its user does not belong to writes nothing.
+  const tenantKeys = live().flatMap((index) => item(index).tenant ?? []);
+  const tenantLookup = tenantKeys.length
+    ? await tenantsForSend(ctx.projectId, tenantKeys, live().flatMap((index) => (item(index).tenant ? [{ key: item(index).tenant!, externalId: item(index).userId }] : [])))
+    : null;
+
   const profiles = new Map<number, UserProfileInput>();
   for (const index of live()) {
     const n = notification(index);
@@ -130,6 +139,8 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
     if (!n) fail(index, 'notification/not-found');
     else if (!n.active) fail(index, 'notification/inactive');
     else if (it.id && takenIds.has(it.id)) fail(index, 'id/exists');
+    else if (it.tenant && !tenantLookup!.tenants.has(it.tenant)) fail(index, 'tenant/not-found');
+    else if (it.tenant && !tenantLookup!.isMember(it.tenant, it.userId)) fail(index, 'tenant/not-member');
     else {
       const profile = profileOf(it);
       const check = userProfileSchema.safeParse(profile);
@@ -156,9 +167,10 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
       const version = versions.get(n.id);
       if (!version) return fail(index, 'notification/no-version');
       const it = item(index);
+      const tenant = it.tenant ? tenantLookup!.tenants.get(it.tenant)! : null;
       let render;
       try {
-        render = await renderVersion({ notification: n, version, user: users.get(index)!, data: it.data });
+        render = await renderVersion({ notification: n, version, user: users.get(index)!, data: it.data, tenant: tenant && tenantScope(tenant) });
       } catch (error) {
         return fail(index, `render/failed: ${(error as Error).message}`);
       }
@@ -172,7 +184,7 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
           redirection: typeof (version.redirection as { value?: unknown } | null)?.value === 'string' ? ((version.redirection as { value: string }).value) : null,
           widgetOverride: it.widgetSettingsOverride,
           emailOverride: it.emailSettingsOverride,
-        }).map((d) => ({ ...d, externalId: it.id ?? null, incrementId: it.incrementId ?? null })),
+        }).map((d) => ({ ...d, externalId: it.id ?? null, incrementId: it.incrementId ?? null, tenantId: tenant?.id ?? null })),
       );
     }),
   );

@@ -21,6 +21,8 @@ export interface RenderInput {
   /** NP6 sends an array of objects; they are merged in order. */
   variables?: Record<string, unknown>[] | null;
   overrides?: ContentOverrides | null;
+  /** The tenant the send names: templates see it as `tenant` ({ key, name, data }). */
+  tenant?: { key: string; name: string; data: Record<string, unknown> } | null;
 }
 
 export interface RenderedContent {
@@ -78,7 +80,7 @@ function userScope(user: User | null | undefined): Record<string, unknown> {
 }
 
 /** The variables a template sees. Message data wins over variables, which win over the profile. */
-export function templateScope(input: Pick<RenderInput, 'notification' | 'user' | 'data' | 'variables'>): Record<string, unknown> {
+export function templateScope(input: Pick<RenderInput, 'notification' | 'user' | 'data' | 'variables' | 'tenant'>): Record<string, unknown> {
   const user = userScope(input.user);
   const variables = Object.assign({}, ...(input.variables ?? []));
   const data = input.data ?? {};
@@ -90,6 +92,7 @@ export function templateScope(input: Pick<RenderInput, 'notification' | 'user' |
     data,
     variables,
     notification: { id: input.notification.id, key: input.notification.key, name: input.notification.name, type: input.notification.type },
+    ...(input.tenant ? { tenant: { key: input.tenant.key, name: input.tenant.name, data: input.tenant.data } } : {}),
   };
 }
 

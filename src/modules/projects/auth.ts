@@ -2,7 +2,8 @@ import { prisma } from '../../db/client.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { batched } from '../../realtime/batch.ts';
 import { isUuid } from '../users/service.ts';
-import { parseApiKey, secretMatches, userHash, widgetSecretTag } from './credentials.ts';
+import { tenantKeySchema } from '../tenants/key.ts';
+import { parseApiKey, secretMatches, tenantUserHash, userHash, widgetSecretTag } from './credentials.ts';
 import { cachedKey, keyCacheEpoch, rememberKey } from './key-cache.ts';
 import { authRateLimiter } from './rate-limit.ts';
 
@@ -23,6 +24,11 @@ export type Principal =
       externalId: string;
       /** widgetSecretTag of the secret the hash was checked with (long-lived streams end when it changes). */
       secretTag: string;
+      /**
+       * A tenant-scoped widget (its hash binds the tenant, see tenantUserHash): it sees only the
+       * inbox items and events of this tenant. Absent: the user's whole inbox.
+       */
+      tenant?: { id: string; key: string };
     };
 
 /** Credentials as presented, whatever legacy style carried them. */
@@ -31,6 +37,8 @@ export interface WidgetCredentials {
   projectId: string;
   externalId: string;
   userHash: string;
+  /** The tenant key the widget is scoped to (X-Herald-Tenant), if any. */
+  tenant?: string;
 }
 
 export interface PresentedCredentials {
@@ -58,7 +66,10 @@ export function credentialsFromHeaders(headers: Headers): PresentedCredentials |
   const widgetHash = headers.get('x-herald-user-hash');
   if (widgetProject !== null || widgetUser !== null || widgetHash !== null) {
     if (!widgetProject || !widgetUser || !widgetHash) return 'malformed';
-    return { style: 'widget', projectId: widgetProject, externalId: widgetUser, userHash: widgetHash };
+    const tenant = headers.get('x-herald-tenant');
+    // Present but empty is a malformed credential, not an unscoped widget.
+    if (tenant === '') return 'malformed';
+    return { style: 'widget', projectId: widgetProject, externalId: widgetUser, userHash: widgetHash, ...(tenant !== null ? { tenant } : {}) };
   }
   const appId = headers.get('x-neucron-app-id');
   const neucronKeyId = headers.get('x-neucron-key-id');
@@ -98,7 +109,8 @@ export async function authenticateLimited(credentials: PresentedCredentials | Wi
   await limiter.check(ip);
   const principal = credentials === 'malformed' ? null : await authenticate(credentials);
   if (principal) return principal;
-  const subject = credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}` : `key:${credentials.keyId}`;
+  const subject =
+    credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}${credentials.tenant !== undefined ? `:${credentials.tenant}` : ''}` : `key:${credentials.keyId}`;
   // The subject is the caller's text: a long one is hashed, so a counter key stays small.
   await limiter.fail(ip, subject && subject.length > 128 ? `sha256:${createHash('sha256').update(subject).digest('hex')}` : subject);
   return null;
@@ -135,18 +147,24 @@ export async function authenticate(credentials: PresentedCredentials | WidgetCre
  */
 async function authenticateWidget(credentials: WidgetCredentials): Promise<Principal | null> {
   if (!isUuid(credentials.projectId) || credentials.externalId.length > 256) return null;
+  const tenantKey = credentials.tenant;
+  if (tenantKey !== undefined && !tenantKeySchema.safeParse(tenantKey).success) return null;
   const projectId = credentials.projectId.toLowerCase();
-  const project = await widgetLookup({ projectId, externalId: credentials.externalId });
-  const expected = Buffer.from(userHash(project?.widgetSecret ?? 'no-project', credentials.externalId), 'hex');
+  const project = await widgetLookup({ projectId, externalId: credentials.externalId, tenant: tenantKey ?? '' });
+  const secret = project?.widgetSecret ?? 'no-project';
+  const expected = Buffer.from(tenantKey === undefined ? userHash(secret, credentials.externalId) : tenantUserHash(secret, tenantKey, credentials.externalId), 'hex');
   const given = Buffer.from(credentials.userHash.toLowerCase(), 'hex');
   const matches = expected.length === given.length && timingSafeEqual(expected, given);
   if (!project || !matches) return null;
+  // A scoped widget of a tenant that does not exist (never created, or deleted) is refused.
+  if (tenantKey !== undefined && project.tenantId === null) return null;
   return {
     kind: 'endUser',
     projectId,
     userId: project.userId,
     externalId: credentials.externalId,
     secretTag: widgetSecretTag(project.widgetSecret),
+    ...(tenantKey !== undefined ? { tenant: { id: project.tenantId!, key: tenantKey } } : {}),
   };
 }
 
@@ -155,13 +173,15 @@ async function authenticateWidget(credentials: WidgetCredentials): Promise<Princ
  * widget authenticating in the same tick, in one statement.
  */
 const widgetLookup = batched(
-  async (keys: { projectId: string; externalId: string }[]) => {
-    const rows = await prisma().$queryRaw<{ projectId: string; externalId: string; widgetSecret: string; userId: string | null }[]>`
-      SELECT k.project_id::text AS "projectId", k.external_id AS "externalId", p."widgetSecret", u.id::text AS "userId"
-      FROM unnest(${keys.map((k) => k.projectId)}::uuid[], ${keys.map((k) => k.externalId)}::text[]) AS k(project_id, external_id)
+  async (keys: { projectId: string; externalId: string; tenant: string }[]) => {
+    const rows = await prisma().$queryRaw<{ projectId: string; externalId: string; tenant: string; widgetSecret: string; userId: string | null; tenantId: string | null }[]>`
+      SELECT k.project_id::text AS "projectId", k.external_id AS "externalId", k.tenant, p."widgetSecret", u.id::text AS "userId", t.id::text AS "tenantId"
+      FROM unnest(${keys.map((k) => k.projectId)}::uuid[], ${keys.map((k) => k.externalId)}::text[], ${keys.map((k) => k.tenant)}::text[]) AS k(project_id, external_id, tenant)
       JOIN "Project" p ON p.id = k.project_id
-      LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = k.external_id`;
-    return new Map(rows.map((r) => [`${r.projectId} ${r.externalId}`, { widgetSecret: r.widgetSecret, userId: r.userId }]));
+      LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = k.external_id
+      LEFT JOIN "Tenant" t ON t."projectId" = p.id AND t.key = k.tenant AND k.tenant <> ''`;
+    return new Map(rows.map((r) => [`${r.projectId} ${r.externalId} ${r.tenant}`, { widgetSecret: r.widgetSecret, userId: r.userId, tenantId: r.tenantId }]));
   },
-  (k) => `${k.projectId} ${k.externalId}`,
+  // The key's parts cannot contain the separator where it matters: a project id is a uuid, a tenant key has no space.
+  (k) => `${k.projectId} ${k.externalId} ${k.tenant}`,
 );

@@ -44,6 +44,17 @@ export function userHash(widgetSecret: string, externalId: string): string {
 }
 
 /**
+ * The hash of a widget scoped to a tenant: hex HMAC-SHA256 of the externalId keyed by
+ * "<widgetSecret>:<tenantKey>". The tenant is in the key, not the message, so no unscoped hash
+ * (keyed by the widget secret alone) can ever pass for a scoped one, whatever externalId it was
+ * computed for (with the tenant in the message, an externalId such as "alice\nacme" could), and
+ * a hash for one tenant is worthless for another.
+ */
+export function tenantUserHash(widgetSecret: string, tenantKey: string, externalId: string): string {
+  return createHmac('sha256', `${widgetSecret}:${tenantKey}`).update(externalId, 'utf8').digest('hex');
+}
+
+/**
  * A short, non-reversible tag of a widget secret, kept with an end user's principal: an open
  * stream whose tag no longer matches its project's secret was opened with a rotated one.
  */
