@@ -14,6 +14,7 @@ if (inbox) {
     ['token', 'token'],
     ['theme', 'theme'],
     ['locale', 'locale'],
+    ['pageSize', 'page-size'],
   ] as const) {
     const value = query.get(param);
     if (value) inbox.setAttribute(attribute, value);

@@ -564,7 +564,9 @@ export class HeraldInboxElement extends HTMLElement {
     feed.setAttribute('aria-labelledby', `${this.#id}-tab-${tabKeyId(this.#active)}`);
     feed.setAttribute('aria-busy', String(!ready || (tabState.loading && !tabState.loaded)));
     const tabUnread = tab.archived ? false : tab.category === null ? (count ?? 0) > 0 : items.some((i) => !i.readAt);
-    markAll.disabled = !ready || !tabUnread || this.#busy.has('mark-all');
+    markAll.disabled = !ready || !tabUnread;
+    // Nothing left to mark: focus must not fall out of the popover with the disabled button.
+    if (markAll.disabled && this.#root.activeElement === markAll) feed.focus();
     banner.hidden = !(ready && (this.#connection === 'reconnecting' || !navigator.onLine));
 
     // One message at most, and never one that contradicts another.
@@ -704,7 +706,9 @@ export class HeraldInboxElement extends HTMLElement {
         button.dataset.op = 'action';
         button.dataset.actionId = action.id;
         button.dataset.testid = 'action';
-        button.disabled = action.disabled || this.#busy.has(`action:${item.id}`);
+        button.disabled = action.disabled;
+        // Busy buttons stay focusable (a disabled one would drop the keyboard user's focus): clicks are ignored meanwhile.
+        if (this.#busy.has(`action:${item.id}`)) button.setAttribute('aria-disabled', 'true');
         button.textContent = action.label;
         bar.append(button);
       }
@@ -753,7 +757,8 @@ function iconButton(label: string, icon: string, op: string, disabled: boolean):
   button.dataset.op = op;
   button.setAttribute('aria-label', label);
   button.title = label;
-  button.disabled = disabled;
+  // Busy, not disabled: a disabled button would drop the keyboard user's focus; #act ignores repeats.
+  if (disabled) button.setAttribute('aria-disabled', 'true');
   button.innerHTML = icon;
   return button;
 }
