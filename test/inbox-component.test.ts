@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -248,6 +250,7 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
       await body(pages);
       expect(problems).toEqual([]);
     } catch (error) {
+      if (problems.length > 0) console.error(`page problems: ${problems.join('\n')}`);
       await mkdir(ARTIFACTS, { recursive: true });
       for (const [i, page] of pages.entries()) await page.screenshot({ path: new URL(`${name}-${i}.png`, ARTIFACTS).pathname, fullPage: true }).catch(() => {});
       throw error;
@@ -521,7 +524,7 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
           import * as React from 'react';
           import { createRoot } from 'react-dom/client';
           window.__react = React;
-          const { HeraldInbox } = await import('/widget/herald-inbox-react.js');
+          const { HeraldInbox } = await import(window.heraldUrl + '/widget/herald-inbox-react.js');
           function App() {
             const [count, setCount] = React.useState(null);
             return React.createElement('div', null,
@@ -536,29 +539,35 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
       format: 'esm',
       target: 'es2022',
       write: false,
-      external: ['/widget/*'],
       define: { 'process.env.NODE_ENV': '"production"' },
       logLevel: 'silent',
     });
     // The wrapper imports bare `react`: the import map hands it the app's own copy.
     const reactShim = 'export const { createElement, forwardRef, useEffect, useImperativeHandle, useRef } = window.__react;';
+    // The host app is another origin (its own server): the bundles load over CORS, as on a customer's site.
+    const html = `<!doctype html><html lang="en"><head><title>React host</title>
+      <script type="importmap">{"imports":{"react":"/react-shim.js"}}</script>
+      <script>window.heraldUrl = ${JSON.stringify(h.url)}; window.heraldProps = ${JSON.stringify({ projectId: h.project.projectId, userId: 'ui-react', userHash: userHash(h.project.widgetSecret, 'ui-react') })};</script>
+      </head><body><div id="root"></div><script type="module" src="/app.js"></script></body></html>`;
+    const files: Record<string, [string, string]> = {
+      '/': ['text/html', html],
+      '/app.js': ['text/javascript', app.outputFiles[0]!.text],
+      '/react-shim.js': ['text/javascript', reactShim],
+    };
+    const hostApp = createServer((req, res) => {
+      const file = files[req.url ?? ''];
+      res.writeHead(file ? 200 : 404, { 'content-type': file?.[0] ?? 'text/plain' }).end(file?.[1] ?? 'not found');
+    });
+    await new Promise<void>((resolve) => hostApp.listen(0, '127.0.0.1', resolve));
     await withPages('react', async (pages) => {
       const page = await context.newPage();
       pages.push(page);
       page.on('pageerror', (error) => problems.push(`react page: ${error.message}`));
-      await page.route(`${h.url}/react-host/**`, (route) => {
-        const path = new URL(route.request().url()).pathname;
-        if (path.endsWith('/react-shim.js')) return route.fulfill({ contentType: 'text/javascript', body: reactShim });
-        if (path.endsWith('/app.js')) return route.fulfill({ contentType: 'text/javascript', body: app.outputFiles[0]!.text });
-        return route.fulfill({
-          contentType: 'text/html',
-          body: `<!doctype html><html lang="en"><head><title>React host</title>
-            <script type="importmap">{"imports":{"react":"/react-host/react-shim.js"}}</script>
-            <script>window.heraldProps = ${JSON.stringify({ projectId: h.project.projectId, userId: 'ui-react', userHash: userHash(h.project.widgetSecret, 'ui-react') })};</script>
-            </head><body><div id="root"></div><script type="module" src="/react-host/app.js"></script></body></html>`,
-        });
+      page.on('console', (message) => {
+        // (the browser's own /favicon.ico 404 aside)
+        if (message.type() === 'error' && !message.text().includes('404')) problems.push(`react page: ${message.text()}`);
       });
-      await page.goto(`${h.url}/react-host/index.html`);
+      await page.goto(`http://127.0.0.1:${(hostApp.address() as AddressInfo).port}/`);
       await page.locator('herald-inbox[data-state="live"]').waitFor({ timeout: 10_000 });
       const host = page.locator('herald-inbox');
       expect(await host.getAttribute('theme')).toBe('dark');
@@ -571,7 +580,7 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
       await page.getByTestId('bell').click();
       expect(await page.getByTestId('tab-c:1').textContent()).toBe('Pings');
       await titles(page, ['Ping 1']);
-    });
+    }).finally(() => new Promise((resolve) => hostApp.close(resolve)));
   });
   it('catches up after the server restarts on the same port: nothing missing, nothing twice', async () => {
     const port = await freePort();
