@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { createClient } from 'graphql-ws';
@@ -158,6 +160,18 @@ describe('signed widget tokens', () => {
     expect(res.errors).toBeUndefined();
     expect(res.data!.inbox.edges.map((e) => e.node.title)).toEqual(['Ping 1']);
     expect((await cursor({ 'x-herald-user-token': valid, 'x-herald-project': h.project.projectId, 'x-herald-user': 'jwt-http' })).errors).toBeUndefined();
+  });
+
+  it("mints a token with the README's shell snippet that the README's curl then uses", async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const block = /```sh\n(TOKEN=\$\(node -e[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, 'the token snippet in the README').toBeDefined();
+    // Not spawnSync: curl calls the Herald running in this very process.
+    const run = await promisify(execFile)('bash', ['-c', block!.replaceAll('localhost:4000', `127.0.0.1:${h.port}`)], {
+      env: { PATH: process.env.PATH, PROJECT: h.project.projectId, WIDGET_SECRET: h.project.widgetSecret },
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(run.stdout), run.stderr).toEqual({ data: { unreadCount: 0, inboxCursor: '0' } });
   });
 
   it('refuses expired, forged, unsigned, too long-lived and mismatched tokens with 401 UNAUTHENTICATED', async () => {
