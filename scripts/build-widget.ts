@@ -10,9 +10,9 @@
 import { gzipSync } from 'node:zlib';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { Kind, parse } from 'graphql';
+import { Kind, parse, print, type DocumentNode } from 'graphql';
 import { COMPONENT_FILES, WIDGET_ASSETS_PATH, WIDGET_BUILD_DIR, WIDGET_PAGE_FILE } from '../src/widget/use-widget-demo.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,15 +37,18 @@ const generatedDocuments = join(root, 'src/generated/gql/graphql.ts');
 /**
  * The client preset's `graphql()` looks documents up in a map of every document in the
  * repository (the REST bridge's and the tests' too), which a bundler cannot shake. Like the
- * preset's Babel and SWC plugins, this swaps each call for an import of the one generated
- * document constant it stands for; the types were already checked against the same map.
+ * preset's Babel and SWC plugins, this swaps each call for the one generated document it stands
+ * for (the types were already checked against the same map), and ships it printed: the request
+ * text itself, so no GraphQL printer goes into the bundle.
  */
 const typedDocuments: Plugin = {
   name: 'herald-typed-documents',
   setup(pluginBuild) {
+    let generated: Promise<Record<string, DocumentNode>> | undefined;
     pluginBuild.onLoad({ filter: /[\\/]src[\\/]widget[\\/].*\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const constants = new Set<string>();
+      if (!/\bgraphql\(\s*`/.test(source)) return undefined;
+      const documents = await (generated ??= import(pathToFileURL(generatedDocuments).href) as Promise<Record<string, DocumentNode>>);
       const contents = source.replace(/\bgraphql\(\s*`([^`]*)`\s*\)/g, (_call, text: string) => {
         const definition = parse(text).definitions[0];
         // The client preset's names for generated document constants.
@@ -53,12 +56,11 @@ const typedDocuments: Plugin = {
         if (definition?.kind === Kind.OPERATION_DEFINITION && definition.name) constant = `${definition.name.value}Document`;
         else if (definition?.kind === Kind.FRAGMENT_DEFINITION) constant = `${definition.name.value}FragmentDoc`;
         else throw new Error(`${relative(root, args.path)}: every graphql() document must be a named operation or a fragment`);
-        constants.add(constant);
-        return constant;
+        const document = documents[constant];
+        if (!document) throw new Error(`${relative(root, args.path)}: no generated ${constant}: run codegen (npm run generate)`);
+        return JSON.stringify(print(document));
       });
-      if (constants.size === 0) return undefined;
-      const from = JSON.stringify(generatedDocuments);
-      return { contents: `import { ${[...constants].join(', ')} } from ${from};\n${contents}`, loader: 'ts' };
+      return { contents, loader: 'ts' };
     });
   },
 };

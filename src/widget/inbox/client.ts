@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print, type DocumentNode } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { graphql } from '../../generated/gql/index.ts';
 import type { HeraldInboxEventsSubscription, HeraldInboxItemFragment, InboxFilter } from '../../generated/gql/graphql.ts';
@@ -150,11 +150,13 @@ export class HeraldError extends Error {
   }
 }
 
-const printed = new WeakMap<DocumentNode, string>();
+/**
+ * The request text of a document. The build (scripts/build-widget.ts) replaces every graphql()
+ * call with its generated document already printed, so no GraphQL printer ships in the bundle.
+ */
 function source(document: DocumentNode): string {
-  let text = printed.get(document);
-  if (text === undefined) printed.set(document, (text = print(document)));
-  return text;
+  if (typeof document !== 'string') throw new Error('graphql() documents are printed at build time: bundle with scripts/build-widget.ts');
+  return document;
 }
 
 /** The `exp` of a JWT (ms), read without verifying it: only to tell "expired" from "refused". */
