@@ -223,6 +223,24 @@ describe('signed widget tokens', () => {
     expect(end.at).toBeGreaterThanOrEqual(exp - 50);
     expect(end.at).toBeLessThan(exp + 3_000);
   });
+
+  it('ends an SSE subscription opened with a token when the token expires: UNAUTHENTICATED, then complete', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const short = await new SignJWT({ projectId: h.project.projectId }).setProtectedHeader({ alg: 'HS256' }).setSubject('jwt-sse').setExpirationTime(exp).sign(new TextEncoder().encode(h.project.widgetSecret));
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-herald-user-token': short },
+      body: JSON.stringify({ query: 'subscription { inbox { cursor } }' }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const ended = Date.now();
+    expect(text).toContain('UNAUTHENTICATED');
+    expect(text).toContain('token expired');
+    expect(text).toMatch(/event: complete/);
+    expect(ended).toBeGreaterThanOrEqual(exp * 1000 - 50);
+    expect(ended).toBeLessThan(exp * 1000 + 3_000);
+  });
 });
 
 if (!hasChromium && !onCi) console.warn(`test/inbox-component.test.ts: no ${CHROMIUM}, skipping the browser tests (they fail instead when CI=true)`);
@@ -377,6 +395,11 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
       await page.keyboard.press('ArrowRight');
       expect(await activeTestId(page)).toBe('tab-c:1');
       await titles(page, ['Ping 2', 'Ping 1']);
+      // Relative times in the page's locale, then in the one the attribute names.
+      const times = () => page.evaluate(() => [...document.querySelector('herald-inbox')!.shadowRoot!.querySelectorAll('time')].map((t) => t.textContent!.split(' · ')[0]));
+      expect((await times()).every((t) => /^(now|\d+ seconds? ago|\d+ minutes? ago|1 minute ago)$/.test(t!)), String(await times())).toBe(true);
+      await page.evaluate(() => document.querySelector('herald-inbox')!.setAttribute('locale', 'fr'));
+      expect((await times()).every((t) => /^(maintenant|il y a \d+ (secondes?|minutes?))$/.test(t!)), String(await times())).toBe(true);
       await page.keyboard.press('ArrowLeft');
       expect(await activeTestId(page)).toBe('tab-all');
       await page.keyboard.press('Tab'); // the feed (a scrollable region)

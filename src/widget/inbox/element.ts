@@ -107,7 +107,12 @@ export class HeraldInboxElement extends HTMLElement {
       // A new token (the host refreshing an expired one), user or server: start over.
       this.#stop();
       this.#start();
-    } else this.#render();
+    } else {
+      // A new locale: rows are rebuilt with its relative times.
+      this.#rows.clear();
+      this.#els.list.replaceChildren();
+      this.#render();
+    }
   }
 
   /** Opens the popover and moves focus into it. */
