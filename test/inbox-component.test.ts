@@ -617,8 +617,12 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
       await page.getByTestId('bell').click();
       expect(await page.getByTestId('tab-c:1').textContent()).toBe('Pings');
       await titles(page, ['Ping 1']);
-    }).finally(() => new Promise((resolve) => hostApp.close(resolve)));
-  });
+    }).finally(() => {
+      // Chromium keeps its connections alive: close them, or close() waits for their timeout.
+      hostApp.closeAllConnections();
+      return new Promise((resolve) => hostApp.close(resolve));
+    });
+  }, 60_000);
   it('catches up after the server restarts on the same port: nothing missing, nothing twice', async () => {
     const port = await freePort();
     let side: { herald: Herald; url: string } = await h.startSibling({ PORT: String(port) });
