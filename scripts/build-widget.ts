@@ -1,32 +1,54 @@
 /**
- * Builds the demo widget (src/widget/demo) into src/generated/widget: a content-hashed ES module
- * bundle and stylesheet, and demo.html naming them. `npm run build:widget` type-checks the widget
- * first (esbuild only strips types); `npm run generate` runs it after codegen, so postinstall and
- * CI build it. The server answers 503 on /widget/demo until it has run.
+ * Builds the inbox component (src/widget/inbox) and the demo page (src/widget/demo) into
+ * src/generated/widget: herald-inbox.js (the <herald-inbox> element), herald-inbox-react.js (the
+ * React wrapper, importing ./herald-inbox.js and the host's `react`), the demo's content-hashed
+ * script and stylesheet, demo.html naming them, and sizes.json (raw and gzip bytes).
+ * `npm run build:widget` type-checks the widget first (esbuild only strips types); `npm run
+ * generate` runs it after codegen, so postinstall and CI build it. The server answers 503 on
+ * /widget/* until it has run.
  */
+import { gzipSync } from 'node:zlib';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { Kind, parse } from 'graphql';
-import { WIDGET_ASSETS_PATH, WIDGET_BUILD_DIR, WIDGET_PAGE_FILE } from '../src/widget/use-widget-demo.ts';
+import { Kind, parse, print, type DocumentNode } from 'graphql';
+import { COMPONENT_FILES, WIDGET_ASSETS_PATH, WIDGET_BUILD_DIR, WIDGET_PAGE_FILE } from '../src/widget/use-widget-demo.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const demo = join(root, 'src/widget/demo');
+const inbox = join(root, 'src/widget/inbox');
+const TARGET = ['es2022', 'chrome109', 'firefox115', 'safari16'];
+
+/**
+ * The React wrapper is served next to the element: its import of the element becomes the
+ * sibling file, so a page that loads both gets one element class, not two.
+ */
+const elementAsSibling: Plugin = {
+  name: 'herald-element-sibling',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\/index\.ts$/ }, (args) =>
+      args.importer.endsWith(join('inbox', 'react.ts')) ? { path: `./${COMPONENT_FILES.element}`, external: true } : undefined,
+    );
+  },
+};
 const generatedDocuments = join(root, 'src/generated/gql/graphql.ts');
 
 /**
  * The client preset's `graphql()` looks documents up in a map of every document in the
  * repository (the REST bridge's and the tests' too), which a bundler cannot shake. Like the
- * preset's Babel and SWC plugins, this swaps each call for an import of the one generated
- * document constant it stands for; the types were already checked against the same map.
+ * preset's Babel and SWC plugins, this swaps each call for the one generated document it stands
+ * for (the types were already checked against the same map), and ships it printed: the request
+ * text itself, so no GraphQL printer goes into the bundle.
  */
 const typedDocuments: Plugin = {
   name: 'herald-typed-documents',
   setup(pluginBuild) {
+    let generated: Promise<Record<string, DocumentNode>> | undefined;
     pluginBuild.onLoad({ filter: /[\\/]src[\\/]widget[\\/].*\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const constants = new Set<string>();
+      if (!/\bgraphql\(\s*`/.test(source)) return undefined;
+      const documents = await (generated ??= import(pathToFileURL(generatedDocuments).href) as Promise<Record<string, DocumentNode>>);
       const contents = source.replace(/\bgraphql\(\s*`([^`]*)`\s*\)/g, (_call, text: string) => {
         const definition = parse(text).definitions[0];
         // The client preset's names for generated document constants.
@@ -34,12 +56,11 @@ const typedDocuments: Plugin = {
         if (definition?.kind === Kind.OPERATION_DEFINITION && definition.name) constant = `${definition.name.value}Document`;
         else if (definition?.kind === Kind.FRAGMENT_DEFINITION) constant = `${definition.name.value}FragmentDoc`;
         else throw new Error(`${relative(root, args.path)}: every graphql() document must be a named operation or a fragment`);
-        constants.add(constant);
-        return constant;
+        const document = documents[constant];
+        if (!document) throw new Error(`${relative(root, args.path)}: no generated ${constant}: run codegen (npm run generate)`);
+        return JSON.stringify(print(document));
       });
-      if (constants.size === 0) return undefined;
-      const from = JSON.stringify(generatedDocuments);
-      return { contents: `import { ${[...constants].join(', ')} } from ${from};\n${contents}`, loader: 'ts' };
+      return { contents, loader: 'ts' };
     });
   },
 };
@@ -51,15 +72,38 @@ async function main(): Promise<void> {
   // server answers 503 rather than a page naming a bundle that is not there yet.
   await rm(WIDGET_BUILD_DIR, { recursive: true, force: true });
   await mkdir(assets, { recursive: true });
+  const component = await build({
+    absWorkingDir: root,
+    entryPoints: { [COMPONENT_FILES.element.replace(/\.js$/, '')]: join(inbox, 'index.ts'), [COMPONENT_FILES.react.replace(/\.js$/, '')]: join(inbox, 'react.ts') },
+    outdir: WIDGET_BUILD_DIR,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: TARGET,
+    tsconfig: join(root, 'src/widget/tsconfig.json'),
+    minify: true,
+    legalComments: 'none',
+    external: ['react', 'react-dom'],
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+    plugins: [typedDocuments, elementAsSibling],
+  });
+  const sizes: Record<string, { bytes: number; gzip: number }> = {};
+  for (const file of component.outputFiles) {
+    await writeFile(file.path, file.contents);
+    sizes[basename(file.path)] = { bytes: file.contents.byteLength, gzip: gzipSync(file.contents, { level: 9 }).byteLength };
+  }
+  await writeFile(join(WIDGET_BUILD_DIR, 'sizes.json'), JSON.stringify(sizes, null, 2) + '\n');
   const result = await build({
     absWorkingDir: root,
-    entryPoints: { widget: join(demo, 'main.ts'), 'widget-style': join(demo, 'widget.css') },
+    entryPoints: { demo: join(demo, 'main.ts'), 'demo-style': join(demo, 'widget.css') },
     entryNames: '[name]-[hash]',
     outdir: assets,
     bundle: true,
     format: 'esm',
     platform: 'browser',
-    target: ['es2022', 'chrome109', 'firefox115', 'safari16'],
+    target: TARGET,
     tsconfig: join(root, 'src/widget/tsconfig.json'),
     minify: true,
     sourcemap: 'linked',
@@ -77,11 +121,12 @@ async function main(): Promise<void> {
   const js = output('main.ts');
   const css = output('widget.css');
   const template = await readFile(join(demo, 'index.html'), 'utf8');
-  const page = template.replace('__WIDGET_JS__', js.url).replace('__WIDGET_CSS__', css.url);
-  if (page.includes('__WIDGET_')) throw new Error('index.html still has a placeholder after the build');
+  const page = template.replace('__DEMO_JS__', js.url).replace('__DEMO_CSS__', css.url);
+  if (page.includes('__DEMO_')) throw new Error('index.html still has a placeholder after the build');
   await writeFile(join(WIDGET_BUILD_DIR, WIDGET_PAGE_FILE), page);
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
-  console.log(`widget: ${js.url} (${kb(js.bytes)}), ${css.url} (${kb(css.bytes)}) in ${Math.round(performance.now() - started)} ms`);
+  const shown = Object.entries(sizes).map(([name, s]) => `/widget/${name} (${kb(s.bytes)}, ${kb(s.gzip)} gzip)`);
+  console.log(`widget: ${shown.join(', ')}, demo ${js.url} (${kb(js.bytes)}), ${css.url} (${kb(css.bytes)}) in ${Math.round(performance.now() - started)} ms`);
 }
 
 main().catch((error: unknown) => {

@@ -83,8 +83,8 @@ export function headersFromConnectionParams(params: Record<string, unknown>): He
   for (const [key, value] of Object.entries(params)) {
     if (typeof value === 'string' && /^[a-z0-9-]+$/i.test(key)) headers.set(key, value);
   }
-  // Widgets: { projectId, userId, userHash, tenant? } (userId is the externalId).
-  for (const [param, header] of [['projectId', 'x-herald-project'], ['userId', 'x-herald-user'], ['userHash', 'x-herald-user-hash'], ['tenant', 'x-herald-tenant']] as const) {
+  // Widgets: { projectId, userId, userHash, tenant? } (userId is the externalId), or { userToken } (a signed JWT).
+  for (const [param, header] of [['projectId', 'x-herald-project'], ['userId', 'x-herald-user'], ['userHash', 'x-herald-user-hash'], ['tenant', 'x-herald-tenant'], ['userToken', 'x-herald-user-token']] as const) {
     if (typeof params[param] === 'string') headers.set(header, params[param]);
   }
   const apiKey = params.apiKey;

@@ -1,3 +1,4 @@
+import { unauthenticated } from '../graphql/errors.ts';
 import type { Principal } from '../modules/projects/auth.ts';
 
 /** One long-lived stream: a subscription (SSE or websocket) or a websocket connection. */
@@ -32,7 +33,30 @@ export class LiveStreams {
       return () => {};
     }
     this.#open.add(entry);
-    return () => this.#open.delete(entry);
+    const expiry = this.#endAtExpiry(entry);
+    return () => {
+      if (expiry) clearTimeout(expiry);
+      this.#open.delete(entry);
+    };
+  }
+
+  /**
+   * A principal from a signed widget token is valid until the token's `exp`: its stream ends
+   * then (a websocket with 4403, SSE with UNAUTHENTICATED), and the widget signs in again.
+   */
+  #endAtExpiry(entry: StreamEntry): ReturnType<typeof setTimeout> | undefined {
+    const expiresAt = entry.principal?.kind === 'endUser' ? entry.principal.expiresAt : undefined;
+    if (expiresAt === undefined) return undefined;
+    const timer = setTimeout(() => {
+      if (!this.#open.delete(entry)) return;
+      try {
+        void Promise.resolve(entry.end(unauthenticated('The credentials of this stream are no longer valid: token expired'))).catch(() => {});
+      } catch {
+        // Ended all the same: it is no longer tracked.
+      }
+    }, Math.max(0, expiresAt - Date.now()));
+    timer.unref();
+    return timer;
   }
 
   get size(): number {

@@ -48,7 +48,7 @@ export function useIntrospectionPolicy({ mode, production }: { mode: Introspecti
     onValidate({ context }) {
       if (context.transport !== 'ws') return;
       const presented = credentialsFromHeaders(headersFromConnectionParams(context.connectionParams ?? {}));
-      const operator = presented !== null && presented !== 'malformed' && presented.style !== 'widget';
+      const operator = presented !== null && presented !== 'malformed' && presented.style !== 'widget' && presented.style !== 'widgetToken';
       if (operatorsOnly && operator) return;
       return ({ valid, result, setResult }) => {
         if (!valid) setResult(result.map(withoutSuggestions));

@@ -6,6 +6,7 @@ import { tenantKeySchema } from '../tenants/key.ts';
 import { parseApiKey, secretMatches, tenantUserHash, userHash, widgetSecretTag } from './credentials.ts';
 import { cachedKey, keyCacheEpoch, rememberKey } from './key-cache.ts';
 import { authRateLimiter } from './rate-limit.ts';
+import { unverifiedClaims, verifyWidgetToken } from './widget-token.ts';
 
 /**
  * Who is calling. Operators hold an API key of one project; end users (browser widgets) prove
@@ -29,6 +30,8 @@ export type Principal =
        * inbox items and events of this tenant. Absent: the user's whole inbox.
        */
       tenant?: { id: string; key: string };
+      /** Signed-token principals only: when the token expires (ms since the epoch); its streams end then. */
+      expiresAt?: number;
     };
 
 /** Credentials as presented, whatever legacy style carried them. */
@@ -39,6 +42,17 @@ export interface WidgetCredentials {
   userHash: string;
   /** The tenant key the widget is scoped to (X-Herald-Tenant), if any. */
   tenant?: string;
+}
+
+/**
+ * A short-lived signed token instead of a hash (widget-token.ts). X-Herald-Project and
+ * X-Herald-User are optional next to it; when sent, they must match the token's claims.
+ */
+export interface WidgetTokenCredentials {
+  style: 'widgetToken';
+  token: string;
+  projectId: string | null;
+  externalId: string | null;
 }
 
 export interface PresentedCredentials {
@@ -60,10 +74,16 @@ export type CredentialStyle = PresentedCredentials['style'];
  * - `Authorization: Basic base64(keyId:keySecret)` (department notify).
  * Returns null when none is present, 'malformed' when one is present but unreadable.
  */
-export function credentialsFromHeaders(headers: Headers): PresentedCredentials | WidgetCredentials | null | 'malformed' {
+export function credentialsFromHeaders(headers: Headers): PresentedCredentials | WidgetCredentials | WidgetTokenCredentials | null | 'malformed' {
   const widgetProject = headers.get('x-herald-project');
   const widgetUser = headers.get('x-herald-user');
   const widgetHash = headers.get('x-herald-user-hash');
+  const widgetToken = headers.get('x-herald-user-token');
+  if (widgetToken !== null) {
+    // A token and a hash at once is ambiguous: which one failed would be anyone's guess.
+    if (!widgetToken || widgetHash !== null) return 'malformed';
+    return { style: 'widgetToken', token: widgetToken.trim(), projectId: widgetProject, externalId: widgetUser };
+  }
   if (widgetProject !== null || widgetUser !== null || widgetHash !== null) {
     if (!widgetProject || !widgetUser || !widgetHash) return 'malformed';
     const tenant = headers.get('x-herald-tenant');
@@ -104,24 +124,34 @@ export function credentialsFromHeaders(headers: Headers): PresentedCredentials |
  * limits (rate-limit.ts). Blocked: throws RATE_LIMITED (429). Otherwise the principal, or null
  * for wrong or unreadable credentials (counted against the IP and the key id or widget user).
  */
-export async function authenticateLimited(credentials: PresentedCredentials | WidgetCredentials | 'malformed', ip: string | undefined): Promise<Principal | null> {
+export async function authenticateLimited(credentials: PresentedCredentials | WidgetCredentials | WidgetTokenCredentials | 'malformed', ip: string | undefined): Promise<Principal | null> {
   const limiter = authRateLimiter();
   await limiter.check(ip);
   const principal = credentials === 'malformed' ? null : await authenticate(credentials);
   if (principal) return principal;
-  const subject =
-    credentials === 'malformed' ? null : credentials.style === 'widget' ? `widget:${credentials.projectId}:${credentials.externalId}${credentials.tenant !== undefined ? `:${credentials.tenant}` : ''}` : `key:${credentials.keyId}`;
+  const subject = credentials === 'malformed' ? null : failureSubject(credentials);
   // The subject is the caller's text: a long one is hashed, so a counter key stays small.
   await limiter.fail(ip, subject && subject.length > 128 ? `sha256:${createHash('sha256').update(subject).digest('hex')}` : subject);
   return null;
+}
+
+function failureSubject(credentials: PresentedCredentials | WidgetCredentials | WidgetTokenCredentials): string | null {
+  if (credentials.style === 'widget') return `widget:${credentials.projectId}:${credentials.externalId}${credentials.tenant !== undefined ? `:${credentials.tenant}` : ''}`;
+  if (credentials.style === 'widgetToken') {
+    // The user a forged or expired token names counts like a wrong hash for that user.
+    const claims = unverifiedClaims(credentials.token);
+    return claims ? `widget:${claims.projectId}:${claims.externalId}` : null;
+  }
+  return `key:${credentials.keyId}`;
 }
 
 /**
  * Checks presented credentials against the stored keys: a primary-key read, or a key verified
  * moments ago (key-cache.ts: a few seconds, forgotten on every instance when it is revoked).
  */
-export async function authenticate(credentials: PresentedCredentials | WidgetCredentials): Promise<Principal | null> {
+export async function authenticate(credentials: PresentedCredentials | WidgetCredentials | WidgetTokenCredentials): Promise<Principal | null> {
   if (credentials.style === 'widget') return authenticateWidget(credentials);
+  if (credentials.style === 'widgetToken') return authenticateWidgetToken(credentials);
   const cached = cachedKey(credentials.keyId, credentials.secret);
   if (cached && (credentials.projectId === undefined || credentials.projectId === cached.projectId)) {
     return { kind: 'apiKey', projectId: cached.projectId, keyId: credentials.keyId };
@@ -165,6 +195,32 @@ async function authenticateWidget(credentials: WidgetCredentials): Promise<Princ
     externalId: credentials.externalId,
     secretTag: widgetSecretTag(project.widgetSecret),
     ...(tenantKey !== undefined ? { tenant: { id: project.tenantId!, key: tenantKey } } : {}),
+  };
+}
+
+/**
+ * An end user with a signed token: the unverified claims name the project (whose widget secret
+ * verifies it) and the user; the same one-statement lookup as a hash. The principal carries
+ * the token's expiry, at which its long-lived streams end (streams.ts).
+ */
+async function authenticateWidgetToken(credentials: WidgetTokenCredentials): Promise<Principal | null> {
+  const claims = unverifiedClaims(credentials.token);
+  if (!claims || !isUuid(claims.projectId) || claims.externalId.length === 0 || claims.externalId.length > 256) return null;
+  const projectId = claims.projectId.toLowerCase();
+  if (credentials.projectId !== null && credentials.projectId.toLowerCase() !== projectId) return null;
+  if (credentials.externalId !== null && credentials.externalId !== claims.externalId) return null;
+  // Tokens carry no tenant claim: a token widget sees the user's whole inbox ('' = unscoped).
+  const project = await widgetLookup({ projectId, externalId: claims.externalId, tenant: '' });
+  // Verify even for an unknown project, so timing does not reveal which project ids exist.
+  const verified = await verifyWidgetToken(credentials.token, project?.widgetSecret ?? 'no-project');
+  if (!project || !verified) return null;
+  return {
+    kind: 'endUser',
+    projectId,
+    userId: project.userId,
+    externalId: claims.externalId,
+    secretTag: widgetSecretTag(project.widgetSecret),
+    expiresAt: verified.expiresAt,
   };
 }
 
