@@ -13,6 +13,7 @@ import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
+CHANNEL_QUEUES.push('MOBILE_PUSH');
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
 export const CALLBACK_QUEUE = 'callbacks';
 export const TERMINAL: MessageStatus[] = ['SENT', 'DELIVERED', 'FAILED', 'SKIPPED', 'CANCELED'];
@@ -416,7 +417,7 @@ export class Delivery {
   private providerChain(message: Message, configs: ClaimedProviderConfig[]): { name: string; provider: ChannelProvider; settings: ProviderSettings }[] {
     const chain = configs.flatMap((c) => {
       const provider = this.providers.get(c.kind);
-      if (!provider) return [];
+      if (!provider || (provider.accepts && !provider.accepts(message))) return [];
       const secrets = c.secrets ? this.deps.secrets.open(c.secrets) : {};
       return [{ name: c.name, provider, settings: { ...(c.settings as object), ...secrets } }];
     });

@@ -1,5 +1,7 @@
 import type { Channel } from '../../generated/prisma/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { apnsProvider } from './apns.ts';
+import { fcmProvider } from './fcm.ts';
 import { inAppProvider } from './in-app.ts';
 import { smtpProvider } from './smtp.ts';
 import { twilioProvider } from './twilio.ts';
@@ -11,6 +13,7 @@ import { whatsappCloudProvider } from './whatsapp-cloud.ts';
 /** Provider kinds by name. Each module implements one protocol; the kinds are what ProviderConfig.kind names. */
 export function createProviderRegistry(pubsub: HeraldPubSub): Map<string, ChannelProvider> {
   const providers: ChannelProvider[] = [inAppProvider(pubsub), webhookProvider, smtpProvider, twilioProvider, whatsappCloudProvider, webPushProvider];
+  providers.push(fcmProvider, apnsProvider);
   return new Map(providers.map((p) => [p.kind, p]));
 }
 

@@ -33,6 +33,8 @@ export interface RenderedContent {
   email: { subject: string | null; html: string | null; text: string | null } | null;
   sms: { text: string } | null;
   whatsapp: { text: string | null; templateName: string | null; templateLanguage: string | null; parameters: string[] } | null;
+  /** The mobile push part as written (null: the push uses title, body and image). */
+  push?: { title: string | null; body: string | null; image: string | null; sound: string | null } | null;
 }
 
 /**
@@ -121,6 +123,14 @@ export async function renderVersion(input: RenderInput): Promise<RenderedContent
           parameters: await Promise.all(
             (content.whatsapp.parameters ?? []).map(async (p, i) => (await render(p, `contents.${locale}.whatsapp.parameters.${i}`)) ?? ''),
           ),
+        }
+      : null,
+    push: content.push
+      ? {
+          title: await render(content.push.title, `contents.${locale}.push.title`),
+          body: await render(content.push.body, `contents.${locale}.push.body`),
+          image: await render(content.push.image, `contents.${locale}.push.image`),
+          sound: await render(content.push.sound, `contents.${locale}.push.sound`),
         }
       : null,
   };

@@ -78,6 +78,15 @@ const WhatsAppContent = builder.objectRef<NonNullable<LocaleContent['whatsapp']>
     parameters: t.stringList({ resolve: (c) => c.parameters ?? [] }),
   }),
 });
+const MobilePushContent = builder.objectRef<NonNullable<LocaleContent['push']>>('MobilePushContent').implement({
+  description: 'The MOBILE_PUSH part of a locale: what differs from its title, body and image on phones.',
+  fields: (t) => ({
+    title: t.string({ nullable: true, resolve: (c) => c.title ?? null }),
+    body: t.string({ nullable: true, resolve: (c) => c.body ?? null }),
+    image: t.string({ nullable: true, resolve: (c) => c.image ?? null }),
+    sound: t.string({ nullable: true, resolve: (c) => c.sound ?? null, description: 'The sound file name ("default" for the system sound).' }),
+  }),
+});
 
 const LocaleContentRef = builder.objectRef<LocaleContent>('LocaleContent').implement({
   description: 'The content of one locale. Every text is a Liquid template.',
@@ -91,6 +100,7 @@ const LocaleContentRef = builder.objectRef<LocaleContent>('LocaleContent').imple
     email: t.field({ type: EmailContent, nullable: true, resolve: (c) => c.email ?? null }),
     sms: t.field({ type: SmsContent, nullable: true, resolve: (c) => c.sms ?? null }),
     whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (c) => c.whatsapp ?? null }),
+    push: t.field({ type: MobilePushContent, nullable: true, resolve: (c) => c.push ?? null }),
   }),
 });
 
@@ -151,6 +161,9 @@ const SmsContentInput = builder.inputType('SmsContentInput', { fields: (t) => ({
 const WhatsAppContentInput = builder.inputType('WhatsAppContentInput', {
   fields: (t) => ({ text: t.string(), templateName: t.string(), templateLanguage: t.string(), parameters: t.stringList() }),
 });
+const MobilePushContentInput = builder.inputType('MobilePushContentInput', {
+  fields: (t) => ({ title: t.string(), body: t.string(), image: t.string(), sound: t.string() }),
+});
 const LocaleContentInput = builder.inputType('LocaleContentInput', {
   fields: (t) => ({
     locale: t.string({ required: true }),
@@ -162,6 +175,7 @@ const LocaleContentInput = builder.inputType('LocaleContentInput', {
     email: t.field({ type: EmailContentInput }),
     sms: t.field({ type: SmsContentInput }),
     whatsapp: t.field({ type: WhatsAppContentInput }),
+    push: t.field({ type: MobilePushContentInput, description: 'MOBILE_PUSH: defaults to title, body and image.' }),
   }),
 });
 const VersionInput = builder.inputType('NotificationVersionInput', {
@@ -367,6 +381,7 @@ const Rendered = builder.objectRef<RenderedContent>('RenderedContent').implement
     email: t.field({ type: EmailContent, nullable: true, resolve: (r) => r.email }),
     sms: t.field({ type: SmsContent, nullable: true, resolve: (r) => r.sms }),
     whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (r) => r.whatsapp }),
+    push: t.field({ type: MobilePushContent, nullable: true, resolve: (r) => r.push ?? null }),
   }),
 });
 
