@@ -21,7 +21,8 @@ const tokens = new Map<string, { jwt: string; at: number }>();
 async function providerToken(teamId: string, keyId: string, privateKey: string): Promise<string> {
   const cacheKey = createHash('sha256').update(JSON.stringify([teamId, keyId, privateKey])).digest('hex');
   const cached = tokens.get(cacheKey);
-  if (cached && Date.now() - cached.at < TOKEN_LIFETIME_MS) return cached.jwt;
+  // A negative age is a clock that moved back: sign a new one rather than trust it.
+  if (cached && Date.now() - cached.at >= 0 && Date.now() - cached.at < TOKEN_LIFETIME_MS) return cached.jwt;
   let key;
   try {
     key = createPrivateKey(privateKey);

@@ -36,7 +36,7 @@ export function pushAppFallback(notification: { type: string }, channels: readon
     to: [...to],
     reason: mobilePushConfigured
       ? `this push-app send's channels leave out MOBILE_PUSH: it was sent to ${to.join(', ')}`
-      : `the project has no MOBILE_PUSH provider (configure fcm or apns): this push-app notification was sent to ${to.join(', ')} instead (the in-app inbox by default)`,
+      : `the project has no mobile push provider (MOBILE_PUSH: fcm or apns): this push-app notification was sent to ${to.join(', ')} instead (the in-app inbox by default)`,
   };
 }
 
