@@ -10,6 +10,7 @@ import { ProviderError, type ChannelProvider, type ProviderSettings } from './pr
 import type { JobQueue, NewJob } from './queue.ts';
 import type { SecretBox } from './secrets.ts';
 import { redactUrl } from './providers/outbound.ts';
+import { serviceOf } from './providers/mobile-push.ts';
 import { postSigned } from './signing.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
@@ -378,7 +379,9 @@ export class Delivery {
     const { statusWebhookUrl } = project;
     if (!entry) {
       await this.finish(message, 'FAILED', {
-        error: chain.length ? message.lastError ?? 'all providers failed' : `no ${message.channel} provider is configured for this project`,
+        error: chain.length
+          ? message.lastError ?? 'all providers failed'
+          : `no ${message.channel} provider is configured for this project${message.channel === 'MOBILE_PUSH' ? ` that reaches ${serviceOf(message) ?? 'this'} devices` : ''}`,
         statusWebhookUrl,
       });
       return;

@@ -24,22 +24,15 @@ const serviceAccountSchema = z
 type ServiceAccount = z.output<typeof serviceAccountSchema>;
 
 /** The key file as JSON text or as an object: both are what operators have at hand. */
-const serviceAccountSecret = z.union([
-  serviceAccountSchema,
-  z
-    .string()
-    .max(20_000)
-    .transform((text, ctx) => {
-      try {
-        const parsed = serviceAccountSchema.safeParse(JSON.parse(text));
-        if (parsed.success) return parsed.data;
-        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] });
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be the service account key file (JSON)' });
-      }
-      return z.NEVER;
-    }),
-]);
+const serviceAccountSecret = z.preprocess((value, ctx) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be the service account key file (JSON)' });
+    return z.NEVER;
+  }
+}, serviceAccountSchema);
 
 /**
  * A fetch for google-auth-library's token request, under the outbound address policy like every
@@ -53,9 +46,12 @@ function tokenFetch(tokenUri: string): typeof fetch {
     const body = init?.body;
     const text = body == null ? null : typeof body === 'string' ? body : body instanceof URLSearchParams ? body.toString() : null;
     if (body != null && text === null) throw new Error('fcm: unexpected token request body');
+    const headers = new Headers(init?.headers);
+    // fetch derives it from a URLSearchParams body; the body goes as text here, so say it.
+    if (body instanceof URLSearchParams && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
     const answer = await sendOutbound(target, {
       method: init?.method ?? 'GET',
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
+      headers: Object.fromEntries(headers.entries()),
       body: text,
       timeoutMs: PROVIDER_TIMEOUT_MS,
     });
