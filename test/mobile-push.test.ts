@@ -267,6 +267,15 @@ describe('NP6 push-app and department notes go out as mobile pushes', () => {
     expect(android.notification).toEqual({ title: 'Your ride', body: 'Driver Sam is here' });
     expect(android.android).toMatchObject({ priority: 'HIGH', notification: { notification_count: 2 } });
     expect(Number(String(android.android.ttl).replace(/s$/, ''))).toBeGreaterThan(540);
+
+    // An NP6 test sends to the test recipient's devices too, its `expiration` overriding the notification's.
+    const before = apns.received.length;
+    const test = await rest(h.url, 'POST', `/notifications/${created.body.id}/test`, { recipient: { type: 'id', value: 'max' }, data: { driver: 'Al' }, expiration: { type: 'ttl', value: 120 } }, xKey);
+    expect(test.status, JSON.stringify(test.body)).toBe(200);
+    expect(test.headers.get('x-herald-fallback')).toBeNull();
+    const tested = await pollFor(() => apns.received.slice(before).find((r) => r.token === apnsToken(9)), 15_000, 'the test push');
+    expect(tested.payload.aps.alert).toEqual({ title: 'Your ride', body: 'Driver Al is here' });
+    expect(Math.abs(Number(tested.headers['apns-expiration']) - (Math.floor(Date.now() / 1000) + 120))).toBeLessThan(30);
   });
 
   it('sends a department note’s phone notification as a mobile push when the user has a device, as an SMS otherwise', async () => {

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
+import { expirationOf } from '../../delivery/providers/mobile-push.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, Notification, NotificationVersion, Prisma, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom } from '../../graphql/errors.ts';
@@ -171,6 +172,8 @@ interface DraftItem {
   channel?: unknown;
   data?: Record<string, unknown> | null;
   urgent?: boolean | null;
+  /** NP6 tests: overrides settings.expiration (mobile pushes' TTL). */
+  expiration?: unknown;
 }
 
 /**
@@ -196,7 +199,13 @@ function executionDrafts(notification: Notification, version: NotificationVersio
     render,
     data: item.data ?? {},
     redirection: redirectionValue(item.redirection) ?? redirectionValue(version.redirection),
-  }).map((d) => ({ ...d, executionId, critical: urgent, category: category == null ? null : String(category) }));
+  }).map((d) => ({
+    ...d,
+    executionId,
+    critical: urgent,
+    category: category == null ? null : String(category),
+    ...(d.channel === 'MOBILE_PUSH' && item.expiration != null ? { content: { ...d.content, expiresAt: expirationOf(item.expiration, new Date())?.toISOString() ?? d.content.expiresAt ?? null } } : {}),
+  }));
 }
 
 /** After the commit: publishes the first statuses and hands the messages to the queue. */
