@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { closeApnsSessions } from './delivery/providers/apns.ts';
 import type { Logger } from 'pino';
 import { ConfigError, parseConfig, type Config } from './config/env.ts';
 import { openDatabase, pgPool, type Database } from './db/client.ts';
@@ -89,6 +90,8 @@ export async function startHerald(
         await authLimiter.close();
         await replay.close();
         await runtime.close();
+        // Open HTTP/2 connections to APNs (unref'd, but a stopped Herald should hold none).
+        closeApnsSessions();
         await db.close();
         await flushTraces();
       },

@@ -117,7 +117,7 @@ describe('NP6 notifications: CRUD', () => {
       settings: { urgent: true, category: 0, purpose: { type: 'marketing' }, expiration: { type: 'never' }, mp: {} },
       application: '2b22d485-f04e-492b-b364-e14f8506726a',
       task: { id: '497f6eca-6276-4993-bfeb-53cbbbba6f08', name: 'welcome task', description: 'on sign-up', scheduler: { type: 'immediate' } },
-      channels: ['IN_APP'], // push-app: the in-app inbox until Herald has mobile push
+      channels: ['IN_APP', 'MOBILE_PUSH'], // push-app: the in-app inbox and each device (the inbox only without a MOBILE_PUSH provider)
       defaultLanguage: 'en',
     });
     expect(created.id).toEqual(expect.any(Number));

@@ -5,6 +5,7 @@ import type { RenderedContent } from '../modules/notifications/render.ts';
 import { traced } from '../telemetry/spans.ts';
 import { chatAddressOf, chatContent } from '../modules/notifications/chat.ts';
 import { suppressedAmong, suppressionKey } from '../modules/suppressions/service.ts';
+import { expandDeviceGroups, expandDevices, expirationOf, type MobilePushContent } from './providers/mobile-push.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
 export interface MessageDraft {
@@ -45,7 +46,8 @@ type Db = Prisma.TransactionClient | PrismaClient;
  */
 export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
   const now = new Date();
-  const rows = (await skipSuppressed(tx, ctx.projectId, [drafts]))[0]!.map((d) => rowOf(ctx, d, now));
+  // Suppressed addresses are SKIPPED first; then MOBILE_PUSH becomes one message per registered device of the user (mobile-push.ts).
+  const rows = (await expandDevices(tx, ctx.projectId, (await skipSuppressed(tx, ctx.projectId, [drafts]))[0]!)).map((d) => rowOf(ctx, d, now));
   if (rows.length === 0) return [];
   await insertMessages(tx, ctx, rows, now, false);
   return rows;
@@ -62,7 +64,10 @@ export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: Message
  */
 export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
   const now = new Date();
-  const rows = (await skipSuppressed(db, ctx.projectId, groups)).map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
+  // Suppressed addresses are SKIPPED first; then MOBILE_PUSH becomes one message per registered device of
+  // the user (mobile-push.ts), read outside the write (a device registered in between is one the next send reaches).
+  const expanded = await expandDeviceGroups(db, ctx.projectId, await skipSuppressed(db, ctx.projectId, groups));
+  const rows = expanded.map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
   const all = rows.flat();
   if (all.length === 0) return groups.map(() => []);
   const partialPossible = rows.some((group) => group.length > 1 && group.some((row) => row.externalId !== null));
@@ -224,7 +229,7 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
   const r = o.render;
   // NP6 settings: urgent notifications are critical (they bypass preferences); the category
   // number is what users mute by.
-  const settings = (notification.settings ?? {}) as { urgent?: boolean; category?: number | null };
+  const settings = (notification.settings ?? {}) as { urgent?: boolean; category?: number | null; expiration?: unknown };
   const base = {
     userId: o.user.id,
     notificationId: notification.id,
@@ -290,6 +295,20 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
         return { ...base, channel, to: chatAddressOf(o.user, 'msTeams'), content: { ...chatContent(r, o.redirection) } };
       case 'DISCORD':
         return { ...base, channel, to: chatAddressOf(o.user, 'discord'), content: { ...chatContent(r, o.redirection) } };
+      case 'MOBILE_PUSH': {
+        // The push part wins field by field; title, body and image default to the locale's.
+        // to stays null: acceptMessages makes one message per device of the user.
+        const content: MobilePushContent = {
+          title: r.push?.title ?? r.title,
+          body: r.push?.body ?? r.body,
+          image: r.push?.image ?? r.image,
+          sound: r.push?.sound ?? null,
+          redirection: o.redirection ?? null,
+          locale: r.locale,
+          expiresAt: expirationOf(settings.expiration, new Date())?.toISOString() ?? null,
+        };
+        return { ...base, channel, to: null, content: content as unknown as Record<string, unknown> };
+      }
     }
   });
 }

@@ -10,10 +10,11 @@ import { ProviderError, type ChannelProvider, type ProviderSettings } from './pr
 import type { JobQueue, NewJob } from './queue.ts';
 import type { SecretBox } from './secrets.ts';
 import { redactUrl } from './providers/outbound.ts';
+import { serviceOf } from './providers/mobile-push.ts';
 import { postSigned } from './signing.ts';
 import { traceCarrier, tracedJob } from '../telemetry/spans.ts';
 
-export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'];
+export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD', 'MOBILE_PUSH'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
 export const CALLBACK_QUEUE = 'callbacks';
 /** Outcomes: callbacks and the status webhook get them, the retention purge may remove them. BOUNCED and READ come from delivery receipts. */
@@ -394,7 +395,9 @@ export class Delivery {
     const { statusWebhookUrl } = project;
     if (!entry) {
       await this.finish(message, 'FAILED', {
-        error: chain.length ? message.lastError ?? 'all providers failed' : `no ${message.channel} provider is configured for this project`,
+        error: chain.length
+          ? message.lastError ?? 'all providers failed'
+          : `no ${message.channel} provider is configured for this project${message.channel === 'MOBILE_PUSH' ? ` that reaches ${serviceOf(message) ?? 'this'} devices` : ''}`,
         statusWebhookUrl,
       });
       return;
@@ -435,7 +438,7 @@ export class Delivery {
   private providerChain(message: Message, configs: ClaimedProviderConfig[]): { name: string; provider: ChannelProvider; settings: ProviderSettings }[] {
     const chain = configs.flatMap((c) => {
       const provider = this.providers.get(c.kind);
-      if (!provider) return [];
+      if (!provider || (provider.accepts && !provider.accepts(message))) return [];
       const secrets = c.secrets ? this.deps.secrets.open(c.secrets) : {};
       return [{ name: c.name, provider, settings: { ...(c.settings as object), ...secrets } }];
     });

@@ -9,6 +9,7 @@ import '../modules/providers/schema.ts';
 import '../modules/neucron/schema.ts';
 import '../modules/departments/schema.ts';
 import '../modules/push/schema.ts';
+import '../modules/devices/schema.ts';
 import '../modules/inbox/schema.ts';
 import '../modules/preferences/schema.ts';
 import '../modules/suppressions/schema.ts';

@@ -1,5 +1,7 @@
 import type { Channel } from '../../generated/prisma/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { apnsProvider } from './apns.ts';
+import { fcmProvider } from './fcm.ts';
 import { inAppProvider } from './in-app.ts';
 import { smtpProvider } from './smtp.ts';
 import { twilioProvider } from './twilio.ts';
@@ -16,6 +18,7 @@ export function createProviderRegistry(pubsub: HeraldPubSub): Map<string, Channe
   const providers: ChannelProvider[] = [inAppProvider(pubsub), webhookProvider, smtpProvider, twilioProvider, whatsappCloudProvider, webPushProvider];
   // Chat (issue 13).
   providers.push(slackProvider, msTeamsProvider, discordProvider);
+  providers.push(fcmProvider, apnsProvider);
   return new Map(providers.map((p) => [p.kind, p]));
 }
 

@@ -36,6 +36,12 @@ export interface ChannelProvider {
    * checks them against the outbound address policy, as every connection is checked again.
    */
   outbound?: { urls?: string[]; hosts?: string[] };
+  /**
+   * Whether this provider can send this message (default: every message of its channel). A
+   * channel served by several protocols (MOBILE_PUSH: APNs or FCM, by the device's token) skips
+   * the providers that cannot reach it.
+   */
+  accepts?(message: Message): boolean;
   send(outbound: OutboundMessage, settings: ProviderSettings): Promise<SendOutcome>;
 }
 

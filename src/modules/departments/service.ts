@@ -195,11 +195,13 @@ export function buttonActions(buttons: NonNullable<NonNullable<Notify['notificat
  * Which channels a notify goes to. myKaarma's server forces `type: NOTE` and `protocol: NONE` on
  * this endpoint: the note always goes to the in-app inbox, whatever protocol the body gives, and
  * extra channels come only from the notification attributes. `sendPhoneNotification` is a push
- * to the user's phone: Herald has no mobile push channel yet, so it is an SMS (the README says so).
- * The notifier flags pop the notifier, i.e. the in-app note that is always there.
+ * to the user's phone: a MOBILE_PUSH to each of their devices, or an SMS when they have no
+ * registered device (the README says so). The notifier flags pop the notifier, i.e. the in-app
+ * note that is always there.
  */
-export function notifyChannels(n: Notify): Channel[] {
-  return n.notificationAttributes?.sendPhoneNotification ? ['IN_APP', 'SMS'] : ['IN_APP'];
+export function notifyChannels(n: Notify, hasDevice = false): Channel[] {
+  if (!n.notificationAttributes?.sendPhoneNotification) return ['IN_APP'];
+  return ['IN_APP', hasDevice ? 'MOBILE_PUSH' : 'SMS'];
 }
 
 /**
@@ -324,7 +326,8 @@ export async function notifyDepartmentUser(
     callbackMetadata: sending.callBackMetadata ?? null,
     category: n.messageAttributes.purpose ?? null,
   };
-  const drafts = notifyDrafts(n, user!, notifyChannels(n), extra);
+  const hasDevice = Boolean(n.notificationAttributes?.sendPhoneNotification) && (await prisma().device.count({ where: { projectId, userId: user!.id } })) > 0;
+  const drafts = notifyDrafts(n, user!, notifyChannels(n, hasDevice), extra);
   // Extra users to pop the notifier for: in-app only; unknown ones are a warning, not a failure.
   for (const ref of n.notificationAttributes?.additionalNotifierNotificationDAUUIDs ?? []) {
     const other = await userByRef(projectId, ref);

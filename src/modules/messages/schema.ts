@@ -117,7 +117,7 @@ builder.queryField('messages', (t) =>
   }),
 );
 
-const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'] as const;
+const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD', 'MOBILE_PUSH'] as const;
 const NO_MESSAGE = '00000000-0000-0000-0000-000000000000';
 interface MessageFilterArgs {
   status?: string[] | null;

@@ -2,19 +2,21 @@ import { z } from 'zod';
 import type { TemplateKind } from './templates.ts';
 
 /** Herald's channels, and the NP6 / Herald notification types that imply them. */
-export const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'] as const;
+export const CHANNELS = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD', 'MOBILE_PUSH'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
 export const TYPE_CHANNELS: Record<string, ChannelName[]> = {
-  // NP6's push-app is a mobile app push. Herald has no mobile push channel yet (issue 13), so it
-  // goes to the in-app inbox, and every answer that sends one says so (PUSH_APP_FALLBACK).
-  'push-app': ['IN_APP'],
+  // NP6's push-app is a mobile app push, also kept in the in-app inbox: the push's badge is the
+  // inbox's unread count, which then includes it. Without a MOBILE_PUSH provider it goes to the
+  // inbox only, and every answer that sends one says so (pushAppFallback).
+  'push-app': ['IN_APP', 'MOBILE_PUSH'],
   'in-app': ['IN_APP'],
   email: ['EMAIL'],
   sms: ['SMS'],
   whatsapp: ['WHATSAPP'],
   'web-push': ['WEB_PUSH'],
   webhook: ['WEBHOOK'],
+  'mobile-push': ['MOBILE_PUSH'],
   multichannel: ['IN_APP'],
   slack: ['SLACK'],
   'ms-teams': ['MS_TEAMS'],
@@ -23,16 +25,29 @@ export const TYPE_CHANNELS: Record<string, ChannelName[]> = {
 export const NOTIFICATION_TYPES = Object.keys(TYPE_CHANNELS);
 
 /**
- * What a push-app send answers while Herald has no mobile push channel: the channels it went to
- * instead. Stated in execution and test answers (`fallback`, header `X-Herald-Fallback`).
+ * What a push-app send answers when it cannot go out as a mobile push: the project has no
+ * MOBILE_PUSH provider (or the notification's channels leave it out). It then goes to the other
+ * channels only (the in-app inbox by default); stated in execution and test answers (`fallback`,
+ * header `X-Herald-Fallback`). Null when the mobile push goes out.
  */
-export function pushAppFallback(notification: { type: string }, channels: readonly ChannelName[]) {
+export function pushAppFallback(notification: { type: string }, channels: readonly ChannelName[], mobilePushConfigured: boolean) {
   if (notification.type !== 'push-app') return null;
+  if (mobilePushConfigured && channels.includes('MOBILE_PUSH')) return null;
+  const to = pushAppChannels(notification, channels, mobilePushConfigured);
   return {
     from: 'MOBILE_PUSH',
-    to: [...channels],
-    reason: `Herald has no mobile push channel yet: this push-app notification was sent to ${channels.join(', ')} instead (the in-app inbox by default)`,
+    to: [...to],
+    reason: mobilePushConfigured
+      ? `this push-app send's channels leave out MOBILE_PUSH: it was sent to ${to.join(', ')}`
+      : `the project has no mobile push provider (MOBILE_PUSH: fcm or apns): this push-app notification was sent to ${to.join(', ')} instead (the in-app inbox by default)`,
   };
+}
+
+/** The channels a push-app send goes to: without a MOBILE_PUSH provider, the others (at least the inbox). */
+export function pushAppChannels<C extends string>(notification: { type: string }, channels: readonly C[], mobilePushConfigured: boolean): C[] {
+  if (notification.type !== 'push-app' || mobilePushConfigured) return [...channels];
+  const others = channels.filter((c) => c !== 'MOBILE_PUSH');
+  return others.length ? others : ['IN_APP' as C];
 }
 export type ChannelFallback = NonNullable<ReturnType<typeof pushAppFallback>>;
 
@@ -98,6 +113,10 @@ export const localeContentSchema = z.object({
       blocks: chatBlocksSchema().nullish(),
     })
     .nullish(),
+  /** The mobile push (MOBILE_PUSH) part; title and body default to the locale's. */
+  push: z
+    .object({ title: text(1_000), body: text(4_000), image: text(2_048), sound: text(256) })
+    .nullish(),
 });
 
 export type LocaleContent = z.output<typeof localeContentSchema>;
@@ -123,6 +142,10 @@ export function templatesOf(content: Omit<LocaleContent, 'locale'>, prefix: stri
   content.whatsapp?.parameters?.forEach((p, i) => add(`whatsapp.parameters.${i}`, p));
   add('chat.text', content.chat?.text);
   for (const leaf of chatTemplates(content.chat?.blocks)) add(leaf.path, leaf.value);
+  add('push.title', content.push?.title);
+  add('push.body', content.push?.body);
+  add('push.image', content.push?.image);
+  add('push.sound', content.push?.sound);
   return out;
 }
 
@@ -145,7 +168,7 @@ export const NP6_MEMBERS = {
   settings: ['urgent', 'category', 'purpose', 'expiration', 'mp'],
   task: ['id', 'name', 'description', 'scheduler'],
   version: ['id', 'master', 'label', 'stamp', 'scripting', 'content', 'contents', 'redirection', 'channel'],
-  content: ['title', 'body', 'icon', 'thumbnail', 'image', 'email', 'sms', 'whatsapp', 'chat'],
+  content: ['title', 'body', 'icon', 'thumbnail', 'image', 'email', 'sms', 'whatsapp', 'chat', 'push'],
 } as const;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -252,7 +275,7 @@ export function localizedForm(stored: unknown): Record<string, unknown> {
     locales: Object.fromEntries(
       fromStored(stored).map((c) => [
         c.locale,
-        { title: c.title ?? null, body: c.body ?? null, icon: c.icon ?? null, thumbnail: c.thumbnail ?? null, image: c.image ?? null, email: c.email ?? null, sms: c.sms ?? null, whatsapp: c.whatsapp ?? null, ...(c.chat ? { chat: c.chat } : {}) },
+        { title: c.title ?? null, body: c.body ?? null, icon: c.icon ?? null, thumbnail: c.thumbnail ?? null, image: c.image ?? null, email: c.email ?? null, sms: c.sms ?? null, whatsapp: c.whatsapp ?? null, ...(c.chat ? { chat: c.chat } : {}), ...(c.push ? { push: c.push } : {}) },
       ]),
     ),
   };

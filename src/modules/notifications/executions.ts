@@ -3,10 +3,11 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
+import { expirationOf } from '../../delivery/providers/mobile-push.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, Notification, NotificationVersion, Prisma, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom } from '../../graphql/errors.ts';
-import { pushAppFallback, type ChannelFallback } from './content.ts';
+import { pushAppChannels, pushAppFallback, type ChannelFallback } from './content.ts';
 import { findContact, lookup, type ContactRef } from './contacts.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import { getNotification, getVersion, masterVersion } from './service.ts';
@@ -140,7 +141,9 @@ function redirectionValue(redirection: unknown): string | null {
 const CHANNEL_NAMES: Record<string, Channel> = {
   in_app: 'IN_APP',
   inapp: 'IN_APP',
-  'push-app': 'IN_APP',
+  push_app: 'MOBILE_PUSH',
+  mobile_push: 'MOBILE_PUSH',
+  mobilepush: 'MOBILE_PUSH',
   email: 'EMAIL',
   sms: 'SMS',
   whatsapp: 'WHATSAPP',
@@ -174,22 +177,40 @@ interface DraftItem {
   channel?: unknown;
   data?: Record<string, unknown> | null;
   urgent?: boolean | null;
+  /** NP6 tests: overrides settings.expiration (mobile pushes' TTL). */
+  expiration?: unknown;
 }
 
-/** The channels of one execution or test: the notification's, narrowed by the item's or the version's `channel`. */
-const itemChannels = (notification: Notification, version: NotificationVersion, item: DraftItem) => channelsFor(notification.channels, item.channel ?? version.channel);
+/**
+ * The channels of one execution or test: the notification's, narrowed by the item's or the
+ * version's `channel`; a push-app send without a MOBILE_PUSH provider goes to the others (the
+ * answer's `fallback` says so).
+ */
+const itemChannels = (notification: Notification, version: NotificationVersion, item: DraftItem, mobilePush: boolean) =>
+  pushAppChannels(notification, channelsFor(notification.channels, item.channel ?? version.channel), mobilePush);
+
+/** Whether the project can send MOBILE_PUSH (an enabled fcm or apns provider). */
+export async function mobilePushConfigured(projectId: string): Promise<boolean> {
+  return (await prisma().providerConfig.count({ where: { projectId, channel: 'MOBILE_PUSH', enabled: true } })) > 0;
+}
 
 /** The messages of one execution or test: the item's render on the notification's channels, overrides applied. */
-function executionDrafts(notification: Notification, version: NotificationVersion, user: User, item: DraftItem, render: RenderedContent, executionId: string): MessageDraft[] {
+function executionDrafts(notification: Notification, version: NotificationVersion, user: User, item: DraftItem, render: RenderedContent, executionId: string, mobilePush: boolean): MessageDraft[] {
   const urgent = item.urgent ?? Boolean((notification.settings as { urgent?: boolean } | null)?.urgent);
   const category = (notification.settings as { category?: number } | null)?.category;
   return draftsFor(notification, version.id, {
-    channels: itemChannels(notification, version, item),
+    channels: itemChannels(notification, version, item, mobilePush),
     user,
     render,
     data: item.data ?? {},
     redirection: redirectionValue(item.redirection) ?? redirectionValue(version.redirection),
-  }).map((d) => ({ ...d, executionId, critical: urgent, category: category == null ? null : String(category) }));
+  }).map((d) => ({
+    ...d,
+    executionId,
+    critical: urgent,
+    category: category == null ? null : String(category),
+    ...(d.channel === 'MOBILE_PUSH' && item.expiration != null ? { content: { ...d.content, expiresAt: expirationOf(item.expiration, new Date())?.toISOString() ?? d.content.expiresAt ?? null } } : {}),
+  }));
 }
 
 /** After the commit: publishes the first statuses and hands the messages to the queue. */
@@ -222,6 +243,7 @@ export async function executeNotification(
   if (!notification.active) throw conflict(`Notification ${notification.id} is inactive: activate it before executing it`);
   const version = await masterVersion(projectId, notification.id);
   const unicityField = await projectUnicityField(projectId);
+  const mobilePush = await mobilePushConfigured(projectId);
   const now = new Date();
   const set = uuidv7(); // the stamp set of this call: one per batch
 
@@ -256,7 +278,7 @@ export async function executeNotification(
           status: 'ACCEPTED',
         },
   );
-  const drafts = outcomes.map((o, i) => ('failure' in o ? [] : executionDrafts(notification, version, o.user!, o.item!, o.render!, rows[i]!.id)));
+  const drafts = outcomes.map((o, i) => ('failure' in o ? [] : executionDrafts(notification, version, o.user!, o.item!, o.render!, rows[i]!.id, mobilePush)));
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
   const messages = await prisma().$transaction(async (tx) => {
     await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
@@ -273,7 +295,7 @@ export async function executeNotification(
           render: o.render!,
           messageIds: messages.filter((m) => m.executionId === rows[i]!.id).map((m) => m.id),
           stamp: stamps[i]!,
-          fallback: pushAppFallback(notification, itemChannels(notification, version, o.item!)),
+          fallback: pushAppFallback(notification, channelsFor(notification.channels, o.item!.channel ?? version.channel), mobilePush),
         },
   );
 }
@@ -322,8 +344,10 @@ export async function testNotification(
   const user = item.recipient ? await findContact(projectId, contactRefOf(item.recipient)) : null;
   const render = await renderVersion({ notification, version, user, data: item.data, variables: item.variables, overrides: item, locale: item.locale });
   const id = uuidv7();
-  const drafts = user ? executionDrafts(notification, version, user, item, render, id) : [];
-  const channels = itemChannels(notification, version, item);
+  const mobilePush = await mobilePushConfigured(projectId);
+  const drafts = user ? executionDrafts(notification, version, user, item, render, id, mobilePush) : [];
+  const requested = channelsFor(notification.channels, item.channel ?? version.channel);
+  const channels = itemChannels(notification, version, item, mobilePush);
   const now = new Date();
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
   const { execution, messages } = await prisma().$transaction(async (tx) => {
@@ -356,7 +380,7 @@ export async function testNotification(
     messageIds: messages.map((m) => m.id),
     stamp: completeStamp(null, execution.id, now),
     subscription: user ? await subscriptionFor(projectId, user.id, channels) : null,
-    fallback: user ? pushAppFallback(notification, channels) : null,
+    fallback: user ? pushAppFallback(notification, requested, mobilePush) : null,
   };
 }
 

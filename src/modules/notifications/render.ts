@@ -37,6 +37,8 @@ export interface RenderedContent {
   whatsapp: { text: string | null; templateName: string | null; templateLanguage: string | null; parameters: string[] } | null;
   /** Chat (Slack, Teams, Discord): null when the version has no chat part (the default is built from title and body). */
   chat: { text: string | null; blocks: Record<string, unknown>[] | null } | null;
+  /** The mobile push part as written (null: the push uses title, body and image). */
+  push?: { title: string | null; body: string | null; image: string | null; sound: string | null } | null;
 }
 
 /** A copy of JSON `value` with each string rendered (keys named `type` are kept: Block Kit's, not templates). */
@@ -146,6 +148,14 @@ export async function renderVersion(input: RenderInput): Promise<RenderedContent
           blocks: content.chat.blocks
             ? ((await renderLeaves(content.chat.blocks, `contents.${locale}.chat.blocks`, (source, field) => render(source, field))) as Record<string, unknown>[])
             : null,
+        }
+      : null,
+    push: content.push
+      ? {
+          title: await render(content.push.title, `contents.${locale}.push.title`),
+          body: await render(content.push.body, `contents.${locale}.push.body`),
+          image: await render(content.push.image, `contents.${locale}.push.image`),
+          sound: await render(content.push.sound, `contents.${locale}.push.sound`),
         }
       : null,
   };

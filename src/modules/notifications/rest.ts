@@ -12,7 +12,7 @@ import type {
 import { issuesFrom } from '../../graphql/errors.ts';
 import { legacyError } from '../../rest/apis.ts';
 import { defineRoute, objectBody, RestInputError, type RestRequest, type RestRoute } from '../../rest/route.ts';
-import { MAX_EXTRA_BYTES, nonEmpty, NP6_MEMBERS, pickMembers, unknownMembers } from './content.ts';
+import { CHANNELS, MAX_EXTRA_BYTES, nonEmpty, NOTIFICATION_TYPES, NP6_MEMBERS, pickMembers, unknownMembers } from './content.ts';
 import { executionItemSchema as executionItemInput, stampSchema, testInputSchema } from './executions.ts';
 import { notificationInputSchema as notificationInputZod, versionInputSchema as versionInputZod } from './service.ts';
 
@@ -540,6 +540,7 @@ const localeContentProps = {
     description: 'Slack, Teams, Discord: Slack mrkdwn text and Block Kit blocks (Teams and Discord translate the common ones)',
     properties: { text: str, blocks: { type: 'array', maxItems: 50, items: { type: 'object', required: ['type'], properties: { type: str }, additionalProperties: true } } },
   },
+  push: { type: 'object', description: 'Herald: the MOBILE_PUSH part (defaults: title, body, image)', properties: { title: str, body: str, image: str, sound: str } },
 } as const;
 const extraNote = `NP6 objects are open: unknown members are stored and answered back as given (at most ${MAX_EXTRA_BYTES} bytes of JSON per object).`;
 const localizedContent = {
@@ -593,7 +594,7 @@ const versionSchema = {
   additionalProperties: true,
 } as const;
 const notificationProps = {
-  type: { type: 'string', enum: ['push-app', 'in-app', 'email', 'sms', 'whatsapp', 'web-push', 'webhook', 'multichannel', 'slack', 'ms-teams', 'discord'] },
+  type: { type: 'string', enum: [...NOTIFICATION_TYPES] },
   key: { type: 'string', description: 'Herald: a stable key, e.g. "welcome"' },
   name: str,
   description: str,
@@ -606,7 +607,7 @@ const notificationProps = {
   },
   application: uuid,
   task: { type: 'object', description: extraNote, properties: { id: uuid, name: str, description: str, scheduler: typed }, additionalProperties: true },
-  channels: { type: 'array', items: { type: 'string', enum: ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD'] } },
+  channels: { type: 'array', items: { type: 'string', enum: [...CHANNELS] } },
   defaultLanguage: { type: 'string', description: 'Defaults to "en"' },
 } as const;
 const notificationSchema = {

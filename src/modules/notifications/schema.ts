@@ -78,6 +78,15 @@ const WhatsAppContent = builder.objectRef<NonNullable<LocaleContent['whatsapp']>
     parameters: t.stringList({ resolve: (c) => c.parameters ?? [] }),
   }),
 });
+const MobilePushContent = builder.objectRef<NonNullable<LocaleContent['push']>>('MobilePushContent').implement({
+  description: 'The MOBILE_PUSH part of a locale: what differs from its title, body and image on phones.',
+  fields: (t) => ({
+    title: t.string({ nullable: true, resolve: (c) => c.title ?? null }),
+    body: t.string({ nullable: true, resolve: (c) => c.body ?? null }),
+    image: t.string({ nullable: true, resolve: (c) => c.image ?? null }),
+    sound: t.string({ nullable: true, resolve: (c) => c.sound ?? null, description: 'The sound file name ("default" for the system sound).' }),
+  }),
+});
 
 const ChatContent = builder.objectRef<{ text?: string | null; blocks?: Record<string, unknown>[] | null }>('ChatContent').implement({
   description: 'Chat (Slack, Microsoft Teams, Discord): Slack mrkdwn text and Block Kit blocks; Teams and Discord translate the common blocks.',
@@ -100,6 +109,7 @@ const LocaleContentRef = builder.objectRef<LocaleContent>('LocaleContent').imple
     sms: t.field({ type: SmsContent, nullable: true, resolve: (c) => c.sms ?? null }),
     whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (c) => c.whatsapp ?? null }),
     chat: t.field({ type: ChatContent, nullable: true, resolve: (c) => c.chat ?? null }),
+    push: t.field({ type: MobilePushContent, nullable: true, resolve: (c) => c.push ?? null }),
   }),
 });
 
@@ -167,6 +177,10 @@ const ChatContentInput = builder.inputType('ChatContentInput', {
     blocks: t.field({ type: ['JSONObject'], description: 'Slack Block Kit blocks (at most 50); every string in them is a Liquid template.' }),
   }),
 });
+
+const MobilePushContentInput = builder.inputType('MobilePushContentInput', {
+  fields: (t) => ({ title: t.string(), body: t.string(), image: t.string(), sound: t.string() }),
+});
 const LocaleContentInput = builder.inputType('LocaleContentInput', {
   fields: (t) => ({
     locale: t.string({ required: true }),
@@ -179,6 +193,7 @@ const LocaleContentInput = builder.inputType('LocaleContentInput', {
     sms: t.field({ type: SmsContentInput }),
     whatsapp: t.field({ type: WhatsAppContentInput }),
     chat: t.field({ type: ChatContentInput }),
+    push: t.field({ type: MobilePushContentInput, description: 'MOBILE_PUSH: defaults to title, body and image.' }),
   }),
 });
 const VersionInput = builder.inputType('NotificationVersionInput', {
@@ -385,6 +400,7 @@ const Rendered = builder.objectRef<RenderedContent>('RenderedContent').implement
     sms: t.field({ type: SmsContent, nullable: true, resolve: (r) => r.sms }),
     whatsapp: t.field({ type: WhatsAppContent, nullable: true, resolve: (r) => r.whatsapp }),
     chat: t.field({ type: ChatContent, nullable: true, resolve: (r) => r.chat }),
+    push: t.field({ type: MobilePushContent, nullable: true, resolve: (r) => r.push ?? null }),
   }),
 });
 
