@@ -10,6 +10,7 @@ import '../modules/neucron/schema.ts';
 import '../modules/departments/schema.ts';
 import '../modules/push/schema.ts';
 import '../modules/inbox/schema.ts';
+import '../modules/inbox/operator.ts';
 import '../modules/preferences/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

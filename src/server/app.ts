@@ -15,6 +15,7 @@ import { useOpenApi } from '../rest/openapi.ts';
 import type { RestRoute } from '../rest/route.ts';
 import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
+import { useConsole } from '../console/use-console.ts';
 import { readBodyLimited } from './body.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useInputHygiene } from './use-input-hygiene.ts';
@@ -95,6 +96,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
+      useConsole(),
       ...(config.NODE_ENV !== 'production' ? [useGraphiQLAssets(logger)] : []),
       useGraphQLGetHelp({ graphiql: config.NODE_ENV !== 'production' }),
       useVariableErrors(),
