@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   const template = await readFile(join(app, 'index.html'), 'utf8');
   const page = template.replace('__CONSOLE_JS__', js.url).replace('__CONSOLE_CSS__', css.url);
   if (page.includes('__CONSOLE_')) throw new Error('index.html still has a placeholder after the build');
+  if (!page.includes('__STYLE_NONCE__')) throw new Error('index.html lost the style nonce placeholder (use-console.ts fills it per answer)');
   await writeFile(join(CONSOLE_BUILD_DIR, CONSOLE_PAGE_FILE), page);
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
   const chunks = await Promise.all(

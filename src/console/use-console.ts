@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,11 +21,15 @@ const ASSET_TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; char
 
 /**
  * The console's own script and stylesheet, GraphQL over HTTP and graphql-ws to this origin,
- * nothing else: no inline script or style markup, no frames, no forms posting anywhere. Styles
- * set through the CSSOM (CodeMirror, preact) and constructed stylesheets are not inline markup.
+ * nothing else: no inline script, no frames, no forms posting anywhere. The one exception is
+ * CodeMirror's theme, a <style> element it writes: it carries this answer's nonce (the page
+ * hands it to the editor in a meta tag), so no other inline style is admitted.
  */
-export const CONSOLE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export function consoleCsp(styleNonce: string): string {
+  return `default-src 'none'; script-src 'self'; style-src 'self' 'nonce-${styleNonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+}
+
+const NONCE_PLACEHOLDER = '__STYLE_NONCE__';
 
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -34,7 +39,6 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'content-security-policy': CONSOLE_CSP,
 };
 
 /**
@@ -60,7 +64,7 @@ export function useConsole({ dir = CONSOLE_BUILD_DIR }: ConsoleOptions = {}): Pl
                 status: 503,
                 headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
               })
-            : new Response(html, { headers: PAGE_HEADERS }),
+            : pageResponse(html),
         );
         return;
       }
@@ -82,6 +86,12 @@ export function useConsole({ dir = CONSOLE_BUILD_DIR }: ConsoleOptions = {}): Pl
       );
     },
   };
+}
+
+/** The page with a fresh style nonce, in its meta tag and in its CSP. */
+function pageResponse(html: string): Response {
+  const nonce = randomBytes(16).toString('base64');
+  return new Response(html.replaceAll(NONCE_PLACEHOLDER, nonce), { headers: { ...PAGE_HEADERS, 'content-security-policy': consoleCsp(nonce) } });
 }
 
 /** Everything build:console writes is text (HTML, JS, CSS, source maps). */

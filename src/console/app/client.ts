@@ -108,7 +108,16 @@ export class ConsoleClient {
     for (const listener of this.stateListeners) listener(state);
   }
 
-  /** One socket per console, shared by the pages' subscriptions; graphql-ws retries with backoff. */
+  /** Opens the console's socket now (the shell does it once signed in), so the live state is real on every page. */
+  connect(): void {
+    this.ws();
+  }
+
+  /**
+   * One socket per console, shared by the pages' subscriptions and kept open while signed in
+   * (not lazy: a page without subscriptions still shows whether Herald is reachable, and a
+   * revoked key closes it with 4403, which signs the console out); graphql-ws retries with backoff.
+   */
   private ws(): Client {
     if (this.socket) return this.socket;
     const url = new URL('/graphql', this.origin);
@@ -117,7 +126,7 @@ export class ConsoleClient {
     this.socket = createClient({
       url: url.toString(),
       connectionParams: { apiKey: this.apiKey },
-      lazy: true,
+      lazy: false,
       retryAttempts: Number.MAX_SAFE_INTEGER,
       shouldRetry: (event) => !(typeof event === 'object' && event !== null && 'code' in event && event.code === CLOSE_FORBIDDEN),
       on: {

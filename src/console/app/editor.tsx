@@ -11,6 +11,10 @@ export interface TemplateDiagnostic {
   message: string;
 }
 
+function styleNonce(): string {
+  return document.querySelector<HTMLMetaElement>('meta[name="herald-style-nonce"]')?.content ?? '';
+}
+
 /**
  * A Liquid template in CodeMirror 6. The editor is uncontrolled (remount it with a new `key` to
  * load another text); `diagnostic` marks Herald's syntax error at its line and column. Tab is
@@ -43,6 +47,9 @@ export function TemplateEditor({
         liquid(),
         lintGutter(),
         EditorView.lineWrapping,
+        // CodeMirror injects its base theme as a <style> element: the page's CSP admits it by this
+        // per-response nonce (use-console.ts), not by 'unsafe-inline'.
+        EditorView.cspNonce.of(styleNonce()),
         EditorView.contentAttributes.of({ 'aria-labelledby': labelId, 'data-testid': `editor-${id}-input` }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) change.current(update.state.doc.toString());

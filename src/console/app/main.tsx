@@ -119,7 +119,11 @@ const LIVE_TEXT: Record<LiveState, string> = { connecting: 'Connecting…', live
 function Shell({ client, project, onSignOut }: { client: ConsoleClient; project: string; onSignOut: () => void }) {
   const route = useRoute();
   const [live, setLive] = useState<LiveState>(client.state);
-  useEffect(() => client.onState(setLive), [client]);
+  useEffect(() => {
+    const off = client.onState(setLive);
+    client.connect();
+    return off;
+  }, [client]);
   let page;
   switch (route.page) {
     case 'dead-letters':

@@ -212,7 +212,8 @@ export function MessageTable({ rows, openId, actions }: { rows: Row[]; openId?: 
         {rows.map((m) => (
           <tr key={m.id} data-testid="message-row" data-id={m.id} data-status={m.status} aria-current={m.id === openId ? 'true' : undefined}>
             <td>
-              <a href={href(`/activity/${m.id}`)} title={m.id} aria-label={`Timeline of message ${m.id}`}>
+              <a href={href(`/activity/${m.id}`)} title={m.id}>
+                <span class="sr-only">Timeline of message </span>
                 {shortId(m.id)}
               </a>
             </td>
