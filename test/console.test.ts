@@ -7,6 +7,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_BUILD_DIR, CONSOLE_PAGE_FILE, useConsole } from '../src/console/use-console.ts';
 import { graphql } from '../src/generated/gql/index.ts';
+import { userHash } from '../src/modules/projects/credentials.ts';
 import { bearer, gql, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor, startHttpServer } from './helpers/http-server.ts';
 
@@ -143,6 +144,82 @@ const graphqlMessagesOf = graphql(`
     }
   }
 `);
+
+const ConsoleTestDraft = graphql(`
+  query ConsoleTestDraft($id: Int!, $draft: [LocaleContentInput!], $contact: ContactInput) {
+    renderNotification(id: $id, draft: $draft, contact: $contact) {
+      render {
+        locale
+        title
+        body
+      }
+    }
+  }
+`);
+const ConsoleTestUserInbox = graphql(`
+  query ConsoleTestUserInbox($externalId: String!, $first: Int) {
+    user(externalId: $externalId) {
+      unreadCount
+      inbox(first: $first) {
+        id
+        title
+      }
+    }
+  }
+`);
+const ConsoleTestViewerInbox = graphql(`
+  query ConsoleTestViewerInbox {
+    viewer {
+      inbox {
+        id
+      }
+    }
+  }
+`);
+
+describe('what the console needs from the API', () => {
+  it('renderNotification(draft) renders unsaved content, checked like a save', async () => {
+    const auth = bearer(h.project.apiKey);
+    const ok = await gql(h.url, ConsoleTestDraft, { id: bellId, contact: { id: 'ada' }, draft: [{ locale: 'en', title: 'Draft {{ firstName }}', body: 'b' }] }, auth);
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data!.renderNotification.render).toEqual({ locale: 'en', title: 'Draft Ada', body: 'b' });
+    const broken = await gql(h.url, ConsoleTestDraft, { id: bellId, draft: [{ locale: 'en', title: 'fine', body: 'one\n{% if x %}never closed' }] }, auth);
+    expect(broken.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const issues = broken.errors![0]!.extensions!.issues as { field: string; message: string }[];
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.field).toBe('draft.0.body');
+    expect(issues[0]!.message).toMatch(/line 2, column 1/);
+    for (const draft of [[], [{ locale: 'not a locale!', title: 'x' }], [{ locale: 'en', title: 'x'.repeat(1001) }], Array.from({ length: 51 }, () => ({ locale: 'en' }))]) {
+      const refused = await gql(h.url, ConsoleTestDraft, { id: bellId, draft }, auth);
+      expect(refused.errors?.[0]?.extensions?.code, JSON.stringify(draft).slice(0, 80)).toBe('BAD_USER_INPUT');
+      expect(refused.errors![0]!.message).toMatch(/^draft/);
+    }
+    // Another project's notification is unknown, draft or not.
+    const other = await h.newProject();
+    expect((await gql(h.url, ConsoleTestDraft, { id: bellId, draft: [{ locale: 'en', title: 'x' }] }, bearer(other.apiKey))).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // Nothing was saved.
+    const stored = await gql(h.url, ConsoleTestVersion, { id: bellId }, auth);
+    expect(stored.data!.notification.masterVersion!.contents.map((c) => c.title)).toEqual(['Hello {{ firstName }}', 'Bonjour {{ firstName }}']);
+  });
+
+  it("User.inbox and User.unreadCount show a user's inbox to operators only", async () => {
+    const auth = bearer(h.project.apiKey);
+    const before = await gql(h.url, ConsoleTestUserInbox, { externalId: 'inbox-reader' }, auth);
+    expect(before.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await send('bell', 'inbox-reader', 7);
+    const read = await pollFor(async () => {
+      const res = await gql(h.url, ConsoleTestUserInbox, { externalId: 'inbox-reader' }, auth);
+      return res.data?.user.inbox.length === 1 ? res.data.user : null;
+    }, 10_000, 'the inbox item');
+    expect(read.unreadCount).toBe(1);
+    expect(read.inbox[0]!.title).toBe('Hello ');
+    for (const first of [0, 101]) {
+      expect((await gql(h.url, ConsoleTestUserInbox, { externalId: 'inbox-reader', first }, auth)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    const widget = { 'x-herald-project': h.project.projectId, 'x-herald-user': 'inbox-reader', 'x-herald-user-hash': userHash(h.project.widgetSecret, 'inbox-reader') };
+    expect((await gql(h.url, ConsoleTestViewerInbox, {}, widget)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
 
 describe('serving /console', () => {
   it('has a bundle built from the current console sources', async () => {
