@@ -365,6 +365,27 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', () =>
     await page.reload();
     await page.getByRole('heading', { level: 1, name: 'Activity' }).waitFor({ timeout: 10_000 });
     await page.locator('[data-testid="live-state"][data-state="live"]').waitFor({ timeout: 10_000 });
+    // Keyboard: the page heading has the focus. Clicking the banner's name (not focusable) moves
+    // the sequential focus starting point there: Shift+Tab reaches the skip link, which returns
+    // to the heading; Tab walks sign out, then the navigation, and Enter opens a page.
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.textContent);
+    await page.locator('header .brand').click();
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await focused()).toBe('Activity');
+    await page.locator('header .brand').click();
+    for (const want of ['sign-out', 'nav-activity', 'nav-dead-letters']) {
+      await page.keyboard.press('Tab');
+      expect(await focused()).toBe(want);
+    }
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
+    expect(await focused()).toBe('Dead letters');
+    await page.getByTestId('nav-activity').click();
+    await page.getByRole('heading', { level: 1, name: 'Activity' }).waitFor();
+    await page.locator('[data-testid="live-state"][data-state="live"]').waitFor({ timeout: 10_000 });
     expect(problems).toEqual([]);
   });
 
