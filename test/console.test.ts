@@ -292,7 +292,8 @@ describe('serving /console', () => {
 
 if (!hasChromium && !onCi) console.warn(`test/console.test.ts: no ${CHROMIUM}, skipping the browser tests (they fail instead when CI=true)`);
 
-describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', () => {
+// Each flow is a few seconds on a quiet machine; the bound leaves room for a loaded CI runner.
+describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', { timeout: 60_000 }, () => {
   let context: BrowserContext;
   let userDataDir: string;
   let page: Page;
@@ -338,6 +339,9 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', () =>
     axeReport[name] = violations.map((v) => `${v.id} (${v.impact})`);
     expect(bad, `${name}: ${JSON.stringify(bad)}`).toEqual([]);
   }
+
+  /** The bell's stored English content: what the editor's saves wrote (or did not). */
+  const stored = async () => (await gql(h.url, ConsoleTestVersion, { id: bellId }, bearer(h.project.apiKey))).data!.notification.masterVersion!.contents.find((c) => c.locale === 'en')!;
 
   async function nav(testId: string, heading: string) {
     await page.getByTestId(`nav-${testId}`).click();
@@ -454,7 +458,7 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', () =>
     expect(problems).toEqual([]);
   });
 
-  it('edits a template with a live preview rendered by Herald, and refuses a syntax error at its line', async () => {
+  it('edits a template with a live preview rendered by Herald for a chosen user and locale, unsaved', async () => {
     await nav('notifications', 'Notifications');
     await page.getByRole('link', { name: 'Bell' }).click();
     await page.getByRole('heading', { level: 1, name: 'Notification: Bell' }).waitFor();
@@ -479,9 +483,14 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', () =>
     await page.keyboard.press('Control+A');
     await page.keyboard.type('Welcome {{ firstName | upcase }}!');
     await expect.poll(() => preview.textContent(), { timeout: 10_000 }).toBe('Welcome ADA!');
-    const stored = async () => (await gql(h.url, ConsoleTestVersion, { id: bellId }, bearer(h.project.apiKey))).data!.notification.masterVersion!.contents.find((c) => c.locale === 'en')!;
     expect((await stored()).title).toBe('Hello {{ firstName }}');
     await axe('notification editor');
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses a syntax error at its line, in the preview and on save, and saves the template once fixed', async () => {
+    const preview = page.getByTestId('preview-title');
+    await expect.poll(() => preview.textContent(), { timeout: 10_000 }).toBe('Welcome ADA!');
 
     // A syntax error on the body's second line: shown at line 2, in the list and in the editor.
     const body = page.getByTestId('editor-body-input');
@@ -530,6 +539,8 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', () =>
     await page.getByLabel('Name').fill('ci-key');
     await page.getByLabel('Name').press('Enter');
     const secret = await page.getByTestId('created-secret').inputValue();
+    // The new key has the focus, ready to copy.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('created-secret');
     expect(secret).toMatch(/^[^.]+\.[^.]+$/);
     expect((await gql(h.url, ConsoleTestProject, {}, bearer(secret))).data?.project.id).toBe(h.project.projectId);
     await axe('keys');

@@ -31,7 +31,6 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
     } catch (error) {
       if (mine === run.current) setState((s) => ({ data: s.data, error: asConsoleError(error), loading: false }));
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
     void reload();

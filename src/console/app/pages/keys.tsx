@@ -24,8 +24,11 @@ export function KeysPage({ onSignOut }: { onSignOut: () => void }) {
       setCreated({ name: createApiKey.key.name, apiKey: createApiKey.apiKey });
       setName('');
       await keys.reload();
-      setTimeout(() => secret.current?.select(), 0);
-      secret.current?.focus();
+      // Once rendered: the new key takes the focus, selected, ready to copy.
+      setTimeout(() => {
+        secret.current?.focus();
+        secret.current?.select();
+      }, 0);
     } catch (caught) {
       setError(asConsoleError(caught));
     }
