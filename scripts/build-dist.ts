@@ -1,7 +1,7 @@
 /**
  * `npm run build` (after `npm run generate`): compiles src/ to dist/ with tsc (`.ts` specifiers
  * rewritten to `.js`) and copies what the server reads from disk beside its code (the demo
- * widget's bundle), so production runs `node dist/main.js` without tsx or any dev dependency.
+ * widget's and the console's bundles), so production runs `node dist/main.js` without tsx or any dev dependency.
  * The migrations stay in prisma/migrations: dist/db/migrate.js finds them at the same relative
  * path as src/db/migrate.ts does.
  */
@@ -28,6 +28,12 @@ if (!(await stat(widget).catch(() => null))) {
   process.exit(1);
 }
 await cp(widget, join(dist, 'generated/widget'), { recursive: true });
+const consoleBuild = join(root, 'src/generated/console');
+if (!(await stat(consoleBuild).catch(() => null))) {
+  process.stderr.write('src/generated/console is missing: run `npm run generate` first (`npm run build` does)\n');
+  process.exit(1);
+}
+await cp(consoleBuild, join(dist, 'generated/console'), { recursive: true });
 // scripts/ensure-built.mjs compares the sources with this stamp.
 await writeFile(join(dist, 'BUILD'), `${new Date().toISOString()}\n`);
 process.stdout.write('Built dist/ (node dist/main.js)\n');

@@ -1,4 +1,4 @@
-// postinstall: regenerates the Prisma client, schema.graphql, codegen's documents and the widget
+// postinstall: regenerates the Prisma client, schema.graphql, codegen's documents, the widget and the console
 // where the generators are installed (a clone: `npm install`, CI's `npm ci`). A production install
 // (`npm ci --omit=dev`) has none of them and needs none: it runs the already built dist/.
 import { spawnSync } from 'node:child_process';

@@ -40,7 +40,9 @@ describe('npm run build', () => {
   });
 
   it('leaves no .ts specifier and imports only production dependencies', () => {
-    const js = filesUnder(DIST).filter((f) => f.endsWith('.js') && !f.includes(`${path.sep}generated${path.sep}widget${path.sep}`));
+    const js = filesUnder(DIST).filter(
+      (f) => f.endsWith('.js') && !f.includes(`${path.sep}generated${path.sep}widget${path.sep}`) && !f.includes(`${path.sep}generated${path.sep}console${path.sep}`),
+    );
     expect(js.length).toBeGreaterThan(50);
     const bare = new Set<string>();
     for (const file of js) {
@@ -62,6 +64,10 @@ describe('npm run build', () => {
 
   it('copies the demo widget beside the code', () => {
     expect(statSync(path.join(DIST, 'generated/widget/demo.html')).isFile()).toBe(true);
+  });
+
+  it('copies the operator console beside the code', () => {
+    expect(statSync(path.join(DIST, 'generated/console/index.html')).isFile()).toBe(true);
   });
 });
 
@@ -90,6 +96,11 @@ describe('node dist/main.js', { timeout: 120_000 }, () => {
       });
       expect(await res.json()).toMatchObject({ results: [{ ok: true }] });
       expect((await fetch(`http://127.0.0.1:${port}/widget/demo`)).status).toBe(200);
+      // The console and its bundle, from dist/ (a fresh embedded server, as `npm start` runs it).
+      const consolePage = await fetch(`http://127.0.0.1:${port}/console`);
+      expect(consolePage.status).toBe(200);
+      const consoleScript = /src="(\/console\/assets\/console-[A-Z0-9]+\.js)"/.exec(await consolePage.text())?.[1];
+      expect((await fetch(`http://127.0.0.1:${port}${consoleScript}`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

@@ -11,6 +11,7 @@ import '../modules/departments/schema.ts';
 import '../modules/push/schema.ts';
 import '../modules/devices/schema.ts';
 import '../modules/inbox/schema.ts';
+import '../modules/inbox/operator.ts';
 import '../modules/preferences/schema.ts';
 import '../modules/suppressions/schema.ts';
 import '../modules/tenants/schema.ts';

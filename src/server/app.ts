@@ -17,6 +17,7 @@ import { restRoutes } from '../rest/routes.ts';
 import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { memoryReplayStore, type ReplayStore } from '../modules/receipts/replay.ts';
 import { useProviderReceipts } from '../modules/receipts/rest.ts';
+import { useConsole } from '../console/use-console.ts';
 import { readBodyLimited } from './body.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useInputHygiene } from './use-input-hygiene.ts';
@@ -108,6 +109,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useOpenApi(routes, VERSION),
       useWidgetDemo(),
+      useConsole(),
       ...(config.NODE_ENV !== 'production' ? [useGraphiQLAssets(logger)] : []),
       useGraphQLGetHelp({ graphiql: config.NODE_ENV !== 'production' }),
       useVariableErrors(),

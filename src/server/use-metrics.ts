@@ -23,7 +23,7 @@ interface BridgeMark {
 
 /** Paths with a fixed label; any other path that is no REST route is `unmatched` (scanners' 404s add no series). */
 const FIXED_ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/openapi.json']);
-const PREFIX_ROUTES = ['/widget', '/graphiql'];
+const PREFIX_ROUTES = ['/widget', '/graphiql', '/console'];
 
 /**
  * Prometheus metrics for the HTTP surface, and GET /metrics itself:

@@ -498,14 +498,20 @@ builder.queryField('renderNotification', (t) =>
       variables: t.arg({ type: ['JSONObject'] }),
       locale: t.arg.string(),
       stamp: t.arg({ type: StampInput }),
+      draft: t.arg({
+        type: [LocaleContentInput],
+        description:
+          'Renders this content instead of the version\'s, without saving it (the console\'s template preview). Checked like a save: a syntax error is BAD_USER_INPUT naming `draft.<i>.<field>` and its line.',
+      }),
     },
     resolve: async (_r, args, ctx) => {
       const projectId = requireProjectId(ctx);
       const notification = await notifications.getNotification(projectId, args.id);
-      const version =
+      const stored =
         args.versionId != null
           ? await notifications.getVersion(projectId, notification.id, String(args.versionId))
           : await notifications.masterVersion(projectId, notification.id);
+      const version = args.draft ? await notifications.draftVersion(stored, args.draft) : stored;
       const hasContact = args.contact && Object.values(args.contact).some((v) => v != null && v !== '');
       const user = hasContact ? await findContact(projectId, args.contact!) : null;
       const render = await renderVersion({ notification, version, user, data: args.data, variables: args.variables, locale: args.locale });

@@ -392,3 +392,21 @@ export async function setMasterVersion(projectId: string, notificationId: number
 export async function listVersions(notificationId: number): Promise<NotificationVersion[]> {
   return prisma().notificationVersion.findMany({ where: { notificationId }, orderBy: { createdAt: 'asc' } });
 }
+
+/** Locales a draft preview may carry (a version has a handful; this only bounds the work). */
+export const MAX_DRAFT_LOCALES = 50;
+
+/**
+ * The version with `contents` in place of its stored content, unsaved: what the operator
+ * console's template editor previews as it is typed. Checked like a save (field lengths, locale
+ * tags, template syntax and the no-data render limits), with issues named `draft.<i>.<field>`,
+ * so a syntax error comes back at its line before anything is written.
+ */
+export async function draftVersion(version: NotificationVersion, contents: unknown[]): Promise<NotificationVersion> {
+  if (contents.length === 0) throw badInput([{ field: 'draft', message: 'must have at least one locale' }]);
+  if (contents.length > MAX_DRAFT_LOCALES) throw badInput([{ field: 'draft', message: `at most ${MAX_DRAFT_LOCALES} locales` }]);
+  const parsed = contents.map((content, i) => parse(localeContentSchema, content, ['draft', i]));
+  const issues = (await Promise.all(parsed.map((content, i) => checkTemplates(templatesOf(content, `draft.${i}`))))).flat();
+  if (issues.length) throw badInput(issues);
+  return { ...version, content: toStored(parsed) as Prisma.JsonValue };
+}
