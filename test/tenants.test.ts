@@ -407,6 +407,35 @@ describe('tenant-scoped widgets', () => {
     await Promise.all([scoped.client.dispose(), filtered.client.dispose(), everything.client.dispose()]);
   });
 
+  it("scopes a signed widget token by its tenant claim, as a tenant-bound hash does", async () => {
+    const { SignJWT } = await import('jose');
+    const token = (claims: Record<string, unknown>) =>
+      new SignJWT({ projectId: h.project.projectId, ...claims })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('w1')
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode(h.project.widgetSecret));
+    // The token scoped to acme sees exactly what acme's tenant-bound hash sees: a1 (and what the tests above sent to acme), never g1.
+    const VIEW = `{ unreadCount inbox(first: 50) { totalCount edges { node { id } } } }`;
+    const byToken = await q(VIEW, {}, { 'x-herald-user-token': await token({ tenant: 'acme' }) });
+    const byHash = await q(VIEW, {}, widget('w1', 'acme').headers);
+    expect(byToken.data).toEqual(byHash.data);
+    const ids = byToken.data.inbox.edges.map((e: { node: { id: string } }) => e.node.id);
+    expect(ids).toContain(a1);
+    expect(ids).not.toContain(g1);
+    expect(ids).not.toContain(n1);
+    expect(code(await q(`query($id: ID!) { inboxItem(id: $id) { id } }`, { id: g1 }, { 'x-herald-user-token': await token({ tenant: 'acme' }) }))).toBe('NOT_FOUND');
+    // Unscoped: the whole inbox, as the unscoped hash. A tenant the project does not have, or a claim that is no key: refused.
+    const all = await q(`{ inbox { totalCount } }`, {}, { 'x-herald-user-token': await token({}) });
+    expect(all.data).toEqual((await q(`{ inbox { totalCount } }`, {}, widget('w1').headers)).data);
+    expect(all.data.inbox.totalCount).toBeGreaterThan(byToken.data.inbox.totalCount);
+    for (const tenant of ['nope', 'initech', '', 42]) {
+      const r = await q(`{ unreadCount }`, {}, { 'x-herald-user-token': await token({ tenant }) });
+      expect(r.status, String(tenant)).toBe(401);
+      expect(code(r)).toBe('UNAUTHENTICATED');
+    }
+  });
+
   it('refuses a stream for another tenant, and ends scoped streams when their tenant is deleted', async () => {
     const wrong = subscriber(widget('w1', 'acme').params, { tenant: 'globex' });
     await pollFor(() => wrong.errors.length > 0, 5_000, 'error');

@@ -209,11 +209,14 @@ async function authenticateWidgetToken(credentials: WidgetTokenCredentials): Pro
   const projectId = claims.projectId.toLowerCase();
   if (credentials.projectId !== null && credentials.projectId.toLowerCase() !== projectId) return null;
   if (credentials.externalId !== null && credentials.externalId !== claims.externalId) return null;
-  // Tokens carry no tenant claim: a token widget sees the user's whole inbox ('' = unscoped).
-  const project = await widgetLookup({ projectId, externalId: claims.externalId, tenant: '' });
+  const tenantKey = claims.tenant;
+  if (tenantKey !== undefined && !tenantKeySchema.safeParse(tenantKey).success) return null;
+  const project = await widgetLookup({ projectId, externalId: claims.externalId, tenant: tenantKey ?? '' });
   // Verify even for an unknown project, so timing does not reveal which project ids exist.
   const verified = await verifyWidgetToken(credentials.token, project?.widgetSecret ?? 'no-project');
   if (!project || !verified) return null;
+  // As with a hash: a token scoped to a tenant the project does not have (or no longer has) is refused.
+  if (tenantKey !== undefined && project.tenantId === null) return null;
   return {
     kind: 'endUser',
     projectId,
@@ -221,6 +224,7 @@ async function authenticateWidgetToken(credentials: WidgetTokenCredentials): Pro
     externalId: claims.externalId,
     secretTag: widgetSecretTag(project.widgetSecret),
     expiresAt: verified.expiresAt,
+    ...(tenantKey !== undefined ? { tenant: { id: project.tenantId!, key: tenantKey } } : {}),
   };
 }
 

@@ -3,7 +3,9 @@ import { decodeJwt, jwtVerify } from 'jose';
 /**
  * Short-lived end-user tokens: a JWT signed (HS256) by the host app's backend with the project's
  * widget secret, so the credential a browser holds expires, unlike a userHash. Claims:
- * `sub` = the user's externalId, `projectId` = the Herald project id, `exp` (required).
+ * `sub` = the user's externalId, `projectId` = the Herald project id, `exp` (required), and
+ * optionally `tenant` = a tenant key, which scopes the widget to that tenant as a tenant-bound
+ * hash does (the claim is signed, so it binds the same way).
  * The key is the widget secret's UTF-8 bytes, as for userHash's HMAC.
  */
 
@@ -19,6 +21,8 @@ const MAX_TOKEN_LENGTH = 4096;
 export interface WidgetTokenClaims {
   projectId: string;
   externalId: string;
+  /** The tenant the widget is scoped to; absent: the user's whole inbox. */
+  tenant?: string;
 }
 
 /**
@@ -30,7 +34,8 @@ export function unverifiedClaims(token: string): WidgetTokenClaims | null {
   try {
     const claims = decodeJwt(token);
     if (typeof claims.sub !== 'string' || typeof claims.projectId !== 'string') return null;
-    return { projectId: claims.projectId, externalId: claims.sub };
+    if (claims.tenant !== undefined && typeof claims.tenant !== 'string') return null;
+    return { projectId: claims.projectId, externalId: claims.sub, ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}) };
   } catch {
     return null;
   }
