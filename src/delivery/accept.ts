@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type Notification, type PrismaClient, type User } from '../generated/prisma/client.ts';
 import type { RenderedContent } from '../modules/notifications/render.ts';
+import { groupRunDrafts, startRuns } from '../modules/workflows/service.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
 export interface MessageDraft {
@@ -22,6 +23,8 @@ export interface MessageDraft {
   executionId?: string | null;
   /** Set when the message cannot be delivered at all (e.g. the user has no email): it is recorded SKIPPED. */
   skipReason?: string | null;
+  /** The notification's workflow steps: the drafts start a workflow run instead (see startRuns). */
+  workflow?: unknown;
 }
 
 export interface AcceptContext {
@@ -29,6 +32,8 @@ export interface AcceptContext {
   requestId: string;
   source: 'graphql' | 'notifuse' | 'np6' | 'neucron' | 'department';
   maxAttempts: number;
+  /** Filled by startRuns: the workflow runs this accept started, for wakeStartedRuns after the commit. */
+  startedRuns?: string[];
 }
 
 /** Where the accept statements run: the caller's transaction, or the client for a statement alone. */
@@ -39,6 +44,12 @@ type Db = Prisma.TransactionClient | PrismaClient;
  * is accepted exactly when its messages are durable. The caller dispatches after the commit.
  */
 export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
+  // Drafts of a notification with a workflow start runs (in this transaction) instead of messages.
+  const flow = drafts.filter((d) => d.workflow != null);
+  if (flow.length) {
+    await startRuns(tx, ctx, groupRunDrafts(flow));
+    drafts = drafts.filter((d) => d.workflow == null);
+  }
   const now = new Date();
   const rows = drafts.map((d) => rowOf(ctx, d, now));
   if (rows.length === 0) return [];
@@ -56,6 +67,18 @@ export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: Message
  * statement commits whole or not at all. Other errors write nothing.
  */
 export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
+  // Items of a notification with a workflow start a run each (one statement for the batch); a
+  // run whose client id is taken answers null, as a message would.
+  const flowIndexes = groups.flatMap((g, i) => (g.some((d) => d.workflow != null) ? [i] : []));
+  if (flowIndexes.length) {
+    const runIds = await startRuns(db, ctx, flowIndexes.map((i) => groups[i]!));
+    const plainIndexes = groups.flatMap((g, i) => (g.some((d) => d.workflow != null) ? [] : [i]));
+    const plain = plainIndexes.length ? await acceptMessageGroups(db, ctx, plainIndexes.map((i) => groups[i]!)) : [];
+    const result: (Message[] | null)[] = groups.map(() => []);
+    flowIndexes.forEach((index, k) => (result[index] = runIds[k] ? [] : null));
+    plainIndexes.forEach((index, k) => (result[index] = plain[k]!));
+    return result;
+  }
   const now = new Date();
   const rows = groups.map((drafts) => drafts.map((d) => rowOf(ctx, d, now)));
   const all = rows.flat();
@@ -192,7 +215,7 @@ export interface DraftOptions {
  * profile and its content from the render. A channel the user cannot be reached on is kept as
  * a SKIPPED message with the reason, so nothing silently disappears.
  */
-export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, versionId: string, o: DraftOptions): MessageDraft[] {
+export function draftsFor(notification: Pick<Notification, 'id' | 'settings'> & { workflow?: unknown }, versionId: string, o: DraftOptions): MessageDraft[] {
   const r = o.render;
   // NP6 settings: urgent notifications are critical (they bypass preferences); the category
   // number is what users mute by.
@@ -204,6 +227,8 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
     data: o.data,
     critical: Boolean(settings.urgent),
     category: settings.category != null ? String(settings.category) : null,
+    // A notification with a workflow: these drafts are the run's content, not messages yet.
+    ...(notification.workflow != null ? { workflow: notification.workflow } : {}),
   };
   return o.channels.map((channel): MessageDraft => {
     switch (channel) {

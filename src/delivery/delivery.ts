@@ -11,6 +11,7 @@ import type { JobQueue, NewJob } from './queue.ts';
 import type { SecretBox } from './secrets.ts';
 import { redactUrl } from './providers/outbound.ts';
 import { postSigned } from './signing.ts';
+import type { WorkflowWaker } from '../modules/workflows/service.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
@@ -129,6 +130,8 @@ export interface DeliveryDeps {
  */
 export class Delivery {
   private readonly providers: Map<string, ChannelProvider>;
+  /** The workflow engine of this process (set by the runtime): send paths wake the runs they start. */
+  workflows: WorkflowWaker | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
 

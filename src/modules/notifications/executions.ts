@@ -10,6 +10,7 @@ import { pushAppFallback, type ChannelFallback } from './content.ts';
 import { findContact, lookup, type ContactRef } from './contacts.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import { getNotification, getVersion, masterVersion } from './service.ts';
+import { wakeStartedRuns } from '../workflows/service.ts';
 
 export const MAX_EXECUTIONS = 500;
 
@@ -188,7 +189,9 @@ function executionDrafts(notification: Notification, version: NotificationVersio
 }
 
 /** After the commit: publishes the first statuses and hands the messages to the queue. */
-async function dispatchAccepted(delivery: Delivery, messages: Message[]): Promise<void> {
+async function dispatchAccepted(delivery: Delivery, messages: Message[], ctx: AcceptContext): Promise<void> {
+  // A notification with a workflow started runs instead (see startRuns): wake them.
+  await wakeStartedRuns(delivery.workflows, ctx);
   delivery.publishAccepted(messages);
   await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
 }
@@ -257,7 +260,7 @@ export async function executeNotification(
     await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
     return acceptMessages(tx, ctx, drafts.flat());
   });
-  await dispatchAccepted(delivery, messages);
+  await dispatchAccepted(delivery, messages, ctx);
   return outcomes.map((o, i): ExecutionResult =>
     'failure' in o
       ? { type: 'failure', error: o.failure! }
@@ -339,7 +342,7 @@ export async function testNotification(
     });
     return { execution, messages: await acceptMessages(tx, ctx, drafts) };
   });
-  await dispatchAccepted(delivery, messages);
+  await dispatchAccepted(delivery, messages, ctx);
   return {
     type: 'success',
     id: execution.id,
