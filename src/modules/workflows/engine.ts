@@ -1,7 +1,7 @@
 import jsonLogic from 'json-logic-js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/env.ts';
-import { prisma } from '../../db/client.ts';
+import { prisma, rawQuery } from '../../db/client.ts';
 import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { JobQueue } from '../../delivery/queue.ts';
@@ -14,6 +14,7 @@ import { clock } from './clock.ts';
 import { DIGEST_EVENTS_CAP, type ChannelStep, type DelayStep, type DigestStep, type ThrottleStep, type WorkflowStep } from './model.ts';
 import type { StoredDraft, WorkflowWaker } from './service.ts';
 import { nextWindowOpening, untilInstant, zoneOf } from './timing.ts';
+import { transaction, type Tx } from './sql.ts';
 
 export const WORKFLOW_QUEUE = 'workflows';
 /** Runs per wake-up job and per claim statement. */
@@ -26,8 +27,7 @@ interface WakeJob {
 /** The claim was lost (another engine re-claimed the run after our lease, or it was canceled): stop, write nothing. */
 class ClaimLost extends Error {}
 
-type Tx = Prisma.TransactionClient;
-type Claimed = WorkflowRun & { _user: User | null; _defaultTimezone: string | null };
+type Claimed = WorkflowRun & { _user: User | null; _defaultTimezone: string | null; _states: { index: number; status: string; resumeAt: string | null; digestId: string | null }[] };
 interface StateRow {
   index: number;
   status: string;
@@ -132,17 +132,17 @@ export class WorkflowEngine implements WorkflowWaker {
   async runMany(runIds: string[]): Promise<number> {
     if (runIds.length === 0) return 0;
     const leaseUntil = new Date(Date.now() + this.deps.config.DELIVERY_LEASE_MS);
-    const claimed = await prisma().$queryRawUnsafe<Claimed[]>(
+    const claimed = await rawQuery<Claimed>(
       `WITH c AS (
          UPDATE "WorkflowRun" r SET status = 'RUNNING', attempts = r.attempts + 1, "leaseUntil" = $3::timestamp(3), "updatedAt" = now()
          WHERE r.id = ANY($1::uuid[]) AND ((r.status = 'WAITING' AND r."dueAt" <= $2::timestamp(3)) OR (r.status = 'RUNNING' AND r."leaseUntil" < now()))
          RETURNING r.*
        )
-       SELECT c.*, to_jsonb(u) AS "_user", p."defaultTimezone" AS "_defaultTimezone"
+       SELECT c.*, to_jsonb(u) AS "_user", p."defaultTimezone" AS "_defaultTimezone",
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('index', s.index, 'status', s.status, 'resumeAt', s."resumeAt", 'digestId', s."digestId")), '[]'::jsonb)
+          FROM "WorkflowStepState" s WHERE s."runId" = c.id) AS "_states"
        FROM c LEFT JOIN "User" u ON u.id = c."userId" LEFT JOIN "Project" p ON p.id = c."projectId"`,
-      runIds,
-      iso(clock.now()),
-      iso(leaseUntil),
+      [runIds, iso(clock.now()), iso(leaseUntil)],
     );
     // A user's runs one after the other (digest joins in trigger order); users in parallel.
     const lanes = new Map<string, Claimed[]>();
@@ -165,7 +165,10 @@ export class WorkflowEngine implements WorkflowWaker {
     const user = normalizeUser(claimed._user);
     const steps = run.steps as unknown as WorkflowStep[];
     try {
-      const states = await this.states(run.id);
+      // The step states as the claim read them (a waiting step's resumeAt and digest).
+      const states = new Map<number, StateRow>(
+        claimed._states.map((x) => [x.index, { index: x.index, status: x.status, digestId: x.digestId, resumeAt: x.resumeAt ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(x.resumeAt) ? x.resumeAt : `${x.resumeAt}Z`) : null }]),
+      );
       while (run.cursor < steps.length) {
         const index = run.cursor;
         const step = steps[index]!;
@@ -222,7 +225,7 @@ export class WorkflowEngine implements WorkflowWaker {
    * step. Locks the run row for the rest of the transaction.
    */
   private async guard(tx: Tx, run: WorkflowRun, index: number, set: string, params: unknown[] = []): Promise<void> {
-    const n = await tx.$executeRawUnsafe(
+    const n = await tx.execute(
       `UPDATE "WorkflowRun" SET ${set}, "updatedAt" = now() WHERE id = $1::uuid AND status = 'RUNNING' AND attempts = $2 AND cursor = $3`,
       run.id,
       run.attempts,
@@ -234,7 +237,7 @@ export class WorkflowEngine implements WorkflowWaker {
 
   private async writeState(tx: Tx, run: WorkflowRun, index: number, kind: string, t: Transition): Promise<void> {
     const finished = t.status === 'WAITING' ? null : iso(new Date());
-    await tx.$executeRawUnsafe(
+    await tx.execute(
       `INSERT INTO "WorkflowStepState" ("runId", index, kind, status, reason, "startedAt", "finishedAt", "resumeAt", "messageId", "digestId")
        VALUES ($1::uuid, $2, $3::"WorkflowStepKind", $4::"WorkflowStepStatus", $5, now(), $6::timestamp(3), $7::timestamp(3), $8::uuid, $9::uuid)
        ON CONFLICT ("runId", index) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason, "finishedAt" = EXCLUDED."finishedAt",
@@ -257,7 +260,7 @@ export class WorkflowEngine implements WorkflowWaker {
    * MERGED, FAILED), with `effect` in the same transaction.
    */
   private async step(run: WorkflowRun, index: number, step: WorkflowStep, t: Transition, endRun?: 'THROTTLED' | 'MERGED' | 'FAILED', effect?: (tx: Tx) => Promise<Partial<Transition>>): Promise<void> {
-    await prisma().$transaction(async (tx) => {
+    await transaction(async (tx) => {
       if (endRun) await this.guard(tx, run, index, `status = $4::"WorkflowRunStatus", "finishedAt" = now(), "leaseUntil" = NULL, reason = $5`, [endRun, t.reason ?? null]);
       else await this.guard(tx, run, index, `cursor = $4`, [index + 1]);
       const more = (await effect?.(tx)) ?? {};
@@ -269,7 +272,7 @@ export class WorkflowEngine implements WorkflowWaker {
 
   /** The run waits for `until` at this step (DELAY, DIGEST): a row with a due time, and a delayed wake-up. */
   private async pause(run: WorkflowRun, index: number, step: WorkflowStep, until: Date, t: Transition, effect?: (tx: Tx) => Promise<void>): Promise<void> {
-    await prisma().$transaction(async (tx) => {
+    await transaction(async (tx) => {
       await this.guard(tx, run, index, `status = 'WAITING', "dueAt" = $4::timestamp(3), "leaseUntil" = NULL`, [iso(until)]);
       await effect?.(tx);
       await this.writeState(tx, run, index, step.kind, { ...t, status: 'WAITING', resumeAt: until });
@@ -279,7 +282,7 @@ export class WorkflowEngine implements WorkflowWaker {
   }
 
   private async finish(run: WorkflowRun, status: 'COMPLETED', reason: string | null): Promise<void> {
-    await prisma().$transaction(async (tx) => {
+    await transaction(async (tx) => {
       await this.guard(tx, run, run.cursor, `status = $4::"WorkflowRunStatus", "finishedAt" = now(), "leaseUntil" = NULL, reason = $5`, [status, reason]);
     });
     this.publish(run, run.cursor, status);
@@ -337,7 +340,7 @@ export class WorkflowEngine implements WorkflowWaker {
     const ctx: AcceptContext = { projectId: run.projectId, requestId: run.requestId, source: run.source as AcceptContext['source'], maxAttempts: run.maxAttempts };
     let written: Message[] = [];
     await this.step(run, index, step, { status: 'DONE', reason: null }, undefined, async (tx) => {
-      written = await acceptMessages(tx, ctx, [draft]);
+      written = await acceptMessages(tx.prismaTx, ctx, [draft]);
       const m = written[0];
       return m ? { messageId: m.id, reason: m.status === 'SKIPPED' ? `message skipped: ${m.lastError}` : null } : {};
     });
@@ -431,14 +434,16 @@ export class WorkflowEngine implements WorkflowWaker {
       const digestId = state.digestId;
       let closed: { count: number } | undefined;
       let still: { closeAt: Date; open: boolean } | undefined;
-      await prisma()
-        .$transaction(async (tx) => {
-          [closed] = await tx.$queryRaw<{ count: number }[]>`
-            UPDATE "WorkflowDigest" SET "openKey" = NULL, "closedAt" = ${iso(now)}::timestamp(3)
-            WHERE id = ${digestId}::uuid AND "openKey" IS NOT NULL AND "closeAt" <= ${iso(now)}::timestamp(3)
-            RETURNING count`;
+      await transaction(async (tx) => {
+          [closed] = await tx.query<{ count: number }>(
+            `UPDATE "WorkflowDigest" SET "openKey" = NULL, "closedAt" = $2::timestamp(3)
+             WHERE id = $1::uuid AND "openKey" IS NOT NULL AND "closeAt" <= $2::timestamp(3)
+             RETURNING count`,
+            digestId,
+            iso(now),
+          );
           if (!closed) {
-            const [d] = await tx.$queryRaw<{ closeAt: Date; open: boolean }[]>`SELECT "closeAt", "openKey" IS NOT NULL AS open FROM "WorkflowDigest" WHERE id = ${digestId}::uuid`;
+            const [d] = await tx.query<{ closeAt: Date; open: boolean }>(`SELECT "closeAt", "openKey" IS NOT NULL AS open FROM "WorkflowDigest" WHERE id = $1::uuid`, digestId);
             still = d;
             if (d?.open) throw new NotYet();
           }
@@ -473,8 +478,8 @@ export class WorkflowEngine implements WorkflowWaker {
     const event = JSON.stringify([{ ...((run.data as object) ?? {}), _at: iso(now), _runId: run.id }]);
     let outcome: { id: string; runId: string; count: number; closeAt: Date; inserted: boolean } | undefined;
     let wakeLeader = false;
-    await prisma().$transaction(async (tx) => {
-      [outcome] = await tx.$queryRawUnsafe<NonNullable<typeof outcome>[]>(
+    await transaction(async (tx) => {
+      [outcome] = await tx.query<NonNullable<typeof outcome>>(
         `INSERT INTO "WorkflowDigest" AS d (id, "projectId", "notificationId", "userId", key, "openKey", "stepIndex", mode, "runId", count, events, "firstAt", "lastAt", "closeAt")
          VALUES (gen_random_uuid(), $1::uuid, $2, $3::uuid, $4, $4, $5, $6::"DigestMode", $7::uuid, 1, $8::jsonb, $9::timestamp(3), $9::timestamp(3),
            CASE WHEN $12::int IS NOT NULL AND 1 >= $12::int THEN $9::timestamp(3) ELSE $10::timestamp(3) END)
@@ -512,7 +517,7 @@ export class WorkflowEngine implements WorkflowWaker {
         await this.writeState(tx, run, index, step.kind, { status: 'MERGED', reason, digestId: o.id });
         if (o.closeAt <= now) {
           // maxEvents reached: the opener closes it now rather than at the end of the window.
-          await tx.$executeRaw`UPDATE "WorkflowRun" SET "dueAt" = ${iso(now)}::timestamp(3) WHERE id = ${o.runId}::uuid AND status = 'WAITING'`;
+          await tx.execute(`UPDATE "WorkflowRun" SET "dueAt" = $2::timestamp(3) WHERE id = $1::uuid AND status = 'WAITING'`, o.runId, iso(now));
           wakeLeader = true;
         }
       }
@@ -544,8 +549,8 @@ export class WorkflowEngine implements WorkflowWaker {
       return false;
     }
     let passed: { count: number } | undefined;
-    await prisma().$transaction(async (tx) => {
-      [passed] = await tx.$queryRawUnsafe<{ count: number }[]>(
+    await transaction(async (tx) => {
+      [passed] = await tx.query<{ count: number }>(
         `INSERT INTO "WorkflowThrottle" AS t ("projectId", "notificationId", "userId", key, "windowStart", count)
          VALUES ($1::uuid, $2, $3::uuid, $4, $5::timestamp(3), 1)
          ON CONFLICT ("notificationId", "userId", key) DO UPDATE SET
