@@ -218,9 +218,7 @@ describe('digests', () => {
     );
     const batch = (thread: string, from: number) => Array.from({ length: 50 }, (_, i) => ({ notificationId: key, userId: 'digest-user', data: { n: from + i, thread, author: `a${from + i}` } }));
     await Promise.all([send(batch('t1', 0)), send(batch('t1', 50)), send(batch('t2', 100).slice(0, 3))]);
-    const t0 = Date.now();
-    const runs = await settled(id, 103).catch(async (e) => { const r = await runsOf(id); console.log("STATUS", r.length, JSON.stringify(r.reduce((a: Record<string, number>, x) => ((a[x.status] = (a[x.status] ?? 0) + 1), a), {}))); throw e; });
-    console.log("SETTLED MS", Date.now() - t0);
+    const runs = await settled(id, 103);
     expect(runs.filter((r) => r.status === 'WAITING').length).toBe(2);
     expect(runs.filter((r) => r.status === 'MERGED').length).toBe(101);
     const digests = await prisma().workflowDigest.findMany({ where: { notificationId: id }, orderBy: { key: 'asc' } });
@@ -260,10 +258,7 @@ describe('digests', () => {
     await advance(1);
     const digest = await prisma().workflowDigest.findFirstOrThrow({ where: { notificationId: id } });
     expect(digest.closeAt.getTime() - digest.firstAt.getTime()).toBe(150_000);
-    await pollFor(async () => (await messagesOf(id)).length === 1, 10_000, 'closed by max wait').catch(async (e) => {
-      console.log('DEBUG', now - digest.firstAt.getTime(), JSON.stringify(await runsOf(id)), JSON.stringify(await prisma().workflowStepState.findMany({ where: { run: { notificationId: id } } })), JSON.stringify(digest));
-      throw e;
-    });
+    await pollFor(async () => (await messagesOf(id)).length === 1, 10_000, 'closed by max wait');
     expect(((await messagesOf(id))[0]!.content as { body: string }).body).toBe('4');
 
     const capped = await notification([{ kind: 'DIGEST', windowSeconds: 3600, maxEvents: 3 }, { kind: 'CHANNEL', channel: 'IN_APP' }], ['IN_APP'], '{{ digest.count }}');
