@@ -59,6 +59,9 @@ const iso = (d: Date) => d.toISOString();
  */
 export class WorkflowEngine implements WorkflowWaker {
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Runs executing now in this process, and those waiting for a slot (WORKFLOW_CONCURRENCY). */
+  private active = 0;
+  private readonly slots: (() => void)[] = [];
   private sweeping: Promise<number> | undefined;
   private closed = false;
 
@@ -83,7 +86,7 @@ export class WorkflowEngine implements WorkflowWaker {
   }
 
   start(): void {
-    this.deps.queue.process<WakeJob>(WORKFLOW_QUEUE, async (job) => void (await this.runMany(job.runIds)), { concurrency: this.deps.config.DELIVERY_CONCURRENCY });
+    this.deps.queue.process<WakeJob>(WORKFLOW_QUEUE, async (job) => void (await this.runMany(job.runIds)), { concurrency: this.deps.config.WORKFLOW_CONCURRENCY });
     this.sweepTimer = setInterval(() => void this.sweep(), this.deps.config.RECONCILE_INTERVAL_MS);
     this.sweepTimer.unref();
     void this.sweep();
@@ -144,13 +147,23 @@ export class WorkflowEngine implements WorkflowWaker {
        FROM c LEFT JOIN "User" u ON u.id = c."userId" LEFT JOIN "Project" p ON p.id = c."projectId"`,
       [runIds, iso(clock.now()), iso(leaseUntil)],
     );
-    // Eight at a time, started in id (trigger) order. Runs of one digest serialize on its row
+    // WORKFLOW_CONCURRENCY at a time, started in id (trigger) order. Runs of one digest serialize on its row
     // anyway; a user's runs of different keys need not wait for each other.
     const queue = claimed.sort((a, b) => (a.id < b.id ? -1 : 1));
     const lane = async () => {
-      for (let run = queue.shift(); run; run = queue.shift()) await this.execute(run);
+      for (let run = queue.shift(); run; run = queue.shift()) {
+        // One slot per executing run across the process: jobs, the sweep and digest closes share them.
+        if (this.active >= this.deps.config.WORKFLOW_CONCURRENCY) await new Promise<void>((resolve) => this.slots.push(resolve));
+        this.active++;
+        try {
+          await this.execute(run);
+        } finally {
+          this.active--;
+          this.slots.shift()?.();
+        }
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(queue.length, 8) }, lane));
+    await Promise.all(Array.from({ length: Math.min(queue.length, this.deps.config.WORKFLOW_CONCURRENCY) }, lane));
     return claimed.length;
   }
 
@@ -537,7 +550,9 @@ export class WorkflowEngine implements WorkflowWaker {
     } else {
       this.publish(run, index, 'MERGED');
       this.publish({ id: o.runId, projectId: run.projectId }, index, 'WAITING');
-      if (wakeLeader) await this.wake([o.runId]);
+      // Full: the opener closes it now, here (its claim decides if another engine was quicker),
+      // rather than behind every queued join; the sweep is the fallback.
+      if (wakeLeader) void this.runMany([o.runId]).catch((error: unknown) => this.deps.logger.warn({ err: error, runId: o.runId }, 'Could not close a full digest now; the sweep will'));
     }
     return false;
   }
