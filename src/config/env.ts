@@ -101,6 +101,11 @@ const schema = z
      * delivers in-app ones in one statement. 1: one job per message, as before.
      */
     DELIVERY_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
+    /**
+     * Workflow runs one process executes at once (each step is a short transaction): kept under
+     * the pool size so the API and message delivery keep connections while runs pile up.
+     */
+    WORKFLOW_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(4),
     /** How often the reconciler looks for messages that were never enqueued or were lost. */
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
     /** A queued message with no progress for this long is enqueued again (jobs lost with Redis). */

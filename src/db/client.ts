@@ -275,7 +275,7 @@ export function rawSql<R>(query: Prisma.Sql): Promise<R[]> {
  * UTC instant, where pg would read them in the process's local time.
  */
 const TIMESTAMP_OID = 1114;
-const UTC_TIMESTAMPS = {
+export const UTC_TIMESTAMPS = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === TIMESTAMP_OID ? (value: string) => new Date(`${value.replace(' ', 'T')}Z`) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };

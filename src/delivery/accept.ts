@@ -6,6 +6,7 @@ import { traced } from '../telemetry/spans.ts';
 import { chatAddressOf, chatContent } from '../modules/notifications/chat.ts';
 import { suppressedAmong, suppressionKey } from '../modules/suppressions/service.ts';
 import { expandDeviceGroups, expandDevices, expirationOf, type MobilePushContent } from './providers/mobile-push.ts';
+import { groupRunDrafts, startRuns } from '../modules/workflows/service.ts';
 
 /** A message about to be accepted: everything but the bookkeeping. */
 export interface MessageDraft {
@@ -28,6 +29,8 @@ export interface MessageDraft {
   tenantId?: string | null;
   /** Set when the message cannot be delivered at all (e.g. the user has no email): it is recorded SKIPPED. */
   skipReason?: string | null;
+  /** The notification's workflow steps: the drafts start a workflow run instead (see startRuns). */
+  workflow?: unknown;
 }
 
 export interface AcceptContext {
@@ -35,6 +38,8 @@ export interface AcceptContext {
   requestId: string;
   source: 'graphql' | 'notifuse' | 'np6' | 'neucron' | 'department';
   maxAttempts: number;
+  /** Filled by startRuns: the workflow runs this accept started, for wakeStartedRuns after the commit. */
+  startedRuns?: string[];
 }
 
 /** Where the accept statements run: the caller's transaction, or the client for a statement alone. */
@@ -45,6 +50,12 @@ type Db = Prisma.TransactionClient | PrismaClient;
  * is accepted exactly when its messages are durable. The caller dispatches after the commit.
  */
 export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: MessageDraft[]): Promise<Message[]> {
+  // Drafts of a notification with a workflow start runs (in this transaction) instead of messages.
+  const flow = drafts.filter((d) => d.workflow != null);
+  if (flow.length) {
+    await startRuns(tx, ctx, groupRunDrafts(flow));
+    drafts = drafts.filter((d) => d.workflow == null);
+  }
   const now = new Date();
   // Suppressed addresses are SKIPPED first; then MOBILE_PUSH becomes one message per registered device of the user (mobile-push.ts).
   const rows = (await expandDevices(tx, ctx.projectId, (await skipSuppressed(tx, ctx.projectId, [drafts]))[0]!)).map((d) => rowOf(ctx, d, now));
@@ -63,6 +74,18 @@ export async function acceptMessages(tx: Db, ctx: AcceptContext, drafts: Message
  * statement commits whole or not at all. Other errors write nothing.
  */
 export async function acceptMessageGroups(db: PrismaClient, ctx: AcceptContext, groups: MessageDraft[][]): Promise<(Message[] | null)[]> {
+  // Items of a notification with a workflow start a run each (one statement for the batch); a
+  // run whose client id is taken answers null, as a message would.
+  const flowIndexes = groups.flatMap((g, i) => (g.some((d) => d.workflow != null) ? [i] : []));
+  if (flowIndexes.length) {
+    const runIds = await startRuns(db, ctx, flowIndexes.map((i) => groups[i]!));
+    const plainIndexes = groups.flatMap((g, i) => (g.some((d) => d.workflow != null) ? [] : [i]));
+    const plain = plainIndexes.length ? await acceptMessageGroups(db, ctx, plainIndexes.map((i) => groups[i]!)) : [];
+    const result: (Message[] | null)[] = groups.map(() => []);
+    flowIndexes.forEach((index, k) => (result[index] = runIds[k] ? [] : null));
+    plainIndexes.forEach((index, k) => (result[index] = plain[k]!));
+    return result;
+  }
   const now = new Date();
   // Suppressed addresses are SKIPPED first; then MOBILE_PUSH becomes one message per registered device of
   // the user (mobile-push.ts), read outside the write (a device registered in between is one the next send reaches).
@@ -225,7 +248,7 @@ export interface DraftOptions {
  * profile and its content from the render. A channel the user cannot be reached on is kept as
  * a SKIPPED message with the reason, so nothing silently disappears.
  */
-export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, versionId: string, o: DraftOptions): MessageDraft[] {
+export function draftsFor(notification: Pick<Notification, 'id' | 'settings'> & { workflow?: unknown }, versionId: string, o: DraftOptions): MessageDraft[] {
   const r = o.render;
   // NP6 settings: urgent notifications are critical (they bypass preferences); the category
   // number is what users mute by.
@@ -237,6 +260,8 @@ export function draftsFor(notification: Pick<Notification, 'id' | 'settings'>, v
     data: o.data,
     critical: Boolean(settings.urgent),
     category: settings.category != null ? String(settings.category) : null,
+    // A notification with a workflow: these drafts are the run's content, not messages yet.
+    ...(notification.workflow != null ? { workflow: notification.workflow } : {}),
   };
   return o.channels.map((channel): MessageDraft => {
     switch (channel) {

@@ -13,6 +13,7 @@ import { redactUrl } from './providers/outbound.ts';
 import { serviceOf } from './providers/mobile-push.ts';
 import { postSigned } from './signing.ts';
 import { traceCarrier, tracedJob } from '../telemetry/spans.ts';
+import type { WorkflowWaker } from '../modules/workflows/service.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD', 'MOBILE_PUSH'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
@@ -137,6 +138,8 @@ export interface DeliveryDeps {
  */
 export class Delivery {
   private readonly providers: Map<string, ChannelProvider>;
+  /** The workflow engine of this process (set by the runtime): send paths wake the runs they start. */
+  workflows: WorkflowWaker | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
 

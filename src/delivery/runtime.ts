@@ -11,12 +11,15 @@ import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
 import { SecretBox } from './secrets.ts';
 import { RetentionJob } from '../retention/job.ts';
+import { WorkflowEngine } from '../modules/workflows/engine.ts';
 
 /** The delivery side of a process: pub/sub, the job queue and the pipeline on top of them. */
 export interface DeliveryRuntime {
   pubsub: PubSubHandle;
   queue: JobQueue;
   delivery: Delivery;
+  /** Workflow runs: their queue worker and sweep start with the delivery workers. */
+  workflows: WorkflowEngine;
   /** The periodic retention purge; started with the workers (a worker process's job). */
   retention: RetentionJob;
   /** Starts the queue workers, the reconciler and the retention purge. */
@@ -46,17 +49,22 @@ export function createDeliveryRuntime(
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers, observer: options.observer });
   const retention = new RetentionJob(config, logger);
+  const workflows = new WorkflowEngine({ config, queue, delivery, pubsub: pubsub.pubsub, logger });
+  delivery.workflows = workflows;
   return {
     pubsub,
     queue,
     delivery,
+    workflows,
     retention,
     startWorkers() {
       delivery.startWorkers();
+      workflows.start();
       retention.start();
     },
     async close() {
       await retention.close();
+      await workflows.close();
       await delivery.close();
       await queue.close(config.SHUTDOWN_TIMEOUT_MS);
       await pubsub.close();

@@ -15,6 +15,7 @@ import '../modules/inbox/operator.ts';
 import '../modules/preferences/schema.ts';
 import '../modules/suppressions/schema.ts';
 import '../modules/tenants/schema.ts';
+import '../modules/workflows/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -22,7 +22,17 @@ export type Topics = {
   messageStatus: [projectId: string, payload: MessageStatusEvent];
   /** A user's inbox changed; the topic id is "<projectId>:<userId>". */
   inboxEvent: [projectUser: string, payload: InboxEventMessage];
+  /** A workflow run's step changed (src/modules/workflows/engine.ts); the topic id is the run id. */
+  workflowRun: [runId: string, payload: WorkflowRunEvent];
 };
+
+export interface WorkflowRunEvent {
+  runId: string;
+  projectId: string;
+  index: number;
+  status: string;
+  at: string;
+}
 
 export interface MessageStatusEvent {
   messageId: string;

@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
+import { wakeStartedRuns } from '../workflows/service.ts';
 import { acceptMessages, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import { outboundPolicy } from '../../delivery/providers/outbound.ts';
@@ -337,6 +338,8 @@ export async function notifyDepartmentUser(
 
   const ctx: AcceptContext = { projectId, requestId, source: 'department', maxAttempts: delivery.maxAttempts };
   const messages = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
+  // Department notes have no notification (so no workflow) today; the hook keeps it uniform.
+  await wakeStartedRuns(delivery.workflows, ctx);
   delivery.publishAccepted(messages);
   await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
   for (const m of messages) {

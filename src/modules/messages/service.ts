@@ -7,6 +7,7 @@ import { badInput, conflict, issuesFrom, notFound } from '../../graphql/errors.t
 import { lookupForSend } from '../notifications/send-lookup.ts';
 import { renderVersion } from '../notifications/render.ts';
 import { upsertUsers } from '../users/service.ts';
+import { wakeStartedRuns } from '../workflows/service.ts';
 import { userProfileSchema, type UserProfileInput } from '../users/validation.ts';
 import { tenantScope, tenantsForSend } from '../tenants/service.ts';
 
@@ -55,6 +56,8 @@ export async function sendMessages(projectId: string, requestId: string, items: 
   if (items.length === 0) throw badInput([{ field: 'messages', message: 'give at least one message' }]);
   const ctx: AcceptContext = { projectId, requestId, source: 'notifuse', maxAttempts: config.maxAttempts };
   const results = await acceptBatch(ctx, items);
+  // Items of a notification with a workflow started runs instead of messages (see startRuns).
+  await wakeStartedRuns(delivery.workflows, ctx);
   const accepted = results.flatMap((r) => r.messages);
   delivery.publishAccepted(accepted);
   await delivery.dispatch(accepted.filter((m) => m.status !== 'SKIPPED'));
@@ -116,7 +119,12 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
     Promise.all([...lookups.values()].map((idOrKey) => lookupForSend(ctx.projectId, idOrKey))),
     // Raw pg: the ORM's per-call cost is most of this lookup's, and it runs once per request.
     clientIds.length
-      ? rawQuery<{ externalId: string }>(`SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" = ANY($2::text[])`, [ctx.projectId, clientIds])
+      ? rawQuery<{ externalId: string }>(
+          // A workflow run holds its client id too (its messages carry none).
+          `SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" = ANY($2::text[])
+           UNION SELECT "transactionId" FROM "WorkflowRun" WHERE "projectId" = $1::uuid AND "transactionId" = ANY($2::text[])`,
+          [ctx.projectId, clientIds],
+        )
       : [],
   ]);
   const notificationOf = new Map([...lookups.keys()].map((key, i) => [key, found[i]?.notification ?? null]));

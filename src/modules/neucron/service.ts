@@ -1,4 +1,5 @@
 import { prisma } from '../../db/client.ts';
+import { wakeStartedRuns } from '../workflows/service.ts';
 import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Message, User } from '../../generated/prisma/client.ts';
@@ -76,6 +77,7 @@ async function resolveUsers(projectId: string, refs: UserRef[]): Promise<{ users
 async function accept(projectId: string, requestId: string, drafts: MessageDraft[], delivery: Delivery): Promise<Message[]> {
   const ctx: AcceptContext = { projectId, requestId, source: 'neucron', maxAttempts: delivery.maxAttempts };
   const messages = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
+  await wakeStartedRuns(delivery.workflows, ctx);
   delivery.publishAccepted(messages);
   await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
   return messages;

@@ -11,6 +11,7 @@ import { pushAppChannels, pushAppFallback, type ChannelFallback } from './conten
 import { findContact, lookup, type ContactRef } from './contacts.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import { getNotification, getVersion, masterVersion } from './service.ts';
+import { wakeStartedRuns } from '../workflows/service.ts';
 
 export const MAX_EXECUTIONS = 500;
 
@@ -214,7 +215,9 @@ function executionDrafts(notification: Notification, version: NotificationVersio
 }
 
 /** After the commit: publishes the first statuses and hands the messages to the queue. */
-async function dispatchAccepted(delivery: Delivery, messages: Message[]): Promise<void> {
+async function dispatchAccepted(delivery: Delivery, messages: Message[], ctx: AcceptContext): Promise<void> {
+  // A notification with a workflow started runs instead (see startRuns): wake them.
+  await wakeStartedRuns(delivery.workflows, ctx);
   delivery.publishAccepted(messages);
   await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
 }
@@ -284,7 +287,7 @@ export async function executeNotification(
     await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
     return acceptMessages(tx, ctx, drafts.flat());
   });
-  await dispatchAccepted(delivery, messages);
+  await dispatchAccepted(delivery, messages, ctx);
   return outcomes.map((o, i): ExecutionResult =>
     'failure' in o
       ? { type: 'failure', error: o.failure! }
@@ -368,7 +371,7 @@ export async function testNotification(
     });
     return { execution, messages: await acceptMessages(tx, ctx, drafts) };
   });
-  await dispatchAccepted(delivery, messages);
+  await dispatchAccepted(delivery, messages, ctx);
   return {
     type: 'success',
     id: execution.id,

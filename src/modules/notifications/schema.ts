@@ -21,6 +21,7 @@ import {
 } from './executions.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import * as notifications from './service.ts';
+import { workflowStepTypes } from '../workflows/step-types.ts';
 
 const json = (value: unknown) => (value ?? null) as Record<string, unknown> | null;
 /** The members of a stored open object that Herald does not read, or null. */
@@ -28,6 +29,7 @@ const extraOf = (value: object, known: readonly string[]) => nonEmpty(unknownMem
 const extraField = (description: string) => ({ type: 'JSONObject' as const, nullable: true as const, description });
 
 const Channel = builder.enumType('Channel', { values: CHANNELS });
+const workflowTypes = workflowStepTypes(Channel);
 
 const Stamp = builder.objectRef<{ createdAt: Date; updatedAt: Date }>('Stamp').implement({
   description: "NP6's creation and modification timestamps.",
@@ -141,6 +143,12 @@ const Notification = builder.prismaObject('Notification', {
     key: t.exposeString('key', { nullable: true, description: 'Notifuse notificationId, e.g. "welcome".' }),
     type: t.exposeString('type', { description: 'NP6 discriminator ("push-app") or a Herald channel type.' }),
     channels: t.field({ type: [Channel], resolve: (n) => n.channels }),
+    workflow: t.field({
+      type: [workflowTypes.StepRef],
+      nullable: true,
+      description: 'The ordered steps of its workflow (null: every channel at once). See README "Workflows".',
+      resolve: (n) => (n.workflow ?? null) as never,
+    }),
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
     active: t.exposeBoolean('active'),
@@ -246,6 +254,7 @@ const NotificationInput = builder.inputType('NotificationInput', {
     defaultLanguage: t.string({ description: 'Defaults to "en".' }),
     versions: t.field({ type: [VersionInput], description: 'On update, replaces the versions when given.' }),
     extra: t.field({ type: 'JSONObject', description: 'NP6 members Herald does not read (at most 16 KiB of JSON).' }),
+    workflow: t.field({ type: [workflowTypes.StepInput], description: 'Ordered workflow steps; null or absent: none (every channel at once).' }),
   }),
 });
 

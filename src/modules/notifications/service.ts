@@ -20,6 +20,7 @@ import {
   unknownMembers,
 } from './content.ts';
 import { checkTemplates } from './templates.ts';
+import { workflowIssues } from '../workflows/model.ts';
 
 // NP6's typed objects (purpose, expiration, scheduler, redirection, channel), `mp` and `scripting`
 // are open: what Herald does not read is stored as given, within the same bound as other extras.
@@ -96,6 +97,8 @@ export const notificationInputSchema = z.object({
     .nullish(),
   versions: z.array(versionInputSchema).max(50).nullish(),
   extra: extraSchema(NP6_MEMBERS.notification).nullish(),
+  /** Checked by workflowIssues (src/modules/workflows/model.ts) against the channels. */
+  workflow: z.unknown().nullish(),
 });
 export type NotificationInput = z.input<typeof notificationInputSchema>;
 type ParsedNotification = z.output<typeof notificationInputSchema>;
@@ -183,9 +186,17 @@ function rethrowUnique(error: unknown, key: string | null | undefined): never {
   throw error;
 }
 
+/** The workflow of a create/PUT body, validated (BAD_USER_INPUT naming the step); DbNull: none. */
+async function workflowData(n: ParsedNotification, channels: ChannelName[]) {
+  const { steps, issues } = await workflowIssues(n.workflow, channels);
+  if (issues.length) throw badInput(issues);
+  return steps ? (steps as unknown as Prisma.InputJsonValue) : Prisma.DbNull;
+}
+
 export async function createNotification(projectId: string, input: unknown): Promise<Notification> {
   const n = parse(notificationInputSchema, input);
-  const data = notificationData(n);
+  const data = { ...notificationData(n), workflow: Prisma.DbNull as Prisma.InputJsonValue | typeof Prisma.DbNull };
+  data.workflow = await workflowData(n, data.channels);
   const versions = n.versions ?? [];
   const master = await checkVersions(versions, data.defaultLanguage);
   try {
@@ -226,7 +237,8 @@ export async function findNotification(projectId: string, idOrKey: number | stri
 export async function updateNotification(projectId: string, id: number, input: unknown): Promise<Notification> {
   const existing = await getNotification(projectId, id);
   const n = parse(notificationInputSchema, input);
-  const data = notificationData(n);
+  const data = { ...notificationData(n), workflow: Prisma.DbNull as Prisma.InputJsonValue | typeof Prisma.DbNull };
+  data.workflow = await workflowData(n, data.channels);
   const versions = n.versions;
   let master = 0;
   if (versions) {
@@ -284,6 +296,7 @@ export async function duplicateNotification(projectId: string, id: number): Prom
         settings: source.settings as Prisma.InputJsonValue,
         task: jsonOrNull(source.task),
         extra: jsonOrNull(source.extra),
+        workflow: jsonOrNull(source.workflow),
       },
     });
     for (const v of versions) {
