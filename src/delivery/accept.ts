@@ -27,7 +27,7 @@ export interface MessageDraft {
 export interface AcceptContext {
   projectId: string;
   requestId: string;
-  source: 'graphql' | 'notifuse' | 'np6' | 'neucron' | 'department';
+  source: 'graphql' | 'notifuse' | 'np6' | 'neucron' | 'department' | 'broadcast';
   maxAttempts: number;
 }
 

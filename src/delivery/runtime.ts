@@ -10,6 +10,7 @@ import type { ChannelProvider } from './providers/types.ts';
 import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts';
 import { SecretBox } from './secrets.ts';
 import { RetentionJob } from '../retention/job.ts';
+import { BroadcastFanout } from '../modules/broadcasts/fanout.ts';
 
 /** The delivery side of a process: pub/sub, the job queue and the pipeline on top of them. */
 export interface DeliveryRuntime {
@@ -18,7 +19,7 @@ export interface DeliveryRuntime {
   delivery: Delivery;
   /** The periodic retention purge; started with the workers (a worker process's job). */
   retention: RetentionJob;
-  /** Starts the queue workers, the reconciler and the retention purge. */
+  /** Starts the queue workers (deliveries and broadcast fan-out), the reconcilers and the retention purge. */
   startWorkers(): void;
   /** Stops the purge and the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
   close(): Promise<void>;
@@ -45,6 +46,7 @@ export function createDeliveryRuntime(
   const queue = config.REDIS_URL ? createBullQueue(config.REDIS_URL, logger, config.QUEUE_PREFIX) : createInProcessQueue(logger);
   const delivery = new Delivery({ config, queue, pubsub: pubsub.pubsub, logger, secrets: SecretBox.fromConfig(config), providers: options.providers, observer: options.observer });
   const retention = new RetentionJob(config, logger);
+  const fanout = new BroadcastFanout({ config, delivery, pubsub: pubsub.pubsub, logger });
   return {
     pubsub,
     queue,
@@ -52,10 +54,12 @@ export function createDeliveryRuntime(
     retention,
     startWorkers() {
       delivery.startWorkers();
+      fanout.start();
       retention.start();
     },
     async close() {
       await retention.close();
+      await fanout.close();
       await delivery.close();
       await queue.close(config.SHUTDOWN_TIMEOUT_MS);
       await pubsub.close();

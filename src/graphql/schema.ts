@@ -11,6 +11,8 @@ import '../modules/departments/schema.ts';
 import '../modules/push/schema.ts';
 import '../modules/inbox/schema.ts';
 import '../modules/preferences/schema.ts';
+import '../modules/topics/schema.ts';
+import '../modules/broadcasts/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -20,7 +20,17 @@ export type Topics = {
   messageStatus: [projectId: string, payload: MessageStatusEvent];
   /** A user's inbox changed; the topic id is "<projectId>:<userId>". */
   inboxEvent: [projectUser: string, payload: InboxEventMessage];
+  /** A broadcast advanced (a chunk, or its end); the topic id is the broadcast's id. */
+  broadcastProgress: [broadcastId: string, payload: BroadcastProgressEvent];
 };
+
+export interface BroadcastProgressEvent {
+  broadcastId: string;
+  projectId: string;
+  status: string;
+  processed: number;
+  at: string;
+}
 
 export interface MessageStatusEvent {
   messageId: string;
@@ -111,7 +121,7 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
       reported = true;
     });
   }
-  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent'];
+  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent', 'broadcastProgress'];
   const channelOf = new Map(topics.map((topic) => [topic, `${prefix}:events:${topic}`]));
   const topicOf = new Map([...channelOf].map(([topic, channel]) => [channel, topic]));
   subscribeClient.subscribe(...channelOf.values()).catch((error: unknown) => logger?.warn({ err: error }, 'Redis SUBSCRIBE failed'));
