@@ -104,6 +104,21 @@ export class BroadcastFanout {
       RETURNING *`;
     // Finished, canceled, or held by a live worker: nothing to do.
     if (!claimed) return;
+    try {
+      await this.fanOut(claimed, token);
+    } catch (error) {
+      // The queue retries the job; the lease is let go so the retry (or any worker) can take it at once.
+      await this.release(broadcastId, token).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Lets go of a lease this worker holds, without changing anything else: the reconciler wakes the broadcast again. */
+  private async release(broadcastId: string, token: string): Promise<void> {
+    await prisma().$executeRaw`UPDATE "Broadcast" SET "leaseUntil" = NULL, "leaseToken" = NULL WHERE id = ${broadcastId}::uuid AND "leaseToken" = ${token}::uuid`;
+  }
+
+  private async fanOut(claimed: Broadcast, token: string): Promise<void> {
     let b: Broadcast = claimed;
     this.publish(b);
     const { config, delivery } = this.deps;
@@ -112,7 +127,8 @@ export class BroadcastFanout {
     const filter = b.topicId ? null : userFilterSchema.parse(b.filter);
     const ctx = { projectId: b.projectId, requestId: `broadcast:${b.id}`, source: 'broadcast' as const, maxAttempts: delivery.maxAttempts };
     for (;;) {
-      if (this.closed) return; // shutting down: the lease runs out and another worker resumes
+      // Shutting down: the lease is let go after the last cursor advance, and another worker resumes from there.
+      if (this.closed) return this.release(b.id, token);
       const started = performance.now();
       const users = await this.nextChunk(b, filter, config.BROADCAST_CHUNK_SIZE);
       const read = performance.now();
