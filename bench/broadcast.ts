@@ -5,7 +5,8 @@
  * together, as a single-process deployment), so its RSS is measured without this driver's.
  *
  * While the broadcast runs, one transactional send at a time (POST /messages.send, one in-app
- * message) measures what a broadcast costs everybody else: its p50 / p99 (goal: p99 < 200 ms).
+ * message) measures what a broadcast costs everybody else: its p50 / p99 (goal: p99 < 200 ms),
+ * beside the same probe run alone for BENCH_IDLE_PROBE_MS (10 s) just before, at the same load.
  *
  *   npm run bench:broadcast                         # BENCH_AUDIENCES=10000,50000,100000
  *   BENCH_AUDIENCES=10000 BROADCAST_CHUNK_SIZE=1000 npm run bench:broadcast
@@ -29,6 +30,8 @@ const AUDIENCES = (process.env.BENCH_AUDIENCES ?? '10000,50000,100000').split(',
 if (AUDIENCES.some((n) => !Number.isInteger(n) || n < 1 || n > 2_000_000)) throw new Error('BENCH_AUDIENCES must be integers in [1, 2000000]');
 const ROOT = new URL('../', import.meta.url).pathname;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 1_800_000);
+/** How long the probe runs alone before each broadcast (its baseline at the machine's load). */
+const IDLE_PROBE_MS = Number(process.env.BENCH_IDLE_PROBE_MS ?? 10_000);
 
 const load = () =>
   loadavg()
@@ -92,6 +95,8 @@ interface Row {
   p50: number;
   p99: number;
   max: number;
+  idleP50: number;
+  idleP99: number;
   load: string;
 }
 
@@ -117,6 +122,13 @@ async function runOne(info: ChildInfo, db: pg.Client, pid: number, n: number): P
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssKB(pid))), 100);
   const loadBefore = load();
+  // The same probe with no broadcast running, for the same machine load: what the broadcast adds.
+  const idle: number[] = [];
+  for (let i = 0, until = performance.now() + IDLE_PROBE_MS; performance.now() < until; i++) {
+    idle.push(await probe(info, i));
+    await sleep(50);
+  }
+  idle.sort((a, b) => a - b);
 
   const t0 = performance.now();
   const sent = await graphql(info, 'mutation($key: String!) { sendToTopic(key: $key, notificationId: "bench", data: { count: 1 }) { id status total } }', { key });
@@ -172,6 +184,8 @@ async function runOne(info: ChildInfo, db: pg.Client, pid: number, n: number): P
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? Number.NaN,
+    idleP50: percentile(idle, 50),
+    idleP99: percentile(idle, 99),
     load: `${loadBefore} → ${load()}`,
   };
 }
@@ -224,11 +238,11 @@ const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { maximumFractionDig
 console.log(
   `\nBroadcast fan-out, in-app, ${SEPARATE ? 'API and one `herald worker` in two processes (RSS: the worker)' : 'Herald API + workers in one process'} (chunk ${process.env.BROADCAST_CHUNK_SIZE ?? 500})`,
 );
-console.log('| audience | sendToTopic answer | fan-out (accepted → done) | to last inbox item | peak RSS (growth) | concurrent messages.send p50 / p99 / max (n) | load average |');
-console.log('|---:|---:|---:|---:|---:|---:|---|');
+console.log('| audience | sendToTopic answer | fan-out (accepted → done) | to last inbox item | peak RSS (growth) | concurrent messages.send p50 / p99 / max (n) | same, no broadcast p50 / p99 | load average |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   console.log(
-    `| ${fmt(r.audience)} | ${fmt(r.answerMs)} ms | ${fmt(r.fanoutS, 1)} s (${fmt(r.audience / r.fanoutS)} msg/s) | ${fmt(r.lastInboxS, 1)} s (${fmt(r.audience / r.lastInboxS)} msg/s) | ${fmt(r.peakRssMiB)} MiB (+${fmt(r.growthMiB)}) | ${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.max)} ms (${r.probes}) | ${r.load} |`,
+    `| ${fmt(r.audience)} | ${fmt(r.answerMs)} ms | ${fmt(r.fanoutS, 1)} s (${fmt(r.audience / r.fanoutS)} msg/s) | ${fmt(r.lastInboxS, 1)} s (${fmt(r.audience / r.lastInboxS)} msg/s) | ${fmt(r.peakRssMiB)} MiB (+${fmt(r.growthMiB)}) | ${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.max)} ms (${r.probes}) | ${fmt(r.idleP50)} / ${fmt(r.idleP99)} ms | ${r.load} |`,
   );
 }
 if (rows.length >= 2) {
