@@ -167,9 +167,12 @@ export class BroadcastFanout {
     const after = b.cursor ?? FIRST_ID;
     if (b.topicId) {
       // On the pool (rawQuery): the ORM's mapping of a chunk of wide rows cost more than the index range read.
+      // `u.id > cursor` repeats `s.userId > cursor` for the planner, which does not carry an inequality
+      // across the join: without it a merge join read the users from the first one up to the cursor for
+      // every chunk (measured: 31 ms for the first chunk of 100,000, 560 ms two thirds in), quadratic in all.
       return rawQuery<User>(
         `SELECT u.* FROM "TopicSubscriber" s JOIN "User" u ON u.id = s."userId"
-        WHERE s."topicId" = $1::uuid AND s."userId" > $2::uuid
+        WHERE s."topicId" = $1::uuid AND s."userId" > $2::uuid AND u.id > $2::uuid
         ORDER BY s."userId" LIMIT $3::int`,
         [b.topicId, after, size],
       );
