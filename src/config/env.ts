@@ -110,6 +110,15 @@ const schema = z
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
     /** A queued message with no progress for this long is enqueued again (jobs lost with Redis). */
     RECONCILE_STALE_MS: z.coerce.number().int().min(100).default(60_000),
+    // --- broadcasts (topics, sendToAll) ---
+    /** Recipients a broadcast's fan-out hands to the messages service per step (one cursor advance each). */
+    BROADCAST_CHUNK_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+    /** Broadcasts one process fans out at once (their own queue, apart from the delivery queues). */
+    BROADCAST_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+    /** A pause after each chunk: throttles broadcasts to spare the database (0: none). */
+    BROADCAST_CHUNK_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+    /** How long a worker owns a broadcast between two chunks; after that a crash is assumed and another worker resumes it. */
+    BROADCAST_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
     /** Key for provider credentials at rest: 32 bytes, base64. Unset: generated in HERALD_DATA_DIR. */
     HERALD_ENCRYPTION_KEY: z
       .string()

@@ -36,7 +36,7 @@ export interface MessageDraft {
 export interface AcceptContext {
   projectId: string;
   requestId: string;
-  source: 'graphql' | 'notifuse' | 'np6' | 'neucron' | 'department';
+  source: 'graphql' | 'notifuse' | 'np6' | 'neucron' | 'department' | 'broadcast';
   maxAttempts: number;
   /** Filled by startRuns: the workflow runs this accept started, for wakeStartedRuns after the commit. */
   startedRuns?: string[];

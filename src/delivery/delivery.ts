@@ -148,6 +148,11 @@ export class Delivery {
     for (const provider of deps.providers ?? []) this.providers.set(provider.kind, provider);
   }
 
+  /** The job queue under the pipeline (the broadcast fan-out queues its wake-ups on it). */
+  get jobs(): JobQueue {
+    return this.deps.queue;
+  }
+
   get maxAttempts(): number {
     return this.deps.config.DELIVERY_MAX_ATTEMPTS;
   }
@@ -171,7 +176,7 @@ export class Delivery {
    * addBulk: a worker claims the batch in one statement. Delayed ones, and channels with a rate
    * limit (the queue's limiter counts jobs), keep one job per message.
    */
-  async dispatch(messages: Pick<Message, 'id' | 'channel' | 'scheduledAt' | 'attempts'>[], jobSuffix?: string): Promise<void> {
+  async dispatch(messages: Pick<Message, 'id' | 'channel' | 'scheduledAt' | 'attempts'>[], jobSuffix?: string, options: { priority?: number | undefined } = {}): Promise<void> {
     if (messages.length === 0) return;
     const { config } = this.deps;
     const trace = traceCarrier();
@@ -190,10 +195,11 @@ export class Delivery {
           id: `${m.id}_${jobSuffix ?? m.attempts}`,
           data: { messageId: m.id, ...(trace ? { trace } : {}) },
           delayMs: m.scheduledAt ? m.scheduledAt.getTime() - now : 0,
+          priority: options.priority,
         }));
         for (let i = 0; i < due.length; i += config.DELIVERY_BATCH_SIZE) {
           const batch = due.slice(i, i + config.DELIVERY_BATCH_SIZE);
-          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id), ...(trace ? { trace } : {}) } });
+          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id), ...(trace ? { trace } : {}) }, priority: options.priority });
         }
         // Handler errors are infrastructure failures (database down): retried by the queue.
         await this.deps.queue.add<DeliveryJob>(queueName(channel), jobs, { attempts: 5, backoffMs: 1_000 });

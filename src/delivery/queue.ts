@@ -20,6 +20,12 @@ export interface NewJob<T> {
   id: string;
   data: T;
   delayMs?: number;
+  /**
+   * BullMQ priority (1 = highest). Jobs without one are taken before every prioritized job: the
+   * broadcast fan-out's deliveries carry one, so transactional sends overtake them. The
+   * in-process queue ignores it.
+   */
+  priority?: number | undefined;
 }
 
 export interface ProcessOptions {
@@ -97,6 +103,7 @@ export function createBullQueue(redisUrl: string, logger: Logger, prefix = 'hera
           opts: {
             jobId: job.id,
             delay: Math.max(0, job.delayMs ?? 0),
+            ...(job.priority ? { priority: job.priority } : {}),
             attempts: options.attempts,
             backoff: { type: 'exponential', delay: options.backoffMs },
             removeOnComplete: true,

@@ -12,6 +12,7 @@ import { createBullQueue, createInProcessQueue, type JobQueue } from './queue.ts
 import { SecretBox } from './secrets.ts';
 import { RetentionJob } from '../retention/job.ts';
 import { WorkflowEngine } from '../modules/workflows/engine.ts';
+import { BroadcastFanout } from '../modules/broadcasts/fanout.ts';
 
 /** The delivery side of a process: pub/sub, the job queue and the pipeline on top of them. */
 export interface DeliveryRuntime {
@@ -22,7 +23,7 @@ export interface DeliveryRuntime {
   workflows: WorkflowEngine;
   /** The periodic retention purge; started with the workers (a worker process's job). */
   retention: RetentionJob;
-  /** Starts the queue workers, the reconciler and the retention purge. */
+  /** Starts the queue workers (deliveries and broadcast fan-out), the reconcilers and the retention purge. */
   startWorkers(): void;
   /** Stops the purge and the reconciler, waits for running jobs, closes the queue and pub/sub (not the database). */
   close(): Promise<void>;
@@ -51,6 +52,7 @@ export function createDeliveryRuntime(
   const retention = new RetentionJob(config, logger);
   const workflows = new WorkflowEngine({ config, queue, delivery, pubsub: pubsub.pubsub, logger });
   delivery.workflows = workflows;
+  const fanout = new BroadcastFanout({ config, delivery, pubsub: pubsub.pubsub, logger });
   return {
     pubsub,
     queue,
@@ -60,11 +62,13 @@ export function createDeliveryRuntime(
     startWorkers() {
       delivery.startWorkers();
       workflows.start();
+      fanout.start();
       retention.start();
     },
     async close() {
       await retention.close();
       await workflows.close();
+      await fanout.close();
       await delivery.close();
       await queue.close(config.SHUTDOWN_TIMEOUT_MS);
       await pubsub.close();

@@ -16,6 +16,8 @@ import '../modules/preferences/schema.ts';
 import '../modules/suppressions/schema.ts';
 import '../modules/tenants/schema.ts';
 import '../modules/workflows/schema.ts';
+import '../modules/topics/schema.ts';
+import '../modules/broadcasts/schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

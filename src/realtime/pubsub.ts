@@ -24,6 +24,8 @@ export type Topics = {
   inboxEvent: [projectUser: string, payload: InboxEventMessage];
   /** A workflow run's step changed (src/modules/workflows/engine.ts); the topic id is the run id. */
   workflowRun: [runId: string, payload: WorkflowRunEvent];
+  /** A broadcast advanced (a chunk, or its end); the topic id is the broadcast's id. */
+  broadcastProgress: [broadcastId: string, payload: BroadcastProgressEvent];
 };
 
 export interface WorkflowRunEvent {
@@ -31,6 +33,14 @@ export interface WorkflowRunEvent {
   projectId: string;
   index: number;
   status: string;
+  at: string;
+}
+
+export interface BroadcastProgressEvent {
+  broadcastId: string;
+  projectId: string;
+  status: string;
+  processed: number;
   at: string;
 }
 
@@ -123,7 +133,7 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
       reported = true;
     });
   }
-  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent', 'tenantDeleted'];
+  const topics: TopicName[] = ['apiKeyRevoked', 'widgetSecretRotated', 'userDeleted', 'messageStatus', 'inboxEvent', 'tenantDeleted', 'workflowRun', 'broadcastProgress'];
   const channelOf = new Map(topics.map((topic) => [topic, `${prefix}:events:${topic}`]));
   const topicOf = new Map([...channelOf].map(([topic, channel]) => [channel, topic]));
   subscribeClient.subscribe(...channelOf.values()).catch((error: unknown) => logger?.warn({ err: error }, 'Redis SUBSCRIBE failed'));

@@ -6,7 +6,8 @@ import { badInput } from '../../graphql/errors.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import type { MessageStatusEvent } from '../../realtime/pubsub.ts';
 import { isUuid } from '../users/service.ts';
-import { cancelMessage, getMessage, MAX_SEND_BATCH, retryFailed, retryMessage, sendMessages, type SendResult } from './service.ts';
+import { sendWithAudiences } from '../broadcasts/service.ts';
+import { cancelMessage, getMessage, MAX_SEND_BATCH, retryFailed, retryMessage, sendMessages, type SendItem, type SendResult } from './service.ts';
 
 const auth = { operator: true } as const;
 
@@ -156,11 +157,22 @@ function validMessageFilter(f: MessageFilterArgs | null | undefined): void {
   }
 }
 
+const SendTargetInput = builder.inputType('SendTargetInput', {
+  description: 'An audience instead of one user: the item becomes a broadcast (see sendToTopic).',
+  fields: (t) => ({
+    topic: t.string({ required: true, description: "The topic's key: every subscriber is sent the notification." }),
+  }),
+});
+
 const SendMessageInput = builder.inputType('SendMessageInput', {
   description: "A message to send (Notifuse's messages.send item).",
   fields: (t) => ({
     notificationId: t.string({ required: true, description: "The notification's key or numeric id." }),
-    userId: t.string({ required: true, description: "The user's externalId; created if missing." }),
+    userId: t.string({ description: "The user's externalId; created if missing. Required unless `to` names an audience." }),
+    to: t.field({
+      type: SendTargetInput,
+      description: 'Send to a topic instead of userId: the item answers at once with a broadcastId, and its `id` is the broadcast\'s transactionId.',
+    }),
     data: t.field({ type: 'JSONObject' }),
     id: t.string({ description: 'Your unique id for the message; reusing one answers "id/exists".' }),
     incrementId: t.string({ description: 'Stacks onto the previous in-app item with the same incrementId within the stack timeout.' }),
@@ -181,7 +193,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
   }),
 });
 
-const SendResultRef = builder.objectRef<SendResult>('SendMessageResult').implement({
+const SendResultRef = builder.objectRef<SendResult & { broadcastId?: string | null }>('SendMessageResult').implement({
   description: 'The outcome of one message, in input order. ok: Herald accepted it; emailError/smsError: a provider failed.',
   fields: (t) => ({
     ok: t.exposeBoolean('ok'),
@@ -190,6 +202,7 @@ const SendResultRef = builder.objectRef<SendResult>('SendMessageResult').impleme
     emailError: t.exposeString('emailError', { nullable: true }),
     smsError: t.exposeString('smsError', { nullable: true }),
     messages: t.field({ type: [Message], resolve: (r) => r.messages }),
+    broadcastId: t.id({ nullable: true, description: 'For an item sent `to` a topic: its broadcast (the messages follow in the background).', resolve: (r) => r.broadcastId ?? null }),
   }),
 });
 
@@ -206,7 +219,9 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: (_r, args, ctx) =>
-      sendMessages(requireProjectId(ctx), ctx.requestId, args.messages, ctx.delivery, { maxAttempts: ctx.delivery.maxAttempts }),
+      args.messages.some((m) => m.to != null)
+        ? sendWithAudiences(requireProjectId(ctx), ctx.requestId, args.messages, ctx.delivery)
+        : sendMessages(requireProjectId(ctx), ctx.requestId, args.messages as SendItem[], ctx.delivery, { maxAttempts: ctx.delivery.maxAttempts }),
   }),
   cancelMessage: t.field({
     type: Message,

@@ -87,7 +87,7 @@ const invalid = (issues: { field: string; message: string }[]) => `invalid/${iss
  * client id, profile, user, version, render), so each gets the error it would get alone, but each
  * step runs once for the batch: a handful of statements per request instead of ~9 per message.
  */
-async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accepted[]> {
+async function acceptBatch(ctx: AcceptContext, items: SendItem[], known?: ReadonlyMap<string, User>): Promise<Accepted[]> {
   const results: (Accepted | undefined)[] = items.map(() => undefined);
   const fail = (index: number, error: string) => {
     results[index] = { ok: false, id: items[index]?.id ?? null, error, messages: [] };
@@ -159,9 +159,14 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
   }
 
   // One upsert for the batch: its rows are written in a global order, so concurrent batches cannot deadlock.
-  const upserting = [...profiles.keys()];
-  const upserted = upserting.length ? await upsertUsers(ctx.projectId, [...profiles.values()], 'FILL_MISSING') : [];
+  // Users the caller already read (an audience's chunk, by externalId) are taken as they are.
   const users = new Map<number, User>();
+  for (const index of profiles.keys()) {
+    const user = known?.get(item(index).userId);
+    if (user) users.set(index, user);
+  }
+  const upserting = [...profiles.keys()].filter((index) => !users.has(index));
+  const upserted = upserting.length ? await upsertUsers(ctx.projectId, upserting.map((index) => profiles.get(index)!), 'FILL_MISSING') : [];
   for (const [i, index] of upserting.entries()) {
     const u = upserted[i];
     if (u?.ok) users.set(index, u.user);
@@ -208,6 +213,44 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[]): Promise<Accep
     }
   }
   return results.map((r) => r!);
+}
+
+/** One recipient of an audience send (a broadcast's chunk): a user the caller has just read. */
+export interface AudienceItem {
+  user: User;
+  notificationId: string | number;
+  data: Record<string, unknown>;
+  /** The audience send's idempotency key: with the user, the messages' client id. */
+  transactionId: string;
+}
+
+/** The client id of an audience send's messages: one per transaction and user, so a redone chunk cannot deliver twice. */
+export const audienceMessageId = (transactionId: string, userId: string) => `${transactionId}:${userId}`;
+
+/**
+ * The batch accept path for audiences (broadcast fan-out): every item goes through the same
+ * steps as a send item (notification, render, drafts, preferences at delivery), with the users
+ * the caller read instead of an upsert, and without messages.send's wait for emails and SMS.
+ * The messages' client id is audienceMessageId: the unique index (projectId, externalId,
+ * channel) makes a repeated item answer "id/exists" instead of a second delivery. Delivery jobs
+ * go with a lower priority than transactional sends', so a broadcast cannot starve them.
+ */
+export async function acceptAudienceChunk(ctx: AcceptContext, items: AudienceItem[], delivery: Delivery, options: { priority?: number } = {}): Promise<Accepted[]> {
+  if (items.length === 0) return [];
+  const known = new Map(items.map((i) => [i.user.externalId, i.user]));
+  const results = await acceptBatch(
+    ctx,
+    items.map((i) => ({ notificationId: i.notificationId, userId: i.user.externalId, data: i.data, id: audienceMessageId(i.transactionId, i.user.id) })),
+    known,
+  );
+  const accepted = results.flatMap((r) => r.messages);
+  delivery.publishAccepted(accepted);
+  await delivery.dispatch(
+    accepted.filter((m) => m.status !== 'SKIPPED'),
+    undefined,
+    options,
+  );
+  return results;
 }
 
 function profileOf(item: z.output<typeof sendItemSchema>): UserProfileInput {
