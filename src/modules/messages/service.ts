@@ -243,6 +243,9 @@ export async function acceptAudienceChunk(ctx: AcceptContext, items: AudienceIte
     items.map((i) => ({ notificationId: i.notificationId, userId: i.user.externalId, data: i.data, id: audienceMessageId(i.transactionId, i.user.id) })),
     known,
   );
+  // Recipients of a notification with a workflow started runs instead of messages: wake them now
+  // (the engine's sweep would find them anyway, within RECONCILE_INTERVAL_MS).
+  await wakeStartedRuns(delivery.workflows, ctx);
   const accepted = results.flatMap((r) => r.messages);
   delivery.publishAccepted(accepted);
   await delivery.dispatch(
