@@ -357,6 +357,7 @@ describe('purge', () => {
 });
 
 describe('the periodic purge and herald purge', () => {
+  // Two CLI processes (each a tsx start) and, below, a PGlite migration: slow on a loaded machine, hence the longer timeouts.
   it('herald purge: one run from the command line, with --json; bad arguments exit 2', async () => {
     const p = await h.newProject('cli');
     await setRetention(p.apiKey, { retentionDays: 10 });
@@ -373,7 +374,7 @@ describe('the periodic purge and herald purge', () => {
     const bad = spawnTsx('src/cli/herald.ts', ['purge', '--batch-size', '0'], env);
     expect((await bad.exited).code).toBe(2);
     expect(bad.stderr()).toContain('--batch-size must be an integer from 1 to 50000');
-  });
+  }, 90_000);
 
   // Last: a second Herald in this process replaces (then closes) the process-wide Prisma client.
   it('runs every RETENTION_INTERVAL_MS in a worker process', async () => {
@@ -430,5 +431,5 @@ describe('the embedded database', () => {
       await embedded.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });
