@@ -12,7 +12,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { Kind, parse, print, type DocumentNode } from 'graphql';
+import { print, type DocumentNode } from 'graphql';
+import { documentConstant, GRAPHQL_CALL } from './typed-documents.ts';
 import { COMPONENT_FILES, WIDGET_ASSETS_PATH, WIDGET_BUILD_DIR, WIDGET_PAGE_FILE } from '../src/widget/use-widget-demo.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -49,13 +50,8 @@ const typedDocuments: Plugin = {
       const source = await readFile(args.path, 'utf8');
       if (!/\bgraphql\(\s*`/.test(source)) return undefined;
       const documents = await (generated ??= import(pathToFileURL(generatedDocuments).href) as Promise<Record<string, DocumentNode>>);
-      const contents = source.replace(/\bgraphql\(\s*`([^`]*)`\s*\)/g, (_call, text: string) => {
-        const definition = parse(text).definitions[0];
-        // The client preset's names for generated document constants.
-        let constant: string;
-        if (definition?.kind === Kind.OPERATION_DEFINITION && definition.name) constant = `${definition.name.value}Document`;
-        else if (definition?.kind === Kind.FRAGMENT_DEFINITION) constant = `${definition.name.value}FragmentDoc`;
-        else throw new Error(`${relative(root, args.path)}: every graphql() document must be a named operation or a fragment`);
+      const contents = source.replace(GRAPHQL_CALL, (_call, text: string) => {
+        const constant = documentConstant(text, relative(root, args.path));
         const document = documents[constant];
         if (!document) throw new Error(`${relative(root, args.path)}: no generated ${constant}: run codegen (npm run generate)`);
         return JSON.stringify(print(document));

@@ -8,8 +8,19 @@ import { Kind, parse } from 'graphql';
  * repository (the REST bridge's and the tests' too), which a bundler cannot shake. Like the
  * preset's Babel and SWC plugins, this swaps each call in the matched files for an import of
  * the one generated document constant it stands for; the types were already checked against
- * the same map. (scripts/build-widget.ts has its own copy of the same swap.)
+ * the same map. (scripts/build-widget.ts swaps them for the printed text instead.)
  */
+/** A `graphql(\`...\`)` call of the client preset, its document text captured. */
+export const GRAPHQL_CALL = /\bgraphql\(\s*`([^`]*)`\s*\)/g;
+
+/** The client preset's name for the generated constant of a document (`<Name>Document`, `<Name>FragmentDoc`). */
+export function documentConstant(text: string, file: string): string {
+  const definition = parse(text).definitions[0];
+  if (definition?.kind === Kind.OPERATION_DEFINITION && definition.name) return `${definition.name.value}Document`;
+  if (definition?.kind === Kind.FRAGMENT_DEFINITION) return `${definition.name.value}FragmentDoc`;
+  throw new Error(`${file}: every graphql() document must be a named operation or a fragment`);
+}
+
 export function typedDocuments({ root, files, generated }: { root: string; files: RegExp; generated: string }): Plugin {
   return {
     name: 'herald-typed-documents',
@@ -17,13 +28,8 @@ export function typedDocuments({ root, files, generated }: { root: string; files
       pluginBuild.onLoad({ filter: files }, async (args) => {
         const source = await readFile(args.path, 'utf8');
         const constants = new Set<string>();
-        const contents = source.replace(/\bgraphql\(\s*`([^`]*)`\s*\)/g, (_call, text: string) => {
-          const definition = parse(text).definitions[0];
-          // The client preset's names for generated document constants.
-          let constant: string;
-          if (definition?.kind === Kind.OPERATION_DEFINITION && definition.name) constant = `${definition.name.value}Document`;
-          else if (definition?.kind === Kind.FRAGMENT_DEFINITION) constant = `${definition.name.value}FragmentDoc`;
-          else throw new Error(`${relative(root, args.path)}: every graphql() document must be a named operation or a fragment`);
+        const contents = source.replace(GRAPHQL_CALL, (_call, text: string) => {
+          const constant = documentConstant(text, relative(root, args.path));
           constants.add(constant);
           return constant;
         });
