@@ -105,11 +105,12 @@ describe('the README quick start', { timeout: 60_000 }, () => {
   it("runs the README's other examples that use these variables, after the quick start", async () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const quickStart = new Set(blocks.map((b) => b.text));
-    const others = [...readme.matchAll(/^```sh\n([\s\S]*?)^```$/gm)]
-      .map((m) => m[1]!.trimEnd())
-      .filter((text) => !quickStart.has(text) && /\$(APIKEY|PROJECT|HASH|WIDGET_SECRET)\b/.test(text));
+    // Each sh block, with the text block right after it when there is one (its documented answer).
+    const others = [...readme.matchAll(/^```sh\n([\s\S]*?)^```\n(?:\n```text\n([\s\S]*?)^```$)?/gm)]
+      .map((m) => ({ text: m[1]!.trimEnd(), answer: m[2]?.trimEnd() }))
+      .filter(({ text }) => !quickStart.has(text) && /\$(APIKEY|PROJECT|HASH|WIDGET_SECRET)\b/.test(text));
     expect(others.length).toBeGreaterThanOrEqual(3);
-    for (const text of others) {
+    for (const { text, answer } of others) {
       // A stream (curl -N) never ends by itself: it gets 3 s, and must have shown events by then.
       const streaming = /curl -N/.test(text);
       const script = text.replaceAll('localhost:4000', `localhost:${port}`).replace('curl -N', 'curl -N --max-time 3');
@@ -120,7 +121,10 @@ describe('the README quick start', { timeout: 60_000 }, () => {
       } else {
         expect(result.code, `${text}\n${result.stderr}`).toBe(0);
       }
-      expect(result.stdout, text).not.toMatch(/"errors"|"ok":false|"error":"/);
+      const refusal = /"errors"|"ok":false|"error":"/;
+      // An example documented as refused (its answer shows the error) must be refused exactly so; any other must not fail.
+      if (answer && refusal.test(answer)) expect(result.stdout.trim(), text).toMatch(outputPattern(answer));
+      else expect(result.stdout, text).not.toMatch(refusal);
     }
   });
 
