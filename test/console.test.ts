@@ -521,6 +521,11 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', { tim
   });
 
   it('shows a user with their inbox, and the providers page', async () => {
+    // The page reads the inbox once when it opens: wait until both of ada's items are delivered.
+    await pollFor(async () => {
+      const r = await rest(h.url, 'POST', '/graphql', { query: '{ user(externalId: "ada") { unreadCount } }' }, bearer(h.project.apiKey));
+      return r.body?.data?.user?.unreadCount === 2;
+    }, 30_000, "ada's two inbox items");
     await nav('users', 'Users');
     await page.getByRole('link', { name: 'ada' }).click();
     await page.getByRole('heading', { level: 1, name: 'User: ada' }).waitFor();

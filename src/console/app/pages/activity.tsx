@@ -1,11 +1,15 @@
 /** @jsxImportSource preact */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { ConsoleMessageFieldsFragment, MessageFilter, MessageStatus } from '../../../generated/gql/graphql.ts';
+import type { ConsoleMessageFieldsFragment, ConsoleMessageStatusSubscription, MessageFilter, MessageStatus } from '../../../generated/gql/graphql.ts';
 import { ConsoleMessage, ConsoleMessages, ConsoleMessageStatus, ConsoleNotifications, ConsoleRetryMessage, ConsoleUserId } from '../documents.ts';
 import { asConsoleError, CHANNELS, ErrorNotice, href, Page, shortId, STATUSES, StatusBadge, Time, useAsync, useClient } from '../ui.tsx';
 import type { ConsoleError } from '../client.ts';
 
 type Row = ConsoleMessageFieldsFragment;
+type MessageStatusEvent = ConsoleMessageStatusSubscription['messageStatus'];
+
+/** A row after one status event (events come in order: the last one is the message's status). */
+const withEvent = (r: Row, e: MessageStatusEvent): Row => ({ ...r, status: e.status, attempts: Math.max(r.attempts, e.attempt), lastError: e.error ?? r.lastError });
 
 const PAGE_SIZE = 50;
 
@@ -41,6 +45,9 @@ export function ActivityPage({ id, params }: { id: string | undefined; params: U
     let stopped = false;
     let unsubscribe: (() => void) | undefined;
     const seen = new Set<string>();
+    // Events of a message whose row is being fetched: applied, in order, once it is in the list
+    // (a DELIVERED that arrives during the fetch would otherwise find no row and be lost).
+    const arriving = new Map<string, MessageStatusEvent[]>();
     const start = async () => {
       setLoaded(false);
       setError(null);
@@ -91,25 +98,30 @@ export function ActivityPage({ id, params }: { id: string | undefined; params: U
       // Subscribe before the first load, so nothing committed in between is missed (a duplicate is merged by id).
       unsubscribe = client.subscribe(ConsoleMessageStatus, { notificationId, userId }, async ({ messageStatus: e }) => {
         if (e.messageId === openId.current) setTimelineTick((t) => t + 1);
+        const waiting = arriving.get(e.messageId);
+        if (waiting) {
+          waiting.push(e);
+          return;
+        }
         if (!seen.has(e.messageId)) {
           if (!matches(e)) return;
           seen.add(e.messageId);
+          arriving.set(e.messageId, []);
           try {
             const { message } = await client.request(ConsoleMessage, { id: e.messageId });
             if (stopped) return;
-            setRows((current) => (current.some((r) => r.id === message.id) ? current : [message, ...current].sort(newestFirst).slice(0, PAGE_SIZE * 2)));
+            const row = (arriving.get(e.messageId) ?? []).reduce(withEvent, message);
+            setRows((current) => (current.some((r) => r.id === row.id) ? current : [row, ...current].sort(newestFirst).slice(0, PAGE_SIZE * 2)));
             setTotal((t) => (t === null ? t : t + 1));
             setAnnounce(`New ${message.channel} message, ${message.status}`);
           } catch {
             seen.delete(e.messageId);
+          } finally {
+            arriving.delete(e.messageId);
           }
           return;
         }
-        setRows((current) =>
-          current
-            .map((r) => (r.id === e.messageId ? { ...r, status: e.status, attempts: Math.max(r.attempts, e.attempt), lastError: e.error ?? r.lastError } : r))
-            .filter((r) => r.id !== e.messageId || matches(r)),
-        );
+        setRows((current) => current.map((r) => (r.id === e.messageId ? withEvent(r, e) : r)).filter((r) => r.id !== e.messageId || matches(r)));
       });
       await load();
       const off = client.onReconnect(() => void load());
