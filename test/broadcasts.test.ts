@@ -17,7 +17,9 @@ let other: NewProjectCredentials;
 let worker: Child;
 let sibling: { herald: { stop(): Promise<void> } } | undefined;
 
-const FANOUT_ENV = { BROADCAST_CHUNK_SIZE: '10', BROADCAST_CHUNK_DELAY_MS: '40', BROADCAST_LEASE_MS: '1500', RECONCILE_INTERVAL_MS: '300' };
+// DELIVERY_LEASE_MS: the worker killed mid-way may hold in-app deliveries too; another worker
+// takes them over once their lease runs out, and the default (60 s) would outlast the test.
+const FANOUT_ENV = { BROADCAST_CHUNK_SIZE: '10', BROADCAST_CHUNK_DELAY_MS: '40', BROADCAST_LEASE_MS: '1500', RECONCILE_INTERVAL_MS: '300', DELIVERY_LEASE_MS: '3000' };
 
 beforeAll(async () => {
   h = await startTestHerald({ env: { WORKERS_ENABLED: 'false' } });
