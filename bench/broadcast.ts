@@ -239,7 +239,7 @@ try {
 
 const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 console.log(
-  `\nBroadcast fan-out, in-app, ${SEPARATE ? 'API and one `herald worker` in two processes (RSS: the worker)' : 'Herald API + workers in one process'} (chunk ${process.env.BROADCAST_CHUNK_SIZE ?? 500})`,
+  `\nBroadcast fan-out, in-app, ${SEPARATE ? 'API and one `herald worker` in two processes (RSS: the worker)' : 'Herald API + workers in one process'} (chunk ${process.env.BROADCAST_CHUNK_SIZE ?? 200})`,
 );
 console.log('| audience | sendToTopic answer | fan-out (accepted → done) | to last inbox item | peak RSS (growth) | concurrent messages.send p50 / p99 / max (n) | same, no broadcast p50 / p99 | load average |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---|');

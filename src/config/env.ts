@@ -112,7 +112,7 @@ const schema = z
     RECONCILE_STALE_MS: z.coerce.number().int().min(100).default(60_000),
     // --- broadcasts (topics, sendToAll) ---
     /** Recipients a broadcast's fan-out hands to the messages service per step (one cursor advance each). */
-    BROADCAST_CHUNK_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+    BROADCAST_CHUNK_SIZE: z.coerce.number().int().min(1).max(5_000).default(200),
     /** Broadcasts one process fans out at once (their own queue, apart from the delivery queues). */
     BROADCAST_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
     /** A pause after each chunk: throttles broadcasts to spare the database (0: none). */
