@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'graphql-yoga';
+import { assetResponse, methodNotAllowed, notBuilt, readIfPresent } from '../server/static-build.js';
 
 /** Where `npm run build:console` writes the page and its bundle (gitignored, like all of src/generated). */
 export const CONSOLE_BUILD_DIR = fileURLToPath(new URL('../generated/console/', import.meta.url));
@@ -14,10 +14,6 @@ export interface ConsoleOptions {
   /** The build:console output folder. Default: src/generated/console. */
   dir?: string;
 }
-
-/** Only build:console's own file names: no path can climb out of the folder. */
-const ASSET_NAME = /^[A-Za-z0-9_-]+\.(js|css)(\.map)?$/;
-const ASSET_TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' } as const;
 
 /**
  * The console's own script and stylesheet, GraphQL over HTTP and graphql-ws to this origin,
@@ -52,38 +48,19 @@ export function useConsole({ dir = CONSOLE_BUILD_DIR }: ConsoleOptions = {}): Pl
     async onRequest({ url, request, endResponse }) {
       const page = url.pathname === CONSOLE_PAGE_PATH || url.pathname === `${CONSOLE_PAGE_PATH}/`;
       if (!page && !url.pathname.startsWith(CONSOLE_ASSETS_PATH)) return;
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        endResponse(new Response('Method not allowed', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } }));
+      const refused = methodNotAllowed(request);
+      if (refused) {
+        endResponse(refused);
         return;
       }
       if (page) {
         const html = await readIfPresent(join(dir, CONSOLE_PAGE_FILE));
         endResponse(
-          html === null
-            ? new Response('The operator console is not built: run `npm run build:console` (npm install, `npm run generate` and `npm run build` run it too).\n', {
-                status: 503,
-                headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
-              })
-            : pageResponse(html),
+          html === null ? notBuilt('The operator console is not built: run `npm run build:console` (npm install, `npm run generate` and `npm run build` run it too).') : pageResponse(html),
         );
         return;
       }
-      const name = url.pathname.slice(CONSOLE_ASSETS_PATH.length);
-      const match = ASSET_NAME.exec(name);
-      const body = match ? await readIfPresent(join(dir, 'assets', name)) : null;
-      if (!match || body === null) {
-        endResponse(new Response('Not found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
-        return;
-      }
-      endResponse(
-        new Response(body, {
-          headers: {
-            'content-type': match[2] ? 'application/json; charset=utf-8' : ASSET_TYPES[match[1] as keyof typeof ASSET_TYPES],
-            'cache-control': 'public, max-age=31536000, immutable',
-            'x-content-type-options': 'nosniff',
-          },
-        }),
-      );
+      endResponse(await assetResponse(dir, url.pathname.slice(CONSOLE_ASSETS_PATH.length)));
     },
   };
 }
@@ -92,14 +69,4 @@ export function useConsole({ dir = CONSOLE_BUILD_DIR }: ConsoleOptions = {}): Pl
 function pageResponse(html: string): Response {
   const nonce = randomBytes(16).toString('base64');
   return new Response(html.replaceAll(NONCE_PLACEHOLDER, nonce), { headers: { ...PAGE_HEADERS, 'content-security-policy': consoleCsp(nonce) } });
-}
-
-/** Everything build:console writes is text (HTML, JS, CSS, source maps). */
-async function readIfPresent(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'graphql-yoga';
+import { assetResponse, methodNotAllowed, notBuilt, readIfPresent } from '../server/static-build.js';
 
 /** Where `npm run build:widget` writes the page and its bundle (gitignored, like all of src/generated). */
 export const WIDGET_BUILD_DIR = fileURLToPath(new URL('../generated/widget/', import.meta.url));
@@ -23,14 +23,12 @@ const COMPONENT_HEADERS = {
   'cross-origin-resource-policy': 'cross-origin',
 };
 
+const NOT_BUILT = 'The inbox component is not built: run `npm run build:widget` (npm install and `npm run generate` run it too).';
+
 export interface WidgetDemoOptions {
   /** The build:widget output folder. Default: src/generated/widget. */
   dir?: string;
 }
-
-/** Only build:widget's own file names: no path can climb out of the folder. */
-const ASSET_NAME = /^[A-Za-z0-9_-]+\.(js|css)(\.map)?$/;
-const ASSET_TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' } as const;
 
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -60,14 +58,15 @@ export function useWidgetDemo({ dir = WIDGET_BUILD_DIR }: WidgetDemoOptions = {}
       const page = url.pathname === WIDGET_PAGE_PATH;
       const component = COMPONENT_PATHS.get(url.pathname);
       if (!page && !component && !url.pathname.startsWith(WIDGET_ASSETS_PATH)) return;
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        endResponse(new Response('Method not allowed', { status: 405, headers: { allow: 'GET, HEAD' } }));
+      const refused = methodNotAllowed(request);
+      if (refused) {
+        endResponse(refused);
         return;
       }
       if (component) {
         const body = await readIfPresent(join(dir, component));
         if (body === null) {
-          endResponse(notBuilt());
+          endResponse(notBuilt(NOT_BUILT));
           return;
         }
         const etag = etagOf(body);
@@ -77,42 +76,10 @@ export function useWidgetDemo({ dir = WIDGET_BUILD_DIR }: WidgetDemoOptions = {}
       }
       if (page) {
         const html = await readIfPresent(join(dir, WIDGET_PAGE_FILE));
-        endResponse(html === null ? notBuilt() : new Response(html, { headers: PAGE_HEADERS }));
+        endResponse(html === null ? notBuilt(NOT_BUILT) : new Response(html, { headers: PAGE_HEADERS }));
         return;
       }
-      const name = url.pathname.slice(WIDGET_ASSETS_PATH.length);
-      const match = ASSET_NAME.exec(name);
-      const body = match ? await readIfPresent(join(dir, 'assets', name)) : null;
-      if (!match || body === null) {
-        endResponse(new Response('Not found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
-        return;
-      }
-      endResponse(
-        new Response(body, {
-          headers: {
-            'content-type': match[2] ? 'application/json; charset=utf-8' : ASSET_TYPES[match[1] as keyof typeof ASSET_TYPES],
-            'cache-control': 'public, max-age=31536000, immutable',
-            'x-content-type-options': 'nosniff',
-          },
-        }),
-      );
+      endResponse(await assetResponse(dir, url.pathname.slice(WIDGET_ASSETS_PATH.length)));
     },
   };
-}
-
-function notBuilt(): Response {
-  return new Response('The inbox component is not built: run `npm run build:widget` (npm install and `npm run generate` run it too).\n', {
-    status: 503,
-    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
-  });
-}
-
-/** Everything build:widget writes is text (HTML, JS, CSS, source maps). */
-async function readIfPresent(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }
