@@ -145,9 +145,14 @@ describe('OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT, the preload)', () =
     expect(server?.service).toBe('herald-test');
     // The REST route runs through GraphQL: its parse and validate spans are in the same trace.
     expect(spans.some((s) => s.scope.includes('graphql') && s.name === 'graphql.validate')).toBe(true);
-    // Accept writes the messages with SQL inside its span.
+    // Its execution is a span of its own (named by the operation), and accept happens inside it.
+    const execute = spans.filter((s) => s.name.startsWith('graphql.execute'));
+    expect(execute).toHaveLength(1);
+    expect(attr(execute[0]!, 'graphql.operation.type')).toEqual({ stringValue: 'mutation' });
     const accept = named('herald.accept');
     expect(accept).toHaveLength(1);
+    expect(accept[0]!.parentSpanId).toBe(execute[0]!.spanId);
+    // Accept writes the messages with SQL inside its span.
     expect(attr(accept[0]!, 'herald.messages')).toEqual({ intValue: 2 });
     expect(spans.some((s) => s.scope.includes('pg') && s.parentSpanId === accept[0]!.spanId)).toBe(true);
     // Redis commands (the queue's) are traced too.

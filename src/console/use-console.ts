@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'graphql-yoga';
-import { assetResponse, methodNotAllowed, notBuilt, readIfPresent } from '../server/static-build.js';
+import { assetResponse, methodNotAllowed, notBuilt, readIfPresent } from '../server/static-build.ts';
 
 /** Where `npm run build:console` writes the page and its bundle (gitignored, like all of src/generated). */
 export const CONSOLE_BUILD_DIR = fileURLToPath(new URL('../generated/console/', import.meta.url));

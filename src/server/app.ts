@@ -18,6 +18,8 @@ import { useWidgetDemo } from '../widget/use-widget-demo.ts';
 import { memoryReplayStore, type ReplayStore } from '../modules/receipts/replay.ts';
 import { useProviderReceipts } from '../modules/receipts/rest.ts';
 import { useConsole } from '../console/use-console.ts';
+import { tracingEnabled } from '../telemetry/spans.ts';
+import { useExecuteSpans } from '../telemetry/use-execute-spans.ts';
 import { readBodyLimited } from './body.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets, useGraphQLGetHelp } from './graphiql.ts';
 import { useInputHygiene } from './use-input-hygiene.ts';
@@ -123,6 +125,7 @@ export function createApp({ config, db, pubsub, delivery, logger, routes = restR
       }),
       useInputHygiene({ maxJsonDepth: config.MAX_JSON_DEPTH }),
       useIntrospectionPolicy({ mode: config.INTROSPECTION, production: config.NODE_ENV === 'production' }),
+      ...(tracingEnabled() ? [useExecuteSpans()] : []),
       // Every subscription: bounded, ended with its credentials, errors answered before `complete`.
       useLiveStreams(logger),
     ],

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'graphql-yoga';
-import { assetResponse, methodNotAllowed, notBuilt, readIfPresent } from '../server/static-build.js';
+import { assetResponse, methodNotAllowed, notBuilt, readIfPresent } from '../server/static-build.ts';
 
 /** Where `npm run build:widget` writes the page and its bundle (gitignored, like all of src/generated). */
 export const WIDGET_BUILD_DIR = fileURLToPath(new URL('../generated/widget/', import.meta.url));
