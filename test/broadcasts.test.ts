@@ -235,6 +235,91 @@ describe('broadcasts', () => {
     await finished(id);
   });
 
+  it("broadcasts lists the project's broadcasts newest first, pages, filters by status and topic, and never another project's", async () => {
+    // A project of its own, so the list holds exactly what this test sent.
+    const lister = await h.newProject('Lister');
+    const as = (query: string, variables: Record<string, unknown> = {}) => call(query, variables, lister.apiKey);
+    expect((await as('mutation($input: NotificationInput!) { createNotification(input: $input) { id } }', {
+      input: { key: 'bell', type: 'in-app', name: 'Bell', versions: [{ contents: [{ locale: 'en', title: 'L', body: 'l' }] }] },
+    })).errors).toBeUndefined();
+    expect((await as('mutation { upsertUsers(users: [{ externalId: "l-0" }, { externalId: "l-1" }]) { ok } }')).errors).toBeUndefined();
+    for (const key of ['alpha', 'beta']) expect((await as('mutation($key: String!) { createTopic(key: $key) { id } }', { key })).errors).toBeUndefined();
+    expect((await as('mutation { addTopicSubscribers(key: "alpha", userIds: ["l-0", "l-1"]) { count } }')).data.addTopicSubscribers.count).toBe(2);
+    expect((await as('mutation { addTopicSubscribers(key: "beta", userIds: ["l-0"]) { count } }')).data.addTopicSubscribers.count).toBe(1);
+    const sent: string[] = [];
+    for (const [key, tx] of [['alpha', 'list-1'], ['beta', 'list-2']] as const) sent.push((await as(SEND, { key, tx, n: 'bell' })).data.sendToTopic.id);
+    sent.push((await as('mutation { sendToAll(notificationId: "bell", transactionId: "list-3") { id } }')).data.sendToAll.id);
+    await topicWith('listed', 1);
+    const mine = await call(SEND, { key: 'listed', tx: 'list-mine', n: 'bell' });
+    expect(mine.errors).toBeUndefined();
+    for (const id of sent) {
+      await pollFor(async () => (await as('query($id: ID!) { broadcast(id: $id) { status } }', { id })).data.broadcast.status === 'COMPLETED', 15_000, `broadcast ${id} to complete`);
+    }
+    // One of them canceled, so the status filter has something to tell apart (set here rather
+    // than racing cancelBroadcast against a two-user fan-out).
+    await prisma().broadcast.update({ where: { id: sent[0] }, data: { status: 'CANCELED' } });
+
+    const LIST = `query($first: Int, $after: String, $last: Int, $before: String, $filter: BroadcastFilter) {
+      broadcasts(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+        totalCount pageInfo { hasNextPage hasPreviousPage endCursor startCursor } edges { cursor node { id transactionId topicKey status total } }
+      }
+    }`;
+    type Page = { totalCount: number; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string; startCursor: string }; edges: { cursor: string; node: { id: string; transactionId: string; topicKey: string | null; status: string; total: number } }[] };
+    const list = async (variables: Record<string, unknown>, apiKey = lister.apiKey) => {
+      const r = await call(LIST, variables, apiKey);
+      expect(r.errors, JSON.stringify(variables)).toBeUndefined();
+      return r.data.broadcasts as Page;
+    };
+    const ids = (p: Page) => p.edges.map((e) => e.node.id);
+
+    const all = await list({});
+    expect(all.totalCount).toBe(3);
+    expect(ids(all)).toEqual([...sent].reverse());
+    expect(all.edges.map((e) => [e.node.transactionId, e.node.topicKey, e.node.total])).toEqual([['list-3', null, 2], ['list-2', 'beta', 1], ['list-1', 'alpha', 2]]);
+
+    const first = await list({ first: 2 });
+    expect(ids(first)).toEqual([sent[2], sent[1]]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    expect(first.totalCount).toBe(3);
+    const second = await list({ first: 2, after: first.pageInfo.endCursor });
+    expect(ids(second)).toEqual([sent[0]]);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+    const back = await list({ last: 1, before: second.pageInfo.startCursor });
+    expect(ids(back)).toEqual([sent[1]]);
+
+    expect(ids(await list({ filter: { status: ['CANCELED'] } }))).toEqual([sent[0]]);
+    const completed = await list({ filter: { status: ['COMPLETED'] } });
+    expect(ids(completed)).toEqual([sent[2], sent[1]]);
+    expect(completed.totalCount).toBe(2);
+    expect(ids(await list({ filter: { status: ['QUEUED', 'RUNNING'] } }))).toEqual([]);
+    expect(ids(await list({ filter: { status: ['CANCELED', 'COMPLETED'], topicKey: 'alpha' } }))).toEqual([sent[0]]);
+    expect(ids(await list({ filter: { topicKey: 'beta' } }))).toEqual([sent[1]]);
+    // A key no topic has (or a deleted topic's) is an empty list, not an error.
+    expect((await list({ filter: { topicKey: 'gone' } })).totalCount).toBe(0);
+
+    // Another project's broadcasts are never listed, and its cursors position nothing here.
+    const theirs = await list({ first: 200 }, h.project.apiKey);
+    expect(ids(theirs)).toContain(mine.data.sendToTopic.id);
+    expect(ids(theirs).filter((id) => sent.includes(id))).toEqual([]);
+    expect(ids(await list({ filter: { topicKey: 'listed' } }))).toEqual([]);
+    expect(ids(await list({ first: 10, after: theirs.edges[0]!.cursor }))).toEqual(ids(all).filter((id) => id < theirs.edges[0]!.node.id));
+
+    // Bad arguments: BAD_USER_INPUT naming the field.
+    for (const [variables, field] of [
+      [{ filter: { topicKey: 'has space' } }, 'filter.topicKey'],
+      [{ filter: { status: [] } }, 'filter.status'],
+      [{ first: -1 }, 'first'],
+      [{ after: 'not-a-cursor' }, 'after'],
+    ] as const) {
+      const r = await call(LIST, variables, lister.apiKey);
+      expect(codeOf(r), JSON.stringify(variables)).toBe('BAD_USER_INPUT');
+      expect(JSON.stringify(r.errors), JSON.stringify(variables)).toContain(field);
+    }
+    const badStatus = await call(LIST, { filter: { status: ['NOPE'] } }, lister.apiKey);
+    expect(codeOf(badStatus)).toBe('BAD_USER_INPUT');
+    expect(codeOf(await rest(h.url, 'POST', '/graphql', { query: LIST }).then((r) => r.body))).toBe('UNAUTHENTICATED');
+  });
+
   it('resumes after its worker is killed mid-way: every subscriber gets the broadcast exactly once', async () => {
     const ids = await topicWith('crash', 200);
     const id = (await call(SEND, { key: 'crash', tx: 'crash-1', n: 'bell' })).data.sendToTopic.id;

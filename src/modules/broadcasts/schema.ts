@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
+import { connectionArgs, pageById } from '../../graphql/connections.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import type { BroadcastProgressEvent } from '../../realtime/pubsub.ts';
 import { isUuid } from '../users/service.ts';
@@ -65,6 +66,32 @@ builder.queryField('broadcast', (t) =>
     authScopes: auth,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => broadcasts.getBroadcast(requireProjectId(ctx), String(args.id)),
+  }),
+);
+
+const BroadcastFilter = builder.inputType('BroadcastFilter', {
+  description: 'Which broadcasts `broadcasts` lists: every given field must match.',
+  fields: (t) => ({
+    status: t.field({ type: [BroadcastStatus], description: 'Any of these statuses (at least one when given).' }),
+    topicKey: t.string({ description: "Broadcasts sent to the topic with this key (kept after the topic is deleted); sendToAll's have none." }),
+  }),
+});
+
+builder.queryField('broadcasts', (t) =>
+  t.prismaConnection({
+    type: 'Broadcast',
+    cursor: 'id',
+    description: "The project's broadcasts, newest first.",
+    authScopes: auth,
+    maxSize: 200,
+    defaultSize: 50,
+    args: { filter: t.arg({ type: BroadcastFilter }) },
+    validate: connectionArgs('uuid'),
+    totalCount: (_c, args, ctx) => broadcasts.countBroadcasts(requireProjectId(ctx), args.filter),
+    resolve: (query, _r, args, ctx) => {
+      const page = pageById(query, 'desc');
+      return broadcasts.listBroadcasts(requireProjectId(ctx), args.filter, page.query, page.where);
+    },
   }),
 );
 

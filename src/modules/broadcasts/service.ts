@@ -8,7 +8,7 @@ import { badInput, conflict, issuesFrom, notFound } from '../../graphql/errors.t
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import { sendMessages, type SendItem, type SendResult } from '../messages/service.ts';
 import { lookupForSend } from '../notifications/send-lookup.ts';
-import { getTopic } from '../topics/service.ts';
+import { getTopic, topicKeySchema } from '../topics/service.ts';
 import { isUuid } from '../users/service.ts';
 
 /** The fan-out's own queue: a broadcast's wake-ups never wait behind (nor delay) transactional deliveries. */
@@ -152,6 +152,49 @@ export async function getBroadcast(projectId: string, id: string): Promise<Broad
   const broadcast = isUuid(id) ? await prisma().broadcast.findFirst({ where: { id: id.toLowerCase(), projectId } }) : null;
   if (!broadcast) throw notFound('Broadcast', id);
   return broadcast;
+}
+
+export const BROADCAST_STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'CANCELED', 'FAILED'] as const;
+
+const listFilterSchema = z
+  .strictObject({
+    status: z.array(z.enum(BROADCAST_STATUSES)).min(1, 'give at least one status, or leave status out').nullish(),
+    topicKey: topicKeySchema.nullish(),
+  })
+  .nullish();
+export type BroadcastListFilter = z.input<typeof listFilterSchema>;
+
+/**
+ * The project's broadcasts a `broadcasts(filter)` list selects, as a Prisma where. topicKey is
+ * matched on the key the broadcast recorded, so a deleted topic's broadcasts are still listed.
+ */
+export function broadcastWhere(projectId: string, filter: unknown): Prisma.BroadcastWhereInput {
+  const parsed = listFilterSchema.safeParse(filter);
+  if (!parsed.success) throw badInput(issuesFrom(parsed.error.issues, ['filter']));
+  const f = parsed.data;
+  return {
+    projectId,
+    ...(f?.status ? { status: { in: f.status } } : {}),
+    ...(f?.topicKey != null ? { topicKey: f.topicKey } : {}),
+  };
+}
+
+/**
+ * One page of the project's broadcasts, newest first (ids are uuid v7, so id order is creation
+ * order): `query` is the connection's (take, selection), `after` its cursor as an id comparison
+ * (pageById).
+ */
+export function listBroadcasts(
+  projectId: string,
+  filter: unknown,
+  query: Pick<Prisma.BroadcastFindManyArgs, 'take' | 'select' | 'include'>,
+  after: Prisma.BroadcastWhereInput,
+): Promise<Broadcast[]> {
+  return prisma().broadcast.findMany({ ...query, where: { AND: [broadcastWhere(projectId, filter), after] }, orderBy: { id: 'desc' } });
+}
+
+export function countBroadcasts(projectId: string, filter: unknown): Promise<number> {
+  return prisma().broadcast.count({ where: broadcastWhere(projectId, filter) });
 }
 
 /**
