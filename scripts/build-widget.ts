@@ -10,10 +10,9 @@
 import { gzipSync } from 'node:zlib';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { print, type DocumentNode } from 'graphql';
-import { documentConstant, GRAPHQL_CALL } from './typed-documents.ts';
+import { typedDocuments as typedDocumentsFor } from './typed-documents.ts';
 import { COMPONENT_FILES, WIDGET_ASSETS_PATH, WIDGET_BUILD_DIR, WIDGET_PAGE_FILE } from '../src/widget/use-widget-demo.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -33,33 +32,8 @@ const elementAsSibling: Plugin = {
     );
   },
 };
-const generatedDocuments = join(root, 'src/generated/gql/graphql.ts');
-
-/**
- * The client preset's `graphql()` looks documents up in a map of every document in the
- * repository (the REST bridge's and the tests' too), which a bundler cannot shake. Like the
- * preset's Babel and SWC plugins, this swaps each call for the one generated document it stands
- * for (the types were already checked against the same map), and ships it printed: the request
- * text itself, so no GraphQL printer goes into the bundle.
- */
-const typedDocuments: Plugin = {
-  name: 'herald-typed-documents',
-  setup(pluginBuild) {
-    let generated: Promise<Record<string, DocumentNode>> | undefined;
-    pluginBuild.onLoad({ filter: /[\\/]src[\\/]widget[\\/].*\.ts$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      if (!/\bgraphql\(\s*`/.test(source)) return undefined;
-      const documents = await (generated ??= import(pathToFileURL(generatedDocuments).href) as Promise<Record<string, DocumentNode>>);
-      const contents = source.replace(GRAPHQL_CALL, (_call, text: string) => {
-        const constant = documentConstant(text, relative(root, args.path));
-        const document = documents[constant];
-        if (!document) throw new Error(`${relative(root, args.path)}: no generated ${constant}: run codegen (npm run generate)`);
-        return JSON.stringify(print(document));
-      });
-      return { contents, loader: 'ts' };
-    });
-  },
-};
+/** The widget's graphql() calls, swapped for their printed documents (see typed-documents.ts). */
+const typedDocuments = typedDocumentsFor({ root, files: /[\\/]src[\\/]widget[\\/].*\.ts$/, generated: join(root, 'src/generated/gql/graphql.ts') });
 
 async function main(): Promise<void> {
   const started = performance.now();

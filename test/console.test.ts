@@ -77,6 +77,51 @@ const ConsoleTestProject = graphql(`
   }
 `);
 
+const ConsoleTestRuns = graphql(`
+  query ConsoleTestRuns($transactionId: String!) {
+    workflowRuns(first: 5, filter: { transactionId: $transactionId }) {
+      edges {
+        node {
+          id
+          status
+        }
+      }
+    }
+  }
+`);
+const ConsoleTestTopic = graphql(`
+  mutation ConsoleTestTopic($key: String!, $userIds: [String!]!) {
+    createTopic(key: $key) {
+      id
+    }
+    addTopicSubscribers(key: $key, userIds: $userIds) {
+      count
+    }
+  }
+`);
+const ConsoleTestSubscribers = graphql(`
+  query ConsoleTestSubscribers($key: String!) {
+    topic(key: $key) {
+      subscriberCount
+    }
+  }
+`);
+const ConsoleTestSendToTopic = graphql(`
+  mutation ConsoleTestSendToTopic($key: String!, $transactionId: String!) {
+    sendToTopic(key: $key, notificationId: "bell", transactionId: $transactionId, data: { n: 0 }) {
+      id
+    }
+  }
+`);
+const ConsoleTestBroadcast = graphql(`
+  query ConsoleTestBroadcast($id: ID!) {
+    broadcast(id: $id) {
+      status
+      processed
+    }
+  }
+`);
+
 let h: TestHerald;
 let hook: Awaited<ReturnType<typeof startHttpServer>>;
 /** What the webhook receiver answers: 500 makes a message fail (one attempt, see DELIVERY_MAX_ATTEMPTS). */
@@ -86,7 +131,8 @@ let adaId: string;
 
 beforeAll(async () => {
   // One attempt per message: a 500 is a dead letter at once instead of after the backoff.
-  h = await startTestHerald({ env: { DELIVERY_MAX_ATTEMPTS: '1' } });
+  // Broadcasts fan out 5 users at a time with a pause, so the page has progress to follow and time to cancel.
+  h = await startTestHerald({ env: { DELIVERY_MAX_ATTEMPTS: '1', BROADCAST_CHUNK_SIZE: '5', BROADCAST_CHUNK_DELAY_MS: '250' } });
   hook = await startHttpServer(() => ({ status: hookStatus, body: { ok: hookStatus < 300 } }));
   const auth = bearer(h.project.apiKey);
   const bell = await gql(
@@ -536,6 +582,144 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', { tim
     await nav('providers', 'Providers');
     await page.getByTestId('provider-row').filter({ hasText: 'receiver' }).waitFor();
     await axe('providers');
+    expect(problems).toEqual([]);
+  });
+
+  it("follows a workflow run's steps live, and cancels runs by transactionId in two steps", async () => {
+    const auth = bearer(h.project.apiKey);
+    // Two triggers fill the digest (maxEvents 2): the first run waits in it, the second's join closes it.
+    const digest = await gql(
+      h.url,
+      ConsoleTestNotification,
+      {
+        input: {
+          key: 'digest',
+          type: 'in-app',
+          name: 'Digest',
+          workflow: [{ kind: 'DIGEST', key: 'daily', windowSeconds: 3600, maxEvents: 2 }, { kind: 'CHANNEL', channel: 'IN_APP' }],
+          versions: [{ contents: [{ locale: 'en', title: '{{ digest.count }} news' }] }],
+        },
+      },
+      auth,
+    );
+    expect(digest.errors).toBeUndefined();
+    const trigger = async (id: string) => {
+      const res = await rest(h.url, 'POST', '/messages.send', { messages: [{ id, notificationId: 'digest', userId: 'grace', data: { n: id } }] }, auth);
+      expect(res.body.results[0].ok).toBe(true);
+      return pollFor(async () => (await gql(h.url, ConsoleTestRuns, { transactionId: id }, auth)).data?.workflowRuns.edges[0]?.node, 10_000, `the run of ${id}`);
+    };
+    const run = await trigger('wf-1');
+    await pollFor(async () => (await gql(h.url, ConsoleTestRuns, { transactionId: 'wf-1' }, auth)).data?.workflowRuns.edges[0]?.node.status === 'WAITING', 10_000, 'the run to wait in its digest');
+
+    await nav('workflows', 'Workflow runs');
+    await page.locator(`[data-testid="run-row"][data-id="${run.id}"][data-status="WAITING"]`).waitFor({ timeout: 10_000 });
+    await page.getByTestId('run-filter-transaction').fill('wf-1');
+    await page.getByTestId('run-filter-apply').click();
+    await expect.poll(() => page.getByTestId('run-row').count()).toBe(1);
+    await axe('workflow runs');
+
+    await page.locator(`[data-testid="run-row"][data-id="${run.id}"]`).getByRole('link', { name: /^Run / }).click();
+    await page.getByRole('heading', { level: 1, name: /^Workflow run/ }).waitFor();
+    const step = (index: number) => page.locator(`[data-testid="step-row"][data-index="${index}"]`);
+    await page.locator('[data-testid="step-row"][data-index="0"][data-status="WAITING"]').waitFor({ timeout: 10_000 });
+    expect(await step(0).getByTestId('step-digest').textContent()).toBe('1 event, open');
+    expect(await step(0).textContent()).toContain('opened digest');
+    expect(await step(1).getAttribute('data-status')).toBe('PENDING');
+    await axe('workflow run');
+
+    // The second trigger closes the digest: the open page follows over the subscription, no reload.
+    await page.evaluate(() => Object.assign(window, { heraldSameRunPage: true }));
+    await trigger('wf-2');
+    await page.locator('[data-testid="run-facts"][data-status="COMPLETED"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid="step-row"][data-index="1"][data-status="DONE"]').waitFor({ timeout: 10_000 });
+    expect(await step(0).getAttribute('data-status')).toBe('DONE');
+    expect(await step(0).getByTestId('step-digest').textContent()).toBe('2 events, closed');
+    expect(await step(1).getByTestId('step-message').textContent()).toMatch(/^IN_APP /);
+    expect(Number(await page.getByTestId('run-live').getAttribute('data-events'))).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { heraldSameRunPage?: boolean }).heraldSameRunPage)).toBe(true);
+    // The run's notification shows its workflow, read-only.
+    await page.getByTestId('run-facts').getByRole('link', { name: String(digest.data!.createNotification.id), exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Notification: Digest' }).waitFor();
+    expect(await page.getByTestId('notification-workflow').locator('li').allTextContents()).toEqual(['DIGEST: key daily, window 3600 s, at most 2 events', 'CHANNEL: IN_APP']);
+
+    // A third trigger opens a new digest; cancel its run by transactionId from the list, confirming.
+    const waiting = await trigger('wf-3');
+    await pollFor(async () => (await gql(h.url, ConsoleTestRuns, { transactionId: 'wf-3' }, auth)).data?.workflowRuns.edges[0]?.node.status === 'WAITING', 10_000, 'the third run to wait');
+    await nav('workflows', 'Workflow runs');
+    await page.locator(`[data-testid="run-row"][data-id="${waiting.id}"][data-status="WAITING"]`).waitFor({ timeout: 10_000 });
+    await page.getByTestId('cancel-transaction').fill('wf-3');
+    await page.getByTestId('cancel-runs').click();
+    // The first step only asks.
+    await page.getByTestId('confirm-cancel-runs').waitFor();
+    expect((await gql(h.url, ConsoleTestRuns, { transactionId: 'wf-3' }, auth)).data!.workflowRuns.edges[0]!.node.status).toBe('WAITING');
+    await page.getByTestId('confirm-cancel-runs').click();
+    await page.getByTestId('cancel-runs-result').filter({ hasText: '1 unfinished run of wf-3 canceled' }).waitFor();
+    await page.locator(`[data-testid="run-row"][data-id="${waiting.id}"][data-status="CANCELED"]`).waitFor({ timeout: 10_000 });
+    expect((await gql(h.url, ConsoleTestRuns, { transactionId: 'wf-3' }, auth)).data!.workflowRuns.edges[0]!.node.status).toBe('CANCELED');
+    expect(problems).toEqual([]);
+  });
+
+  it("shows topics and a topic's subscribers, subscribes and unsubscribes, and follows a broadcast's progress live until canceled", async () => {
+    const auth = bearer(h.project.apiKey);
+    const fans = Array.from({ length: 100 }, (_, i) => `fan-${String(i).padStart(3, '0')}`);
+    expect((await gql(h.url, ConsoleTestUsers, { users: fans.map((externalId) => ({ externalId })) }, auth)).errors).toBeUndefined();
+    const topic = await gql(h.url, ConsoleTestTopic, { key: 'fans', userIds: fans }, auth);
+    expect(topic.data?.addTopicSubscribers.count).toBe(100);
+    const subscribers = async () => (await gql(h.url, ConsoleTestSubscribers, { key: 'fans' }, auth)).data!.topic.subscriberCount;
+
+    await nav('audiences', 'Topics & broadcasts');
+    const row = page.locator('[data-testid="topic-row"][data-key="fans"]');
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.getByTestId('topic-count').textContent()).toBe('100');
+    await axe('topics and broadcasts');
+
+    await row.getByRole('link', { name: 'fans' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Topic: fans' }).waitFor();
+    await expect.poll(() => page.getByTestId('subscriber-total').textContent()).toBe('(100)');
+    const shown = () => page.getByTestId('subscriber-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id));
+    await expect.poll(shown).toEqual(fans.slice(0, 20));
+    await page.getByTestId('subscribers-next').click();
+    await expect.poll(shown).toEqual(fans.slice(20, 40));
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await expect.poll(shown).toEqual(fans.slice(0, 20));
+
+    // Subscribe by externalId, then unsubscribe from the row.
+    await page.getByTestId('subscriber-ids').fill('ada, fan-000');
+    await page.getByTestId('subscribe').click();
+    await page.getByTestId('subscribers-status').filter({ hasText: '1 subscribed (1 already were)' }).waitFor();
+    await expect.poll(() => page.getByTestId('subscriber-total').textContent()).toBe('(101)');
+    expect(await subscribers()).toBe(101);
+    // ada is older than the fans: first in Herald id order.
+    await page.getByRole('button', { name: 'Unsubscribe ada' }).click();
+    await page.getByTestId('subscribers-status').filter({ hasText: '1 unsubscribed' }).waitFor();
+    await expect.poll(() => page.getByTestId('subscriber-total').textContent()).toBe('(100)');
+    expect(await subscribers()).toBe(100);
+    // An unknown id refuses the call, naming it; nothing is written.
+    await page.getByTestId('subscriber-ids').fill('nobody-here');
+    await page.getByTestId('subscribe').click();
+    await page.getByTestId('error').filter({ hasText: 'nobody-here' }).waitFor();
+    expect(await subscribers()).toBe(100);
+    await axe('topic');
+
+    // A broadcast to the topic: 20 chunks of 5 with a pause, followed live on the page.
+    const sent = await gql(h.url, ConsoleTestSendToTopic, { key: 'fans', transactionId: 'fans-1' }, auth);
+    expect(sent.errors).toBeUndefined();
+    const id = sent.data!.sendToTopic.id;
+    await page.evaluate(() => Object.assign(window, { heraldSameTopicPage: true }));
+    await page.getByTestId('broadcasts-refresh').click();
+    const broadcast = page.locator(`[data-testid="broadcast-row"][data-id="${id}"]`);
+    await broadcast.waitFor({ timeout: 10_000 });
+    const first = Number(await broadcast.getAttribute('data-processed'));
+    await expect.poll(async () => Number(await broadcast.getAttribute('data-processed')), { timeout: 10_000 }).toBeGreaterThan(first);
+    expect(await broadcast.getByTestId('broadcast-progress').textContent()).toMatch(/^\d+ \/ 100$/);
+    expect(await page.evaluate(() => (window as unknown as { heraldSameTopicPage?: boolean }).heraldSameTopicPage)).toBe(true);
+
+    await broadcast.getByTestId('cancel-broadcast').click();
+    await broadcast.getByTestId('confirm-cancel-broadcast').click();
+    await page.locator(`[data-testid="broadcast-row"][data-id="${id}"][data-status="CANCELED"]`).waitFor({ timeout: 10_000 });
+    const stopped = (await gql(h.url, ConsoleTestBroadcast, { id }, auth)).data!.broadcast;
+    expect(stopped.status).toBe('CANCELED');
+    expect(stopped.processed).toBeLessThan(100);
     expect(problems).toEqual([]);
   });
 

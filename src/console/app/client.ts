@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print, type DocumentNode } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 
 /**
@@ -41,11 +41,13 @@ export class ConsoleError extends Error {
 /** graphql-ws close code for refused or revoked credentials (src/realtime/websocket.ts). */
 const CLOSE_FORBIDDEN = 4403;
 
-const printed = new WeakMap<DocumentNode, string>();
+/**
+ * The request text of a document. The build (scripts/build-console.ts) replaces every graphql()
+ * call with its generated document already printed, so no GraphQL printer ships in the bundle.
+ */
 function source(document: DocumentNode): string {
-  let text = printed.get(document);
-  if (text === undefined) printed.set(document, (text = print(document)));
-  return text;
+  if (typeof document !== 'string') throw new Error('graphql() documents are printed at build time: bundle with scripts/build-console.ts');
+  return document;
 }
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'refused';

@@ -2,8 +2,8 @@ import { graphql } from '../../generated/gql/index.ts';
 
 /**
  * Every operation the console sends. They are typed by codegen (this is a .ts file, so the
- * documents glob finds it) and swapped for their generated constants at build time
- * (scripts/typed-documents.ts), so the bundle carries these documents only.
+ * documents glob finds it) and swapped for their printed generated documents at build time
+ * (scripts/typed-documents.ts), so the bundle carries these documents only, as request text.
  */
 
 export const ConsoleSignIn = graphql(`
@@ -129,6 +129,16 @@ export const ConsoleNotification = graphql(`
       active
       channels
       defaultLanguage
+      workflow {
+        kind
+        channel
+        seconds
+        until
+        key
+        windowSeconds
+        limit
+        maxEvents
+      }
       versions {
         id
         label
@@ -362,6 +372,207 @@ export const ConsoleUserId = graphql(`
   query ConsoleUserId($id: ID, $externalId: String) {
     user(id: $id, externalId: $externalId) {
       id
+    }
+  }
+`);
+
+export const ConsoleWorkflowRuns = graphql(`
+  query ConsoleWorkflowRuns($first: Int!, $after: String, $filter: WorkflowRunFilter) {
+    workflowRuns(first: $first, after: $after, filter: $filter) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          status
+          notificationId
+          userId
+          transactionId
+          reason
+          cursor
+          createdAt
+          finishedAt
+        }
+      }
+    }
+  }
+`);
+
+export const ConsoleWorkflowRun = graphql(`
+  query ConsoleWorkflowRun($id: ID!) {
+    workflowRun(id: $id) {
+      id
+      status
+      notificationId
+      userId
+      transactionId
+      source
+      reason
+      cursor
+      dueAt
+      data
+      createdAt
+      finishedAt
+      steps {
+        index
+        kind
+        status
+        reason
+        startedAt
+        finishedAt
+        resumeAt
+        messages {
+          id
+          status
+          channel
+        }
+        digest {
+          id
+          key
+          count
+          closedAt
+        }
+      }
+    }
+  }
+`);
+
+export const ConsoleWorkflowRunEvents = graphql(`
+  subscription ConsoleWorkflowRunEvents($id: ID!) {
+    workflowRun(id: $id) {
+      runId
+      index
+      status
+      at
+    }
+  }
+`);
+
+export const ConsoleCancelWorkflowRuns = graphql(`
+  mutation ConsoleCancelWorkflowRuns($transactionId: String!) {
+    cancelWorkflowRuns(transactionId: $transactionId)
+  }
+`);
+
+export const ConsoleTopics = graphql(`
+  query ConsoleTopics {
+    topics(first: 200) {
+      totalCount
+      edges {
+        node {
+          id
+          key
+          name
+          subscriberCount
+          createdAt
+        }
+      }
+    }
+  }
+`);
+
+export const ConsoleTopic = graphql(`
+  query ConsoleTopic($key: String!, $first: Int!, $after: String) {
+    topic(key: $key) {
+      id
+      key
+      name
+      createdAt
+      subscribers(first: $first, after: $after) {
+        totalCount
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        edges {
+          node {
+            id
+            externalId
+            email
+            firstName
+            lastName
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const ConsoleCreateTopic = graphql(`
+  mutation ConsoleCreateTopic($key: String!, $name: String) {
+    createTopic(key: $key, name: $name) {
+      id
+      key
+    }
+  }
+`);
+
+export const ConsoleAddSubscribers = graphql(`
+  mutation ConsoleAddSubscribers($key: String!, $userIds: [String!]!) {
+    addTopicSubscribers(key: $key, userIds: $userIds) {
+      count
+    }
+  }
+`);
+
+export const ConsoleRemoveSubscribers = graphql(`
+  mutation ConsoleRemoveSubscribers($key: String!, $userIds: [String!]!) {
+    removeTopicSubscribers(key: $key, userIds: $userIds) {
+      count
+    }
+  }
+`);
+
+export const ConsoleBroadcastFields = graphql(`
+  fragment ConsoleBroadcastFields on Broadcast {
+    id
+    transactionId
+    topicKey
+    notificationId
+    status
+    total
+    processed
+    delivered
+    skipped
+    failed
+    lastError
+    createdAt
+    finishedAt
+  }
+`);
+
+export const ConsoleBroadcasts = graphql(`
+  query ConsoleBroadcasts($first: Int!, $after: String, $filter: BroadcastFilter) {
+    broadcasts(first: $first, after: $after, filter: $filter) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...ConsoleBroadcastFields
+        }
+      }
+    }
+  }
+`);
+
+export const ConsoleBroadcastProgress = graphql(`
+  subscription ConsoleBroadcastProgress($id: ID!) {
+    broadcast(id: $id) {
+      ...ConsoleBroadcastFields
+    }
+  }
+`);
+
+export const ConsoleCancelBroadcast = graphql(`
+  mutation ConsoleCancelBroadcast($id: ID!) {
+    cancelBroadcast(id: $id) {
+      ...ConsoleBroadcastFields
     }
   }
 `);

@@ -4,11 +4,13 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ConsoleClient, ConsoleError, storedKey, storeKey, type LiveState } from './client.ts';
 import { ConsoleSignIn } from './documents.ts';
 import { ActivityPage } from './pages/activity.tsx';
+import { AudiencesPage } from './pages/audiences.tsx';
 import { DeadLettersPage } from './pages/dead-letters.tsx';
 import { KeysPage } from './pages/keys.tsx';
 import { NotificationsPage } from './pages/notifications.tsx';
 import { ProvidersPage } from './pages/providers.tsx';
 import { UsersPage } from './pages/users.tsx';
+import { WorkflowsPage } from './pages/workflows.tsx';
 import { asConsoleError, ClientContext, ErrorNotice, href } from './ui.tsx';
 
 /** The console's pages; routes live in the fragment (#/activity), so nothing reaches the server's logs. */
@@ -16,14 +18,16 @@ const PAGES = [
   { path: 'activity', label: 'Activity' },
   { path: 'dead-letters', label: 'Dead letters' },
   { path: 'notifications', label: 'Notifications' },
+  { path: 'workflows', label: 'Workflow runs' },
   { path: 'users', label: 'Users' },
+  { path: 'audiences', label: 'Topics & broadcasts' },
   { path: 'providers', label: 'Providers' },
   { path: 'keys', label: 'Keys' },
 ] as const;
 
 export interface Route {
   page: string;
-  /** The path after the page: a message, notification or user id. */
+  /** The path after the page: a message, notification, user or workflow run id, or a topic key. */
   id: string | undefined;
   params: URLSearchParams;
 }
@@ -134,6 +138,12 @@ function Shell({ client, project, onSignOut }: { client: ConsoleClient; project:
       break;
     case 'users':
       page = <UsersPage id={route.id} />;
+      break;
+    case 'workflows':
+      page = <WorkflowsPage id={route.id} />;
+      break;
+    case 'audiences':
+      page = <AudiencesPage id={route.id} />;
       break;
     case 'providers':
       page = <ProvidersPage />;

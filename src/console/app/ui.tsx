@@ -83,6 +83,21 @@ export function Time({ iso }: { iso: string | null | undefined }) {
   return iso ? <time dateTime={iso}>{fmtTime(iso)}</time> : <span>—</span>;
 }
 
+/** A table's column headers. */
+export function Columns({ names }: { names: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((name) => (
+          <th scope="col" key={name}>
+            {name}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 export function StatusBadge({ status }: { status: string }) {
   return (
     <span class={`status status-${status.toLowerCase()}`} data-testid="status-badge">
@@ -116,3 +131,4 @@ export function shortId(id: string | null | undefined): string {
 export function href(path: string): string {
   return `#${path}`;
 }
+

@@ -127,6 +127,22 @@ function useEditorModule(): EditorModule | null {
   return loaded;
 }
 
+type WorkflowStep = NonNullable<ConsoleNotificationQuery['notification']['workflow']>[number];
+
+/** A workflow step in a line (read-only: workflows are edited through updateNotification). */
+function describeStep(s: WorkflowStep): string {
+  const members = [
+    s.channel,
+    s.seconds != null ? `${s.seconds} s` : null,
+    s.until ? `until ${s.until}` : null,
+    s.key ? `key ${s.key}` : null,
+    s.windowSeconds != null ? `window ${s.windowSeconds} s` : null,
+    s.limit != null ? `limit ${s.limit}` : null,
+    s.maxEvents != null ? `at most ${s.maxEvents} events` : null,
+  ].filter(Boolean);
+  return members.length ? `${s.kind}: ${members.join(', ')}` : s.kind;
+}
+
 function NotificationDetail({ id }: { id: number }) {
   const client = useClient();
   const notification = useAsync(() => client.request(ConsoleNotification, { id }), [client, id]);
@@ -157,6 +173,18 @@ function NotificationDetail({ id }: { id: number }) {
             <dd>{n.channels.join(', ')}</dd>
             <dt>Default language</dt>
             <dd>{n.defaultLanguage}</dd>
+            <dt>Workflow</dt>
+            <dd data-testid="notification-workflow">
+              {n.workflow ? (
+                <ol class="steps">
+                  {n.workflow.map((step) => (
+                    <li>{describeStep(step)}</li>
+                  ))}
+                </ol>
+              ) : (
+                'none (every channel at once)'
+              )}
+            </dd>
           </dl>
           <section aria-labelledby="versions-heading">
             <h2 id="versions-heading">Versions</h2>
