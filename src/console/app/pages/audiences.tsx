@@ -13,7 +13,8 @@ const unfinished = (b: Broadcast) => b.status === 'QUEUED' || b.status === 'RUNN
 
 /** Topics & broadcasts: #/audiences lists both, #/audiences/<topic key> is a topic with its subscribers and broadcasts. */
 export function AudiencesPage({ id }: { id: string | undefined }) {
-  return id ? <TopicDetail topicKey={id} /> : <Audiences />;
+  // Keyed: another topic starts at its first page.
+  return id ? <TopicDetail key={id} topicKey={id} /> : <Audiences />;
 }
 
 function Audiences() {
