@@ -21,7 +21,7 @@ describe('serving /widget/demo', () => {
     expect(built, 'no widget bundle: run `npm run build:widget`').not.toBeNull();
     const folders = ['../src/widget/demo/', '../src/widget/inbox/'].map((f) => new URL(f, import.meta.url));
     const listed = await Promise.all(folders.map(async (folder) => (await readdir(folder)).map((f) => new URL(f, folder))));
-    const sources = [...listed.flat(), new URL('../scripts/build-widget.ts', import.meta.url)];
+    const sources = [...listed.flat(), new URL('../scripts/build-widget.ts', import.meta.url), new URL('../scripts/typed-documents.ts', import.meta.url)];
     const newest = Math.max(...(await Promise.all(sources.map(async (f) => (await stat(f)).mtimeMs))));
     // Otherwise the browser tests below would pass or fail on yesterday's widget.
     expect(built!.mtimeMs, 'the widget bundle is older than its sources: run `npm run build:widget`').toBeGreaterThanOrEqual(newest);
