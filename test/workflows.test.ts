@@ -99,6 +99,31 @@ describe('workflow validation', () => {
     });
     expect(empty.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
+
+  it('a legacy NP6 PUT (which cannot carry a workflow) keeps it; a channel it needs cannot be dropped; workflow: null removes it', async () => {
+    const wf = [{ kind: 'CHANNEL', channel: 'IN_APP' }, { kind: 'DELAY', seconds: 60 }, { kind: 'CHANNEL', channel: 'EMAIL' }];
+    const { id } = await notification(wf);
+    const np6 = (method: string, body?: unknown) => rest(h.url, method, `/notifications/${id}`, body, { 'x-key': h.project.apiKey });
+    const stepsOf = async () => (await ok('query($id: Int) { notification(id: $id) { workflow { kind channel } } }', { id })).notification.workflow as { kind: string }[] | null;
+    const got = await np6('GET');
+    expect(got.status).toBe(200);
+    const put = await np6('PUT', { ...got.body, name: 'renamed by NP6' });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect((await stepsOf())?.map((s) => s.kind)).toEqual(['CHANNEL', 'DELAY', 'CHANNEL']);
+    expect((await prisma().notification.findUniqueOrThrow({ where: { id } })).name).toBe('renamed by NP6');
+    // Dropping EMAIL would leave the kept workflow a step it cannot run: refused, naming it, nothing written.
+    const narrowed = await np6('PUT', { ...got.body, channels: ['IN_APP'], name: 'narrowed' });
+    expect(narrowed.status).toBe(400);
+    expect(narrowed.body.issues).toEqual([{ field: 'workflow[2].channel', message: expect.stringContaining('EMAIL is not one') }]);
+
+    expect((await prisma().notification.findUniqueOrThrow({ where: { id } })).name).toBe('renamed by NP6');
+    // A client that names it decides: null removes it.
+    await ok('mutation($id: Int!, $input: NotificationInput!) { updateNotification(id: $id, input: $input) { id } }', {
+      id,
+      input: { type: 'multichannel', name: 'no workflow', channels: ['IN_APP', 'EMAIL'], workflow: null },
+    });
+    expect(await stepsOf()).toBeNull();
+  });
 });
 
 describe('workflow steps', () => {
