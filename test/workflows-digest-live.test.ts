@@ -207,6 +207,26 @@ describe('live digest item', () => {
     expect(items[0]).toMatchObject({ id: item.id, title: '3 new comments', stackCount: 3 });
   });
 
+  it('in-app muted by the user meanwhile: the live item is archived at the close, and the next digest shows none', async () => {
+    const { id, key } = await notification([{ kind: 'DIGEST', windowSeconds: 60 }, { kind: 'CHANNEL', channel: 'IN_APP' }]);
+    const u = await user('live-muted');
+    await send([{ notificationId: key, userId: 'live-muted', data: { author: 'a1' } }]);
+    const item = await pollFor(async () => (await itemsOf(id))[0] ?? null, 10_000, 'live item');
+    await prisma().user.update({ where: { id: u.id }, data: { preferences: { channels: ['IN_APP'] } } });
+    await advance(60);
+    await pollFor(async () => (await prisma().message.count({ where: { notificationId: id, status: 'SKIPPED' } })) === 1, 10_000, 'message skipped');
+    expect(await itemsOf(id)).toEqual([expect.objectContaining({ id: item.id, messageId: null, archivedAt: expect.any(Date) })]);
+    expect((await prisma().inboxState.findUniqueOrThrow({ where: { userId: u.id } })).unreadCount).toBe(0);
+    await send([{ notificationId: key, userId: 'live-muted', data: { author: 'a2' } }]);
+    await pollFor(async () => (await prisma().workflowDigest.count({ where: { notificationId: id, closedAt: null } })) === 1, 10_000, 'second digest open');
+    await send([{ notificationId: key, userId: 'live-muted', data: { author: 'a3' } }]);
+    await pollFor(async () => (await prisma().workflowRun.count({ where: { notificationId: id, status: 'MERGED' } })) === 1, 10_000, 'joined');
+    await advance(60);
+    await pollFor(async () => (await prisma().message.count({ where: { notificationId: id, status: 'SKIPPED' } })) === 2, 10_000, 'second message skipped');
+    // Only the first digest's (archived) item: a live item of the second would still be there, archived.
+    expect(await itemsOf(id)).toEqual([expect.objectContaining({ id: item.id })]);
+  });
+
   it('no live item where the IN_APP step waits behind a DELAY: the item comes with the step, as before', async () => {
     const { id, key } = await notification([{ kind: 'DIGEST', windowSeconds: 60 }, { kind: 'DELAY', seconds: 60 }, { kind: 'CHANNEL', channel: 'IN_APP' }]);
     await user('live-delayed');
