@@ -59,6 +59,23 @@ interface Event {
   unreadCount: number;
   item: { id: string; title: string; stackCount: number } | null;
 }
+/** The user's inbox over SSE (GraphQL over HTTP, text/event-stream) from its start: the text received. */
+function sse(externalId: string) {
+  const abort = new AbortController();
+  const stream = { text: '', stop: () => abort.abort() };
+  void (async () => {
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...widgetAuth(h.project.projectId, h.project.widgetSecret, externalId).headers },
+      body: JSON.stringify({ query: 'subscription { inbox(since: "0") { type item { stackCount } } }' }),
+      signal: abort.signal,
+    });
+    const reader = response.body!.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) stream.text += new TextDecoder().decode(r.value);
+  })().catch(() => {});
+  return stream;
+}
+
 /** The user's inbox over graphql-ws from the start of their inbox (since "0": nothing missed). */
 function subscribe(externalId: string) {
   const events: Event[] = [];
@@ -105,6 +122,7 @@ describe('live digest item', () => {
     const { id, key } = await notification([{ kind: 'DIGEST', key: '{{ data.thread }}', windowSeconds: 300 }, { kind: 'CHANNEL', channel: 'IN_APP' }, { kind: 'CHANNEL', channel: 'EMAIL' }], ['IN_APP', 'EMAIL']);
     const u = await user('live-reader');
     const events = subscribe('live-reader');
+    const overSse = sse('live-reader');
     const trigger = (n: number) => send([{ notificationId: key, userId: 'live-reader', data: { thread: 'q3', author: `a${n}` } }]);
 
     await trigger(1);
@@ -130,6 +148,8 @@ describe('live digest item', () => {
     expect(updates.every((e) => e.item?.id === item!.id && e.unreadCount === 1)).toBe(true);
     const counts = updates.map((e) => e.item!.stackCount);
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    await pollFor(() => overSse.text.includes('{"type":"UPDATED","item":{"stackCount":3}}'), 10_000, 'UPDATED with count 3 over SSE');
+    overSse.stop();
     expect((await itemsOf(id))[0]).toMatchObject({ title: '3 new comments', body: 'first by a1' });
     expect((await prisma().message.count({ where: { notificationId: id } }))).toBe(0);
 
