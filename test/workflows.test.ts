@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db/client.ts';
 import type { WorkflowEngine } from '../src/modules/workflows/engine.ts';
@@ -123,6 +124,23 @@ describe('workflow validation', () => {
       input: { type: 'multichannel', name: 'no workflow', channels: ['IN_APP', 'EMAIL'], workflow: null },
     });
     expect(await stepsOf()).toBeNull();
+  });
+});
+
+describe('workflow storage', () => {
+  it("digest and throttle rows belong to a project: none without one, and they go when it is deleted", async () => {
+    const other = await h.newProject('Deleted with its digests');
+    const row = (projectId: string) => ({ projectId, notificationId: 1, userId: randomUUID(), key: 'k', windowStart: new Date(), count: 1 });
+    const digest = (projectId: string) => ({
+      id: randomUUID(), projectId, notificationId: 1, userId: randomUUID(), key: 'k', openKey: 'k', stepIndex: 0, mode: 'FIXED' as const, runId: randomUUID(), firstAt: new Date(), lastAt: new Date(), closeAt: new Date(),
+    });
+    await prisma().workflowThrottle.create({ data: row(other.projectId) });
+    await prisma().workflowDigest.create({ data: digest(other.projectId) });
+    await expect(prisma().workflowThrottle.create({ data: row(randomUUID()) })).rejects.toThrow(/foreign key/i);
+    await expect(prisma().workflowDigest.create({ data: digest(randomUUID()) })).rejects.toThrow(/foreign key/i);
+    await prisma().project.delete({ where: { id: other.projectId } });
+    expect(await prisma().workflowThrottle.count({ where: { projectId: other.projectId } })).toBe(0);
+    expect(await prisma().workflowDigest.count({ where: { projectId: other.projectId } })).toBe(0);
   });
 });
 
