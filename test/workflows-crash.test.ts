@@ -49,6 +49,9 @@ beforeAll(async () => {
     QUEUE_PREFIX: h.config.QUEUE_PREFIX,
     DELIVERY_LEASE_MS: '1500',
     RECONCILE_INTERVAL_MS: '300',
+    // A delivery job the killed worker held comes back only after BullMQ's stall check (30 s):
+    // the reconciler re-dispatches its queued message sooner (the claim keeps it to one delivery).
+    RECONCILE_STALE_MS: '1000',
     SHUTDOWN_TIMEOUT_MS: '2000',
   };
 });
