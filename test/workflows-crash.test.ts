@@ -49,6 +49,9 @@ beforeAll(async () => {
     QUEUE_PREFIX: h.config.QUEUE_PREFIX,
     DELIVERY_LEASE_MS: '1500',
     RECONCILE_INTERVAL_MS: '300',
+    // A delivery job the killed worker held comes back only after BullMQ's stall check (30 s):
+    // the reconciler re-dispatches its queued message sooner (the claim keeps it to one delivery).
+    RECONCILE_STALE_MS: '1000',
     SHUTDOWN_TIMEOUT_MS: '2000',
   };
 });
@@ -109,6 +112,17 @@ describe('workers killed', () => {
     expect(messages.every((m) => (m.content as { title: string }).title === '3')).toBe(true);
     const runs = await prisma().workflowRun.groupBy({ by: ['status'], where: { notificationId: id }, _count: true });
     expect(Object.fromEntries(runs.map((r) => [r.status, r._count]))).toEqual({ COMPLETED: 10, MERGED: 20 });
+    // One inbox item per digest (live while it filled, finalised at the close, or written by the
+    // delivery if the kill came before it was shown), each with the final content, none twice.
+    const items = await pollFor(async () => {
+      const all = await prisma().inboxItem.findMany({ where: { notificationId: id } });
+      return all.length >= 10 && all.every((i) => i.messageId !== null) ? all : null;
+    }, 30_000, 'every item linked to its message');
+    expect(items.length).toBe(10);
+    expect(new Set(items.map((i) => i.messageId)).size).toBe(10);
+    expect(items.every((i) => i.title === '3')).toBe(true);
+    const states = await prisma().inboxState.findMany({ where: { user: { externalId: { in: ['g-0', 'g-1'] } } } });
+    expect(states.map((s) => s.unreadCount)).toEqual([5, 5]);
     console.log(`digests closed before the kill: ${closedAtKill}/10`);
   });
 });

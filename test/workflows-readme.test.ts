@@ -8,7 +8,8 @@ import { bearer, rest, startTestHerald, type TestHerald } from './helpers/herald
 import { pollFor } from './helpers/http-server.ts';
 
 // The README's workflow examples, pasted as written into bash (curl), against a real server: the
-// three notifications are created, their sends accepted, the run listed and canceled.
+// three notifications are created, their sends accepted, the digest's live item shown, the run
+// listed and canceled.
 
 let h: TestHerald;
 const section = readFileSync(`${ROOT}README.md`, 'utf8').split('## Workflows\n')[1]!.split('\n## ')[0]!;
@@ -38,6 +39,10 @@ describe('README workflow examples', () => {
     for (const line of out) expect(line).not.toMatch(/"errors"|"ok":false/);
     const digest = await pollFor(() => prisma().workflowDigest.findFirst({ where: { key: 'Q3 plan', count: 2 } }), 15_000, 'digest of 2');
     expect(digest.openKey).toBe('Q3 plan');
+    // Shown live while the digest is open: one item, with the count so far.
+    const item = await pollFor(() => prisma().inboxItem.findFirst({ where: { title: '2 new comments on Q3 plan' } }), 15_000, 'live item at 2');
+    expect(item.body).toBe('Bob: Looks good\nEve: +1\n');
+    expect(await prisma().inboxItem.count({ where: { notificationId: digest.notificationId } })).toBe(1);
   });
 
   it('in-app then email if unread: the run is listed waiting at the delay, then canceled', async () => {

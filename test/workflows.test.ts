@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db/client.ts';
 import type { WorkflowEngine } from '../src/modules/workflows/engine.ts';
@@ -98,6 +99,48 @@ describe('workflow validation', () => {
       input: { key: `${key}-e`, type: 'in-app', name: 'e', workflow: [], versions: [{ contents: [{ locale: 'en', title: 't', body: 'b' }] }] },
     });
     expect(empty.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('a legacy NP6 PUT (which cannot carry a workflow) keeps it; a channel it needs cannot be dropped; workflow: null removes it', async () => {
+    const wf = [{ kind: 'CHANNEL', channel: 'IN_APP' }, { kind: 'DELAY', seconds: 60 }, { kind: 'CHANNEL', channel: 'EMAIL' }];
+    const { id } = await notification(wf);
+    const np6 = (method: string, body?: unknown) => rest(h.url, method, `/notifications/${id}`, body, { 'x-key': h.project.apiKey });
+    const stepsOf = async () => (await ok('query($id: Int) { notification(id: $id) { workflow { kind channel } } }', { id })).notification.workflow as { kind: string }[] | null;
+    const got = await np6('GET');
+    expect(got.status).toBe(200);
+    const put = await np6('PUT', { ...got.body, name: 'renamed by NP6' });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect((await stepsOf())?.map((s) => s.kind)).toEqual(['CHANNEL', 'DELAY', 'CHANNEL']);
+    expect((await prisma().notification.findUniqueOrThrow({ where: { id } })).name).toBe('renamed by NP6');
+    // Dropping EMAIL would leave the kept workflow a step it cannot run: refused, naming it, nothing written.
+    const narrowed = await np6('PUT', { ...got.body, channels: ['IN_APP'], name: 'narrowed' });
+    expect(narrowed.status).toBe(400);
+    expect(narrowed.body.issues).toEqual([{ field: 'workflow[2].channel', message: expect.stringContaining('EMAIL is not one') }]);
+
+    expect((await prisma().notification.findUniqueOrThrow({ where: { id } })).name).toBe('renamed by NP6');
+    // A client that names it decides: null removes it.
+    await ok('mutation($id: Int!, $input: NotificationInput!) { updateNotification(id: $id, input: $input) { id } }', {
+      id,
+      input: { type: 'multichannel', name: 'no workflow', channels: ['IN_APP', 'EMAIL'], workflow: null },
+    });
+    expect(await stepsOf()).toBeNull();
+  });
+});
+
+describe('workflow storage', () => {
+  it("digest and throttle rows belong to a project: none without one, and they go when it is deleted", async () => {
+    const other = await h.newProject('Deleted with its digests');
+    const row = (projectId: string) => ({ projectId, notificationId: 1, userId: randomUUID(), key: 'k', windowStart: new Date(), count: 1 });
+    const digest = (projectId: string) => ({
+      id: randomUUID(), projectId, notificationId: 1, userId: randomUUID(), key: 'k', openKey: 'k', stepIndex: 0, mode: 'FIXED' as const, runId: randomUUID(), firstAt: new Date(), lastAt: new Date(), closeAt: new Date(),
+    });
+    await prisma().workflowThrottle.create({ data: row(other.projectId) });
+    await prisma().workflowDigest.create({ data: digest(other.projectId) });
+    await expect(prisma().workflowThrottle.create({ data: row(randomUUID()) })).rejects.toThrow(/foreign key/i);
+    await expect(prisma().workflowDigest.create({ data: digest(randomUUID()) })).rejects.toThrow(/foreign key/i);
+    await prisma().project.delete({ where: { id: other.projectId } });
+    expect(await prisma().workflowThrottle.count({ where: { projectId: other.projectId } })).toBe(0);
+    expect(await prisma().workflowDigest.count({ where: { projectId: other.projectId } })).toBe(0);
   });
 });
 

@@ -15,8 +15,8 @@ interface InAppContent {
   actions?: unknown[];
 }
 
-/** What an inbox item shows of a message, however it is written (one item, or a batch). */
-function itemFields(message: Message) {
+/** What an inbox item shows of a message, however it is written (one item, a batch, a digest's live item). */
+export function itemFields(message: Pick<Message, 'content' | 'data' | 'category'>) {
   const content = message.content as InAppContent;
   return {
     title: content.title ?? null,

@@ -73,8 +73,9 @@ export async function recordInboxEvents(
     ORDER BY c.i
     RETURNING cursor, type, "itemId", "unreadCount", at, "tenantId"::text AS "tenantId"`;
   if (rows.length !== changes.length) throw new Error(`inbox state of user ${userId} is missing: call lockInbox first`);
+  // BigInt(): the engine's transactions (workflows/sql.ts) read int8 as text, where "10" < "9".
   return rows
-    .sort((a, b) => (a.cursor < b.cursor ? -1 : 1))
+    .sort((a, b) => (BigInt(a.cursor) < BigInt(b.cursor) ? -1 : 1))
     .map((r) => ({ projectId, userId, cursor: r.cursor.toString(), type: r.type as InboxEventType, itemId: r.itemId, unreadCount: r.unreadCount, at: r.at.toISOString(), tenantId: r.tenantId }));
 }
 

@@ -66,7 +66,7 @@ const InboxItemRef = builder.prismaObject('InboxItem', {
     data: t.field({ type: 'JSONObject', resolve: (i) => i.data as Record<string, unknown> }),
     category: t.exposeString('category', { nullable: true }),
     notificationId: t.exposeInt('notificationId', { nullable: true }),
-    stackCount: t.exposeInt('stackCount', { description: 'How many sends stacked onto this item (incrementId).' }),
+    stackCount: t.exposeInt('stackCount', { description: "How many sends stacked onto this item (incrementId); a digest's live item: the digest's event count." }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     seenAt: t.expose('seenAt', { type: 'DateTime', nullable: true }),

@@ -254,7 +254,7 @@ const NotificationInput = builder.inputType('NotificationInput', {
     defaultLanguage: t.string({ description: 'Defaults to "en".' }),
     versions: t.field({ type: [VersionInput], description: 'On update, replaces the versions when given.' }),
     extra: t.field({ type: 'JSONObject', description: 'NP6 members Herald does not read (at most 16 KiB of JSON).' }),
-    workflow: t.field({ type: [workflowTypes.StepInput], description: 'Ordered workflow steps; null or absent: none (every channel at once).' }),
+    workflow: t.field({ type: [workflowTypes.StepInput], description: 'Ordered workflow steps; null: none (every channel at once). Absent: none on create, kept on update.' }),
   }),
 });
 

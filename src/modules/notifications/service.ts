@@ -233,12 +233,17 @@ export async function findNotification(projectId: string, idOrKey: number | stri
   return prisma().notification.findUnique({ where: { projectId_key: { projectId, key: String(idOrKey) } } });
 }
 
-/** PUT: replaces the notification's fields; when `versions` is given, they replace the versions too. */
+/**
+ * PUT: replaces the notification's fields; when `versions` is given, they replace the versions
+ * too. The workflow is replaced only when the body names it (null removes it): a client that
+ * does not know workflows (NP6's PUT, whose bodies cannot carry one) keeps it, checked against
+ * the channels the body sets.
+ */
 export async function updateNotification(projectId: string, id: number, input: unknown): Promise<Notification> {
   const existing = await getNotification(projectId, id);
   const n = parse(notificationInputSchema, input);
   const data = { ...notificationData(n), workflow: Prisma.DbNull as Prisma.InputJsonValue | typeof Prisma.DbNull };
-  data.workflow = await workflowData(n, data.channels);
+  data.workflow = await workflowData(n.workflow === undefined ? { ...n, workflow: existing.workflow } : n, data.channels);
   const versions = n.versions;
   let master = 0;
   if (versions) {

@@ -2,19 +2,21 @@ import jsonLogic from 'json-logic-js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/env.ts';
 import { prisma, rawQuery } from '../../db/client.ts';
-import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
+import { acceptMessages, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { JobQueue } from '../../delivery/queue.ts';
 import type { Channel, Message, Prisma, User, WorkflowRun } from '../../generated/prisma/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
+import { publishInboxEvents, type InboxEventMessage } from '../inbox/events.ts';
 import { lookupForSend } from '../notifications/send-lookup.ts';
-import { renderVersion, templateScope } from '../notifications/render.ts';
+import { templateScope } from '../notifications/render.ts';
 import { renderTemplate } from '../notifications/templates.ts';
 import { clock } from './clock.ts';
+import { finaliseLiveItem, liveInAppStep, liveMuted, LiveRefresher, renderDigestDraft, type DigestView } from './live-digest.ts';
 import { DIGEST_EVENTS_CAP, type ChannelStep, type DelayStep, type DigestStep, type ThrottleStep, type WorkflowStep } from './model.ts';
 import type { StoredDraft, WorkflowWaker } from './service.ts';
 import { nextWindowOpening, untilInstant, zoneOf } from './timing.ts';
-import { transaction, type Tx } from './sql.ts';
+import { transaction, userFromJson, type Tx } from './sql.ts';
 
 export const WORKFLOW_QUEUE = 'workflows';
 /** Runs per wake-up job and per claim statement. */
@@ -64,10 +66,13 @@ export class WorkflowEngine implements WorkflowWaker {
   private readonly slots: (() => void)[] = [];
   private sweeping: Promise<number> | undefined;
   private closed = false;
+  private readonly live: LiveRefresher;
 
   constructor(
     private readonly deps: { config: Config; queue: JobQueue; delivery: Delivery; pubsub: HeraldPubSub; logger: Logger },
-  ) {}
+  ) {
+    this.live = new LiveRefresher(deps);
+  }
 
   /** Due now: one job per batch of runs. Delayed: one job per run, at its due time. */
   async wake(runIds: string[], dueAt?: Date): Promise<void> {
@@ -174,7 +179,7 @@ export class WorkflowEngine implements WorkflowWaker {
   /** Runs the claimed run's steps until it waits, ends, or loses its claim. */
   private async execute(claimed: Claimed): Promise<void> {
     const run = claimed;
-    const user = normalizeUser(claimed._user);
+    const user = userFromJson(claimed._user);
     const steps = run.steps as unknown as WorkflowStep[];
     try {
       // The step states as the claim read them (a waiting step's resumeAt and digest).
@@ -327,13 +332,14 @@ export class WorkflowEngine implements WorkflowWaker {
     }
     const digest = await this.digestOf(run);
     const profile = user ? (templateScope({ notification: { id: run.notificationId, key: null, name: '', type: '' } as never, user, data: {} }).user as Record<string, unknown>) : {};
-    return { data: run.data ?? {}, user: profile, preferences: user?.preferences ?? {}, steps, digest };
+    const digestScope = digest ? { count: digest.count, events: digest.events, key: digest.key } : null;
+    return { data: run.data ?? {}, user: profile, preferences: user?.preferences ?? {}, steps, digest: digestScope };
   }
 
-  private async digestOf(run: WorkflowRun): Promise<{ count: number; events: unknown[]; key: string } | null> {
+  private async digestOf(run: WorkflowRun): Promise<(DigestView & { stepIndex: number; inboxItemId: string | null }) | null> {
     if (!run.digestId) return null;
-    const d = await prisma().workflowDigest.findUnique({ where: { id: run.digestId }, select: { count: true, events: true, key: true } });
-    return d ? { count: d.count, events: d.events as unknown[], key: d.key } : null;
+    const d = await prisma().workflowDigest.findUnique({ where: { id: run.digestId }, select: { count: true, events: true, key: true, stepIndex: true, inboxItemId: true } });
+    return d ? { count: d.count, events: d.events as unknown[], key: d.key, stepIndex: d.stepIndex, inboxItemId: d.inboxItemId } : null;
   }
 
   /** A Liquid key/time of a step, rendered over the trigger's data and user (and the digest, after one). */
@@ -357,47 +363,31 @@ export class WorkflowEngine implements WorkflowWaker {
       return true;
     }
     let draft: MessageDraft = { ...stored, channel: step.channel as Channel };
-    if (run.digestId) {
-      const rendered = await this.renderWithDigest(run, user, step.channel as Channel, stored);
-      if (rendered) draft = rendered;
+    const digest = run.digestId ? await this.digestOf(run) : null;
+    // The digest's live in-app item, if this is the step it stands for: finalised, not written again.
+    const live = digest?.inboxItemId && step.channel === 'IN_APP' && liveInAppStep(run.steps as unknown as WorkflowStep[], digest.stepIndex) === index ? digest.inboxItemId : null;
+    let muted: string | null = null;
+    if (digest) {
+      const rendered = await renderDigestDraft(run, user, step.channel as Channel, stored, digest, this.deps.logger);
+      if (rendered) draft = rendered.draft;
+      if (live && user) muted = await liveMuted(user, draft, rendered?.notificationKey ?? (await lookupForSend(run.projectId, run.notificationId))?.notification.key ?? null);
     }
     const ctx: AcceptContext = { projectId: run.projectId, requestId: run.requestId, source: run.source as AcceptContext['source'], maxAttempts: run.maxAttempts };
     let written: Message[] = [];
+    let inboxEvents: InboxEventMessage[] = [];
     await this.step(run, index, step, { status: 'DONE', reason: null }, undefined, async (tx) => {
       written = await acceptMessages(tx.prismaTx, ctx, [draft]);
       const m = written[0];
+      if (m && live) inboxEvents = await finaliseLiveItem(tx, m, live, digest!.count, m.status !== 'SKIPPED' && !muted);
       return m ? { messageId: m.id, reason: m.status === 'SKIPPED' ? `message skipped: ${m.lastError}` : null } : {};
     });
+    publishInboxEvents(this.deps.pubsub, inboxEvents);
     const message = written[0];
     if (message) {
       this.deps.delivery.publishAccepted([message]);
       if (message.status !== 'SKIPPED') await this.deps.delivery.dispatch([message]);
     }
     return true;
-  }
-
-  private async renderWithDigest(run: WorkflowRun, user: User | null, channel: Channel, stored: StoredDraft): Promise<MessageDraft | null> {
-    const digest = await this.digestOf(run);
-    const found = await lookupForSend(run.projectId, run.notificationId);
-    if (!found?.version || !user || !digest) return null;
-    const data = { ...((run.data as Record<string, unknown>) ?? {}), digest: { count: digest.count, events: digest.events, key: digest.key } };
-    try {
-      const render = await renderVersion({ notification: found.notification, version: found.version, user, data });
-      const redirection = (found.version.redirection as { value?: unknown } | null)?.value;
-      const [fresh] = draftsFor({ id: found.notification.id, settings: found.notification.settings }, found.version.id, {
-        channels: [channel],
-        user,
-        render,
-        data,
-        redirection: typeof redirection === 'string' ? redirection : null,
-      });
-      if (!fresh) return null;
-      // The trigger's bookkeeping (urgency, category, callbacks, execution) stays; the content is the digest's.
-      return { ...stored, channel, content: fresh.content, data, to: fresh.to, skipReason: fresh.skipReason ?? stored.skipReason ?? null };
-    } catch (error) {
-      this.deps.logger.warn({ err: error, runId: run.id }, 'Digest render failed; the trigger-time content is sent');
-      return null;
-    }
   }
 
   /** DELAY: seconds from the step's start, a time from the data (until + offset), or the next local window opening. */
@@ -544,15 +534,19 @@ export class WorkflowEngine implements WorkflowWaker {
       }
     });
     const o = outcome!;
+    // The live in-app item shows the new count: after the commit, off the digest's row lock.
+    const live = liveInAppStep(run.steps as unknown as WorkflowStep[], index) !== null;
     if (o.inserted) {
       this.publish(run, index, 'WAITING');
       await this.wake([run.id], o.closeAt);
+      if (live) await this.live.refresh(o.id);
     } else {
       this.publish(run, index, 'MERGED');
       this.publish({ id: o.runId, projectId: run.projectId }, index, 'WAITING');
       // Full: the opener closes it now, here (its claim decides if another engine was quicker),
       // rather than behind every queued join; the sweep is the fallback.
       if (wakeLeader) void this.runMany([o.runId]).catch((error: unknown) => this.deps.logger.warn({ err: error, runId: o.runId }, 'Could not close a full digest now; the sweep will'));
+      if (live) await this.live.refresh(o.id);
     }
     return false;
   }
@@ -609,12 +603,4 @@ function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** The user row as to_jsonb gave it: timestamps back to Dates (templates and scopes read them). */
-function normalizeUser(raw: unknown): User | null {
-  if (!raw || typeof raw !== 'object') return null;
-  const u = raw as Record<string, unknown>;
-  const date = (v: unknown) => (typeof v === 'string' ? new Date(v.endsWith('Z') || /[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`) : v);
-  return { ...(u as unknown as User), createdAt: date(u.createdAt) as Date, updatedAt: date(u.updatedAt) as Date };
 }

@@ -26,6 +26,10 @@ const StepDigest = builder.objectRef<NonNullable<StepView['digest']>>('WorkflowD
     count: t.exposeInt('count', { description: 'Events joined so far (all of them, past the events kept).' }),
     closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
     events: t.field({ type: ['JSON'], description: 'The data of the first events (at most 100 kept), in order.', resolve: (d) => d.events as never }),
+    inboxItemId: t.exposeID('inboxItemId', {
+      nullable: true,
+      description: "The digest's live in-app item (shown from its first event, updated as it fills, finalised by the IN_APP step at the close); null when the workflow has none (README \"Workflows\").",
+    }),
   }),
 });
 const RunStep = builder.objectRef<StepView>('WorkflowRunStep').implement({

@@ -145,16 +145,16 @@ export interface StepView {
   finishedAt: Date | null;
   resumeAt: Date | null;
   messages: { id: string; status: string; channel: string }[];
-  digest: { id: string; count: number; key: string; closedAt: Date | null; events: unknown[] } | null;
+  digest: { id: string; count: number; key: string; closedAt: Date | null; events: unknown[]; inboxItemId: string | null } | null;
 }
 
 /** Every step of a run, with its state (PENDING: not reached yet), message and digest. One query. */
 export async function runSteps(run: Pick<WorkflowRun, 'id' | 'steps'>): Promise<StepView[]> {
   const rows = await prisma().$queryRaw<
-    { index: number; kind: string; status: string; reason: string | null; startedAt: Date; finishedAt: Date | null; resumeAt: Date | null; messageId: string | null; messageStatus: string | null; channel: string | null; digestId: string | null; count: number | null; key: string | null; closedAt: Date | null; events: unknown[] | null }[]
+    { index: number; kind: string; status: string; reason: string | null; startedAt: Date; finishedAt: Date | null; resumeAt: Date | null; messageId: string | null; messageStatus: string | null; channel: string | null; digestId: string | null; count: number | null; key: string | null; closedAt: Date | null; events: unknown[] | null; inboxItemId: string | null }[]
   >`
     SELECT s.index, s.kind::text, s.status::text, s.reason, s."startedAt", s."finishedAt", s."resumeAt", s."messageId"::text, m.status::text AS "messageStatus", m.channel::text,
-      s."digestId"::text, d.count, d.key, d."closedAt", d.events
+      s."digestId"::text, d.count, d.key, d."closedAt", d.events, d."inboxItemId"::text
     FROM "WorkflowStepState" s
     LEFT JOIN "Message" m ON m.id = s."messageId"
     LEFT JOIN "WorkflowDigest" d ON d.id = s."digestId"
@@ -172,7 +172,7 @@ export async function runSteps(run: Pick<WorkflowRun, 'id' | 'steps'>): Promise<
       finishedAt: r?.finishedAt ?? null,
       resumeAt: r?.resumeAt ?? null,
       messages: r?.messageId ? [{ id: r.messageId, status: r.messageStatus ?? 'UNKNOWN', channel: r.channel ?? '' }] : [],
-      digest: r?.digestId ? { id: r.digestId, count: r.count ?? 0, key: r.key ?? '', closedAt: r.closedAt, events: r.events ?? [] } : null,
+      digest: r?.digestId ? { id: r.digestId, count: r.count ?? 0, key: r.key ?? '', closedAt: r.closedAt, events: r.events ?? [], inboxItemId: r.inboxItemId } : null,
     };
   });
 }

@@ -1,11 +1,11 @@
 import { pgPool, prisma, UTC_TIMESTAMPS } from '../../db/client.ts';
-import type { Prisma } from '../../generated/prisma/client.ts';
+import type { Prisma, User } from '../../generated/prisma/client.ts';
 
 /** A transaction as the engine uses it: raw statements, and a Prisma-shaped handle for acceptMessages. */
 export interface Tx {
   query<R>(sql: string, ...params: unknown[]): Promise<R[]>;
   execute(sql: string, ...params: unknown[]): Promise<number>;
-  /** What acceptMessages/startRuns call on a transaction ($queryRawUnsafe only). */
+  /** What acceptMessages/startRuns and the inbox's lockInbox/recordInboxEvents call on a transaction ($queryRawUnsafe, $queryRaw, $executeRaw). */
   prismaTx: Prisma.TransactionClient;
 }
 
@@ -28,10 +28,16 @@ export async function transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
   }
   const client = await pool.connect();
   const query = async <R>(sql: string, ...params: unknown[]) => (await client.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rows as R[];
+  const execute = async (sql: string, ...params: unknown[]) => (await client.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rowCount ?? 0;
   const tx: Tx = {
     query,
-    execute: async (sql, ...params) => (await client.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rowCount ?? 0,
-    prismaTx: { $queryRawUnsafe: (sql: string, ...params: unknown[]) => query(sql, ...params) } as unknown as Prisma.TransactionClient,
+    execute,
+    prismaTx: {
+      $queryRawUnsafe: (sql: string, ...params: unknown[]) => query(sql, ...params),
+      // Tagged templates as Prisma takes them: the pieces joined with $n placeholders.
+      $queryRaw: (strings: TemplateStringsArray, ...values: unknown[]) => query(placeholders(strings), ...values.map(param)),
+      $executeRaw: (strings: TemplateStringsArray, ...values: unknown[]) => execute(placeholders(strings), ...values.map(param)),
+    } as unknown as Prisma.TransactionClient,
   };
   let broken = false;
   try {
@@ -47,4 +53,16 @@ export async function transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
   } finally {
     client.release(broken);
   }
+}
+
+const placeholders = (strings: TemplateStringsArray) => strings.reduce((text, piece, i) => `${text}$${i}${piece}`);
+/** Dates as UTC text (the columns are timestamps without zone holding UTC), bigints as text. */
+const param = (v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? v.toString() : v);
+
+/** A row's to_jsonb(user): timestamps back to Dates (templates and scopes read them). */
+export function userFromJson(raw: unknown): User | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const u = raw as Record<string, unknown>;
+  const date = (v: unknown) => (typeof v === 'string' ? new Date(v.endsWith('Z') || /[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`) : v);
+  return { ...(u as unknown as User), createdAt: date(u.createdAt) as Date, updatedAt: date(u.updatedAt) as Date };
 }
