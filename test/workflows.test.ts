@@ -310,6 +310,28 @@ describe('digests', () => {
     expect(((await messagesOf(capped.id))[0]!.content as { body: string }).body).toBe('3');
   });
 
+  it('two DIGEST steps with the same key stay two digests: a trigger never joins a later step\'s open digest', async () => {
+    const { id, key } = await notification(
+      [{ kind: 'DIGEST', key: 'same', windowSeconds: 60 }, { kind: 'DIGEST', key: 'same', windowSeconds: 600 }, { kind: 'CHANNEL', channel: 'IN_APP' }],
+      ['IN_APP'],
+      '{{ digest.count }}',
+    );
+    const one = (n: number) => send([{ notificationId: key, userId: 'two-digests', data: { n } }]);
+    await one(0);
+    await settled(id, 1);
+    await advance(61); // the first digest closes; its run waits in the second one (step 1)
+    await pollFor(async () => (await prisma().workflowDigest.count({ where: { notificationId: id, stepIndex: 1 } })) === 1, 10_000, 'second digest open');
+    await one(1);
+    await settled(id, 2);
+    const digests = await prisma().workflowDigest.findMany({ where: { notificationId: id }, orderBy: [{ stepIndex: 'asc' }, { firstAt: 'asc' }] });
+    // The later trigger opened a step-0 digest of its own; the step-1 digest still holds one event.
+    expect(digests.map((d) => [d.stepIndex, d.count, d.openKey])).toEqual([
+      [0, 1, null],
+      [0, 1, 'same'],
+      [1, 1, 'same'],
+    ]);
+  });
+
   it('two instances sweeping the same due digest deliver it once', async () => {
     const { id, key } = await notification([{ kind: 'DIGEST', key: 'x', windowSeconds: 30 }, { kind: 'CHANNEL', channel: 'IN_APP' }], ['IN_APP']);
     await send(Array.from({ length: 10 }, (_, n) => ({ notificationId: key, userId: 'twice', data: { n } })));

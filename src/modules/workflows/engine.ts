@@ -436,7 +436,7 @@ export class WorkflowEngine implements WorkflowWaker {
 
   /**
    * DIGEST. First visit: the trigger joins the open digest of (notification, user, rendered key)
-   * or opens it, in one INSERT ... ON CONFLICT on the unique (notificationId, userId, openKey)
+   * or opens it, in one INSERT ... ON CONFLICT on the unique (notificationId, userId, stepIndex, openKey)
    * (openKey is null once closed), so concurrent triggers make exactly one digest and count
    * exactly. The opener's run waits for the close; a joiner's run ends MERGED. Woken: the
    * opener closes it (UPDATE ... WHERE open AND due: once, even with two engines) and goes on
@@ -496,7 +496,7 @@ export class WorkflowEngine implements WorkflowWaker {
         `INSERT INTO "WorkflowDigest" AS d (id, "projectId", "notificationId", "userId", key, "openKey", "stepIndex", mode, "runId", count, events, "firstAt", "lastAt", "closeAt")
          VALUES (gen_random_uuid(), $1::uuid, $2, $3::uuid, $4, $4, $5, $6::"DigestMode", $7::uuid, 1, $8::jsonb, $9::timestamp(3), $9::timestamp(3),
            CASE WHEN $12::int IS NOT NULL AND 1 >= $12::int THEN $9::timestamp(3) ELSE $10::timestamp(3) END)
-         ON CONFLICT ("notificationId", "userId", "openKey") DO UPDATE SET
+         ON CONFLICT ("notificationId", "userId", "stepIndex", "openKey") DO UPDATE SET
            count = d.count + 1,
            events = CASE WHEN jsonb_array_length(d.events) < $11 THEN d.events || $8::jsonb ELSE d.events END,
            "lastAt" = $9::timestamp(3),
