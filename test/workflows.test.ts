@@ -128,16 +128,25 @@ describe('workflow validation', () => {
 });
 
 describe('workflow storage', () => {
-  it("digest and throttle rows belong to a project: none without one, and they go when it is deleted", async () => {
+  it("digest and throttle rows belong to a project and a user: none without them, and they go when either is deleted", async () => {
     const other = await h.newProject('Deleted with its digests');
-    const row = (projectId: string) => ({ projectId, notificationId: 1, userId: randomUUID(), key: 'k', windowStart: new Date(), count: 1 });
-    const digest = (projectId: string) => ({
-      id: randomUUID(), projectId, notificationId: 1, userId: randomUUID(), key: 'k', openKey: 'k', stepIndex: 0, mode: 'FIXED' as const, runId: randomUUID(), firstAt: new Date(), lastAt: new Date(), closeAt: new Date(),
+    const userOf = async () => (await prisma().user.create({ data: { projectId: other.projectId, externalId: randomUUID() } })).id;
+    const row = (projectId: string, userId: string, key = 'k') => ({ projectId, notificationId: 1, userId, key, windowStart: new Date(), count: 1 });
+    const digest = (projectId: string, userId: string) => ({
+      id: randomUUID(), projectId, notificationId: 1, userId, key: 'k', openKey: 'k', stepIndex: 0, mode: 'FIXED' as const, runId: randomUUID(), firstAt: new Date(), lastAt: new Date(), closeAt: new Date(),
     });
-    await prisma().workflowThrottle.create({ data: row(other.projectId) });
-    await prisma().workflowDigest.create({ data: digest(other.projectId) });
-    await expect(prisma().workflowThrottle.create({ data: row(randomUUID()) })).rejects.toThrow(/foreign key/i);
-    await expect(prisma().workflowDigest.create({ data: digest(randomUUID()) })).rejects.toThrow(/foreign key/i);
+    const [kept, leaving] = [await userOf(), await userOf()];
+    for (const userId of [kept, leaving]) {
+      await prisma().workflowThrottle.create({ data: row(other.projectId, userId) });
+      await prisma().workflowDigest.create({ data: digest(other.projectId, userId) });
+    }
+    await expect(prisma().workflowThrottle.create({ data: row(randomUUID(), kept, 'k2') })).rejects.toThrow(/foreign key/i);
+    await expect(prisma().workflowDigest.create({ data: digest(randomUUID(), kept) })).rejects.toThrow(/foreign key/i);
+    await expect(prisma().workflowThrottle.create({ data: row(other.projectId, randomUUID()) })).rejects.toThrow(/foreign key/i);
+    await expect(prisma().workflowDigest.create({ data: digest(other.projectId, randomUUID()) })).rejects.toThrow(/foreign key/i);
+    await prisma().user.delete({ where: { id: leaving } });
+    expect(await prisma().workflowThrottle.findMany({ where: { projectId: other.projectId }, select: { userId: true } })).toEqual([{ userId: kept }]);
+    expect(await prisma().workflowDigest.findMany({ where: { projectId: other.projectId }, select: { userId: true } })).toEqual([{ userId: kept }]);
     await prisma().project.delete({ where: { id: other.projectId } });
     expect(await prisma().workflowThrottle.count({ where: { projectId: other.projectId } })).toBe(0);
     expect(await prisma().workflowDigest.count({ where: { projectId: other.projectId } })).toBe(0);
