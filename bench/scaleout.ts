@@ -39,7 +39,10 @@ async function measure(h: HeraldProc, processes: Record<string, Proc>, tag: stri
   await db.connect();
   try {
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${h.info.apiKey}` };
-    const send = async (_client: number, n: number) => {
+    // Client ids unique over the warm-up and the load (hammer numbers each load's calls from 0).
+    let sent = 0;
+    const send = async () => {
+      const n = sent++;
       const messages = Array.from({ length: BATCH }, (_, i) => ({ notificationId: 'bench', userId: `user-${(n * BATCH + i) % USERS}`, id: `${tag}-${n}-${i}`, data: { count: n } }));
       const answer = await request(agent, `${h.info.url}/messages.send`, headers, JSON.stringify({ messages }));
       if (answer.status !== 200) return `HTTP ${answer.status} ${answer.body.slice(0, 200)}`;
