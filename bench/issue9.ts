@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { intFlag, loadavg, parseFlags, ROOT } from './kit.ts';
+import { BASELINES, intFlag, loadavg, parseFlags, ROOT } from './kit.ts';
 
 const STAGES = ['accept', 'deliver', 'webhook', 'reads', 'latency', 'fanout', 'scaleout'] as const;
 type Stage = (typeof STAGES)[number];
@@ -73,7 +73,8 @@ const started = Date.now();
 
 const throughputStages = ONLY.filter((s) => s === 'accept' || s === 'deliver' || s === 'webhook');
 if (throughputStages.length) {
-  const out = await stage(throughputStages.join('+'), ['bench/throughput.ts', `--runs=${RUNS}`, `--only=${throughputStages.join(',')}`]);
+  // throughput.ts looks for the baselines beside the checkout; a worktree's are found by kit.ts.
+  const out = await stage(throughputStages.join('+'), ['bench/throughput.ts', `--runs=${RUNS}`, `--only=${throughputStages.join(',')}`], { HERALD_BASELINES: BASELINES });
   if (out.code !== 0) failed.push(`throughput exit ${out.code}`);
   loads.push(`${throughputStages.join('+')}: ${runLoads(out.lines).join('; ')}`);
   const r = (label: string) => throughputRow(out.lines, label);
