@@ -6,7 +6,7 @@ import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
 import { findTenant } from '../tenants/service.ts';
 import { unreadWhere, type InboxEventMessage } from './events.ts';
-import { changeItems, countInbox, getItem, inboxCursor, isKnown, listInbox, markAllRead, MAX_IDS, performAction, unreadCount, type InboxListFilter, type InboxOwner } from './service.ts';
+import { changeItems, countInbox, eventItem, getItem, inboxCursor, isKnown, listInbox, markAllRead, MAX_IDS, performAction, unreadCount, type InboxListFilter, type InboxOwner } from './service.ts';
 import { inboxStream } from './stream.ts';
 
 const endUser = { endUser: true } as const;
@@ -203,7 +203,7 @@ const InboxEventRef = builder.objectRef<ResolvedInboxEvent>('InboxEvent').implem
       nullable: true,
       description: 'The item as it is now (null for ALL_READ and for deleted items).',
       // The stream is already limited to the widget's tenant; the item is read under the same scope all the same.
-      resolve: (e, _a, ctx) => (e.itemId ? prisma().inboxItem.findFirst({ where: { id: e.itemId, ...(owner(ctx).tenantId !== undefined ? { tenantId: owner(ctx).tenantId } : {}) } }) : null),
+      resolve: (e, _a, ctx) => (e.itemId ? eventItem(e.itemId, owner(ctx).tenantId) : null),
     }),
     unreadCount: t.int({
       description:

@@ -150,6 +150,16 @@ export async function listInbox(owner: KnownOwner, filter: InboxListFilter, page
   return page.reverse ? rows.reverse() : rows;
 }
 
+/**
+ * The item an inbox event names, under a tenant-scoped widget's tenant: one statement on the
+ * pool, read once for every event every subscriber receives (the latency of REST send → event).
+ */
+export async function eventItem(itemId: string, tenantId: string | undefined): Promise<InboxItem | null> {
+  const scope = tenantId !== undefined ? Prisma.sql` AND "tenantId" = ${tenantId}::uuid` : Prisma.empty;
+  const [item] = await rawSql<InboxItem>(Prisma.sql`SELECT * FROM "InboxItem" WHERE id = ${itemId}::uuid${scope}`);
+  return item ?? null;
+}
+
 /** How many of the owner's items match the filter (totalCount, inboxPage's total). */
 export async function countInbox(owner: KnownOwner, filter: InboxListFilter): Promise<number> {
   const [row] = await rawSql<{ n: number }>(Prisma.sql`SELECT count(*)::int AS n FROM "InboxItem" WHERE ${inboxCondition(owner, filter)}`);
