@@ -125,7 +125,7 @@ if (ONLY.includes('latency')) {
   const out = await stage('latency', ['bench/latency.ts', `--runs=${RUNS}`]);
   const r = result(out.lines);
   if (out.code !== 0 || !r) failed.push(`latency exit ${out.code}`);
-  loads.push(`latency: ${r?.loads.join('; ')}`);
+  loads.push(`latency: ${r?.loads?.join('; ') ?? 'no result'}`);
   rows.push({ goal: 'REST send -> widget event, 1,000 others connected: p50 <= 10 ms', figure: `${fixed(r?.p50, 1)} ms (bare publish -> event ${fixed(r?.baseP50, 1)} ms)`, met: met(r?.p50, (v) => v <= 10) });
   rows.push({ goal: '... p99 <= 50 ms', figure: `${fixed(r?.p99, 1)} ms (bare ${fixed(r?.baseP99, 1)} ms)`, met: met(r?.p99, (v) => v <= 50) });
 }
@@ -134,7 +134,7 @@ if (ONLY.includes('reads')) {
   const out = await stage('reads', ['bench/reads.ts', `--runs=${RUNS}`]);
   const r = result(out.lines);
   if (out.code !== 0 || !r) failed.push(`reads exit ${out.code}`);
-  loads.push(`reads: ${r?.loads.join('; ')}`);
+  loads.push(`reads: ${r?.loads?.join('; ') ?? 'no result'}`);
   for (const [k, label] of [['users', 'users(first: 20), operator key'], ['inbox', 'inbox(first: 20), widget auth']] as const) {
     rows.push({
       goal: `${label}, c=8 >= 0.5x yoga { hello }`,
@@ -149,7 +149,7 @@ if (ONLY.includes('scaleout')) {
   const out = await stage('scaleout', ['bench/scaleout.ts', `--runs=${RUNS}`]);
   const r = result(out.lines);
   if (out.code !== 0 || !r) failed.push(`scaleout exit ${out.code}`);
-  loads.push(`scaleout: ${r?.loads.join('; ')}`);
+  loads.push(`scaleout: ${r?.loads?.join('; ') ?? 'no result'}`);
   rows.push({
     goal: 'scale-out (2 cores): CPU split, API + herald worker vs one instance',
     figure:
