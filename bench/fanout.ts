@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSyn
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { parseConfig } from '../src/config/env.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { createProject } from '../src/modules/projects/service.ts';
@@ -30,6 +30,7 @@ import { userHash } from '../src/modules/projects/credentials.ts';
 import { openPubSub } from '../src/realtime/pubsub.ts';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/helpers/database.ts';
 import { freePort } from '../test/helpers/worker-process.ts';
+import { closedAfterAck, widgetWithRetry } from './widgets.ts';
 
 const USERS = (process.env.BENCH_USERS ?? '1000,5000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -46,6 +47,8 @@ const EVENT_TIMEOUT_MS = 120_000;
 interface Figures {
   connectPerS: number;
   rssPerSocketKB: number;
+  /** The server's RSS with every socket connected and subscribed. */
+  rssMB: number;
   lastMs: number;
   p50Ms: number;
   p99Ms: number;
@@ -80,46 +83,6 @@ async function stop(child: ChildProcess) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
-}
-
-/** One widget: a bare graphql-transport-ws client that records when its first event arrives. */
-function widget(url: string, params: Record<string, string>, query: string, onEvent: () => void): Promise<WebSocket> {
-  let acked = false;
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, 'graphql-transport-ws');
-    socket.on('error', reject);
-    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: params })));
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; payload?: { errors?: unknown } };
-      if (message.type === 'connection_ack') {
-        acked = true;
-        socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query } }));
-        resolve(socket);
-      } else if (message.type === 'next') {
-        if (message.payload?.errors) console.error('error event', JSON.stringify(message.payload.errors));
-        onEvent();
-      } else if (message.type === 'error') console.error('subscription error', JSON.stringify(message.payload));
-    });
-    socket.on('close', (code, reason) => {
-      if (socket.readyState === WebSocket.CLOSED && acked) closedAfterAck.push(`${code} ${String(reason)}`);
-      reject(new Error(`closed ${code}`));
-    });
-  });
-}
-
-/** Sockets the server closed after accepting them (code and reason), for the error report. */
-const closedAfterAck: string[] = [];
-
-/** A handshake reset by a loaded server (its accept backlog) is retried, as a browser would. */
-async function widgetWithRetry(url: string, params: Record<string, string>, query: string, onEvent: () => void): Promise<WebSocket> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await widget(url, params, query, onEvent);
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-    }
-  }
 }
 
 /**
@@ -232,7 +195,7 @@ async function runHerald(n: number): Promise<Figures> {
       await Promise.all([worker(), worker(), worker(), worker()]);
     }
     await waitForAll(received, n);
-    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, ...summarize(received(), t0), load: load() };
+    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, rssMB: after / 1024, ...summarize(received(), t0), load: load() };
     for (const socket of sockets) socket.terminate();
     return figures;
   } finally {
@@ -267,7 +230,7 @@ async function runBaseline(n: number): Promise<Figures> {
     const t0 = performance.now();
     await publishTo(users);
     await waitForAll(received, n);
-    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, ...summarize(received(), t0), load: load() };
+    const figures = { connectPerS: (n / connectMs) * 1000, rssPerSocketKB: (after - before) / n, rssMB: after / 1024, ...summarize(received(), t0), load: load() };
     for (const socket of sockets) socket.terminate();
     return figures;
   } finally {
@@ -278,7 +241,7 @@ async function runBaseline(n: number): Promise<Figures> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const fmt = (f: Figures) =>
-  `last ${f.lastMs.toFixed(0)} ms (p50 ${f.p50Ms.toFixed(0)}, p99 ${f.p99Ms.toFixed(0)}), connect+subscribe ${f.connectPerS.toFixed(0)}/s, RSS ${f.rssPerSocketKB.toFixed(1)} KB/socket, load ${f.load}`;
+  `last ${f.lastMs.toFixed(0)} ms (p50 ${f.p50Ms.toFixed(0)}, p99 ${f.p99Ms.toFixed(0)}), connect+subscribe ${f.connectPerS.toFixed(0)}/s, RSS ${f.rssPerSocketKB.toFixed(1)} KB/socket (${f.rssMB.toFixed(0)} MB in all), load ${f.load}`;
 
 console.log(`fan-out bench, mode ${MODE}, ${RUNS} run(s) per size`);
 for (const n of USERS) {
@@ -295,9 +258,9 @@ for (const n of USERS) {
     }
   }
   const m = (list: Figures[], key: keyof Omit<Figures, 'load'>) => median(list.map((f) => f[key]));
-  console.log(`N=${n} median herald: last ${m(herald, 'lastMs').toFixed(0)} ms, p50 ${m(herald, 'p50Ms').toFixed(0)}, p99 ${m(herald, 'p99Ms').toFixed(0)}, ${m(herald, 'connectPerS').toFixed(0)} connects/s, ${m(herald, 'rssPerSocketKB').toFixed(1)} KB/socket`);
+  console.log(`N=${n} median herald: last ${m(herald, 'lastMs').toFixed(0)} ms, p50 ${m(herald, 'p50Ms').toFixed(0)}, p99 ${m(herald, 'p99Ms').toFixed(0)}, ${m(herald, 'connectPerS').toFixed(0)} connects/s, ${m(herald, 'rssPerSocketKB').toFixed(1)} KB/socket, RSS ${m(herald, 'rssMB').toFixed(0)} MB`);
   if (baseline.length) {
-    console.log(`N=${n} median baseline: last ${m(baseline, 'lastMs').toFixed(0)} ms, p50 ${m(baseline, 'p50Ms').toFixed(0)}, p99 ${m(baseline, 'p99Ms').toFixed(0)}, ${m(baseline, 'connectPerS').toFixed(0)} connects/s, ${m(baseline, 'rssPerSocketKB').toFixed(1)} KB/socket`);
+    console.log(`N=${n} median baseline: last ${m(baseline, 'lastMs').toFixed(0)} ms, p50 ${m(baseline, 'p50Ms').toFixed(0)}, p99 ${m(baseline, 'p99Ms').toFixed(0)}, ${m(baseline, 'connectPerS').toFixed(0)} connects/s, ${m(baseline, 'rssPerSocketKB').toFixed(1)} KB/socket, RSS ${m(baseline, 'rssMB').toFixed(0)} MB`);
     console.log(
       `N=${n} ratios (herald / baseline, medians): last event ${(m(herald, 'lastMs') / m(baseline, 'lastMs')).toFixed(2)}x, memory per socket ${(m(herald, 'rssPerSocketKB') / m(baseline, 'rssPerSocketKB')).toFixed(2)}x, connect rate ${(m(herald, 'connectPerS') / m(baseline, 'connectPerS')).toFixed(2)}x`,
     );

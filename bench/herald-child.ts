@@ -32,7 +32,18 @@ if (process.env.BENCH_WEBHOOK_URL) {
     input: { channel: 'WEBHOOK', kind: 'webhook', name: 'bench', settings: { url: process.env.BENCH_WEBHOOK_URL } },
   });
 }
-console.log(JSON.stringify({ url: h.url, apiKey: h.project.apiKey, projectId: h.project.projectId, databaseUrl: h.config.DATABASE_URL }));
+// widgetSecret, queuePrefix and redisUrl: for benches that open widgets or start a `herald worker` on the same queues.
+console.log(
+  JSON.stringify({
+    url: h.url,
+    apiKey: h.project.apiKey,
+    projectId: h.project.projectId,
+    databaseUrl: h.config.DATABASE_URL,
+    widgetSecret: h.project.widgetSecret,
+    queuePrefix: h.config.QUEUE_PREFIX,
+    redisUrl: h.config.REDIS_URL,
+  }),
+);
 
 let stopping = false;
 const stop = async () => {

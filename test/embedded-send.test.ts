@@ -7,6 +7,7 @@ import { prisma } from '../src/db/client.ts';
 import { startHerald, type Herald } from '../src/main.ts';
 import { createProject, type NewProjectCredentials } from '../src/modules/projects/service.ts';
 import { createLogger } from '../src/server/logger.ts';
+import { userHash } from '../src/modules/projects/credentials.ts';
 import { bearer, rest } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
 
@@ -48,5 +49,25 @@ describe('messages.send on the embedded database', () => {
     expect(rows.map((m) => (m.content as { title: string }).title)).toEqual(['Hi U1', 'Hi U2']);
     // The dates written as UTC text read back as the instants they were.
     for (const m of rows) expect(Math.abs(m.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+describe('the list reads on the embedded database', () => {
+  // users(first:) and inbox(first:) read in SQL on the pool where there is one, through Prisma's raw query here;
+  // on the users and items the send above created.
+  it('pages users and the end user\'s inbox, with counts, dates and JSON as on PostgreSQL', async () => {
+    const auth = bearer(project.apiKey);
+    const users = await rest(url, 'POST', '/graphql', { query: '{ users(first: 1) { totalCount edges { node { externalId createdAt custom } } pageInfo { hasNextPage endCursor } } }' }, auth);
+    expect(users.body.errors).toBeUndefined();
+    const page = users.body.data.users;
+    expect(page).toMatchObject({ totalCount: 2, edges: [{ node: { externalId: 'eu1', custom: {} } }], pageInfo: { hasNextPage: true } });
+    expect(Math.abs(Date.parse(page.edges[0].node.createdAt) - Date.now())).toBeLessThan(60_000);
+    const next = await rest(url, 'POST', '/graphql', { query: 'query($after: String) { users(first: 5, after: $after) { edges { node { externalId } } } }', variables: { after: page.pageInfo.endCursor } }, auth);
+    expect(next.body.data.users.edges).toEqual([{ node: { externalId: 'eu2' } }]);
+
+    const widget = { 'x-herald-project': project.projectId, 'x-herald-user': 'eu1', 'x-herald-user-hash': userHash(project.widgetSecret, 'eu1') };
+    const inbox = await rest(url, 'POST', '/graphql', { query: '{ inbox(first: 5) { totalCount edges { node { title data readAt } } } inboxPage(limit: 5) { total items { title } } }' }, widget);
+    expect(inbox.body.errors).toBeUndefined();
+    expect(inbox.body.data).toEqual({ inbox: { totalCount: 1, edges: [{ node: { title: 'Hi U1', data: { n: 1 }, readAt: null } }] }, inboxPage: { total: 1, items: [{ title: 'Hi U1' }] } });
   });
 });

@@ -5,6 +5,8 @@ import { TEST_REDIS_URL } from './helpers/database.ts';
 import { bearer, memoryLogger, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
 import { prisma } from '../src/db/client.ts';
+import { widgetSecretTag } from '../src/modules/projects/credentials.ts';
+import { watchCredentials } from '../src/realtime/revocation.ts';
 import { inboxSubscriber, INBOX_SUBSCRIPTION, rawSocket, sleep, sseSubscription, widgetAuth } from './helpers/realtime.ts';
 
 // Long-lived streams against a real Herald (PostgreSQL, Redis): subscribers that stop reading,
@@ -223,6 +225,30 @@ describe('streams whose credentials stop being valid', () => {
     expect(bystander.closed()).toBeUndefined();
     await ws.client.dispose();
     await bystander.client.dispose();
+  });
+
+  it('a re-check ends only streams whose credentials it read: one opened while its queries run stays open', async () => {
+    const [a, b] = await Promise.all(['recheck-a', 'recheck-b'].map((externalId) => prisma().user.create({ data: { projectId: h.project.projectId, externalId } })));
+    const ended: string[] = [];
+    const stream = (user: { id: string; externalId: string }) =>
+      h.herald.pubsub.streams.add({
+        principal: { kind: 'endUser', projectId: h.project.projectId, userId: user.id, externalId: user.externalId, secretTag: widgetSecretTag(h.project.widgetSecret) },
+        end: () => void ended.push(user.externalId),
+      });
+    const watcher = watchCredentials(h.herald.pubsub, { recheckMs: 0 });
+    const removeA = stream(a!);
+    const checking = watcher.recheck();
+    // Opened after the re-check took its list: b's id is not in what its queries read.
+    const removeB = stream(b!);
+    await checking;
+    expect(ended).toEqual([]);
+    // What the re-check did read is still judged: a deleted in SQL ends at the next one.
+    await prisma().user.delete({ where: { id: a!.id } });
+    await watcher.recheck();
+    expect(ended).toEqual(['recheck-a']);
+    removeA();
+    removeB();
+    await watcher.stop();
   });
 });
 

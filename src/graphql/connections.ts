@@ -61,3 +61,32 @@ export function pageById<Q extends { cursor?: { id?: string | number } | undefin
   const id = cursor.id as CursorId<Q>;
   return { query: rest, where: { id: later ? { gt: id } : { lt: id } } };
 }
+
+/** A page of a list read in SQL (rawSql), the same page pageById gives Prisma. */
+export interface SqlPage {
+  /** How many rows to read (Pothos asks for one more than the page, to know whether another follows). */
+  limit: number;
+  /** The cursor's id and the comparison that keeps the rows after it (in the reading direction). */
+  cursor: { id: string; op: '>' | '<' } | null;
+  /** The order to read in: the list's own forwards, the opposite backwards (`last`/`before`). */
+  readOrder: 'asc' | 'desc';
+  /** Backwards: the rows were read in the opposite order and must be turned round. */
+  reverse: boolean;
+}
+
+/**
+ * pageById for a list read in SQL: Prisma's negative `take` (paging backwards) becomes a read in
+ * the opposite order turned round afterwards, as Prisma does.
+ */
+export function sqlPage(query: { cursor?: { id?: string | number } | undefined; take?: number | undefined }, order: 'asc' | 'desc', defaultSize: number): SqlPage {
+  const take = query.take ?? defaultSize + 1;
+  const forwards = take > 0;
+  const later = forwards === (order === 'asc');
+  const opposite = order === 'asc' ? 'desc' : 'asc';
+  return {
+    limit: Math.abs(take),
+    cursor: query.cursor?.id === undefined ? null : { id: String(query.cursor.id), op: later ? '>' : '<' },
+    readOrder: forwards ? order : opposite,
+    reverse: !forwards,
+  };
+}

@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
-import { connectionArgs, pageById } from '../../graphql/connections.ts';
+import { connectionArgs, sqlPage } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
-import type { Prisma } from '../../generated/prisma/client.ts';
 import { findTenant } from '../tenants/service.ts';
 import { unreadWhere, type InboxEventMessage } from './events.ts';
-import { changeItems, getItem, inboxCursor, isKnown, markAllRead, MAX_IDS, ownedWhere, performAction, unreadCount, type InboxOwner } from './service.ts';
+import { changeItems, countInbox, eventItem, getItem, inboxCursor, isKnown, listInbox, markAllRead, MAX_IDS, performAction, unreadCount, type InboxListFilter, type InboxOwner } from './service.ts';
 import { inboxStream } from './stream.ts';
 
 const endUser = { endUser: true } as const;
@@ -96,30 +95,23 @@ builder.queryField('inbox', (t) =>
     validate: connectionArgs('uuid'),
     totalCount: async (_c, args, ctx) => {
       const o = owner(ctx);
-      return isKnown(o) ? prisma().inboxItem.count({ where: await inboxWhere(o, args.filter) }) : 0;
+      return isKnown(o) ? countInbox(o, await listFilter(o, args.filter)) : 0;
     },
     resolve: async (query, _r, args, ctx) => {
       const o = owner(ctx);
       if (!isKnown(o)) return [];
-      const page = pageById(query, 'desc');
-      return prisma().inboxItem.findMany({ ...page.query, where: { AND: [await inboxWhere(o, args.filter), page.where] }, orderBy: { id: 'desc' } });
+      return listInbox(o, await listFilter(o, args.filter), sqlPage(query, 'desc', 20));
     },
   }),
 );
 
-async function inboxWhere(
-  o: InboxOwner & { userId: string },
+/** The list filter of the arguments: the tenant key named by its id. */
+async function listFilter(
+  o: InboxOwner,
   filter: { unread?: boolean | null; archived?: boolean | null; category?: string | null; tenant?: string | null } | null | undefined,
-): Promise<Prisma.InboxItemWhereInput> {
-  const wanted = filter?.tenant != null ? await tenantIdOf(o.projectId, filter.tenant) : undefined;
-  return {
-    ...ownedWhere(o),
-    // Both a scope and a filter: both must match (another tenant's filter on a scoped widget matches nothing).
-    ...(wanted !== undefined ? { AND: [{ tenantId: wanted }] } : {}),
-    archivedAt: filter?.archived ? { not: null } : null,
-    ...(filter?.unread === true ? { readAt: null } : filter?.unread === false ? { readAt: { not: null } } : {}),
-    ...(filter?.category ? { category: filter.category } : {}),
-  };
+): Promise<InboxListFilter> {
+  const tenantId = filter?.tenant != null ? await tenantIdOf(o.projectId, filter.tenant) : undefined;
+  return { unread: filter?.unread, archived: filter?.archived, category: filter?.category, tenantId };
 }
 
 builder.queryField('inboxCursor', (t) =>
@@ -211,7 +203,7 @@ const InboxEventRef = builder.objectRef<ResolvedInboxEvent>('InboxEvent').implem
       nullable: true,
       description: 'The item as it is now (null for ALL_READ and for deleted items).',
       // The stream is already limited to the widget's tenant; the item is read under the same scope all the same.
-      resolve: (e, _a, ctx) => (e.itemId ? prisma().inboxItem.findFirst({ where: { id: e.itemId, ...(owner(ctx).tenantId !== undefined ? { tenantId: owner(ctx).tenantId } : {}) } }) : null),
+      resolve: (e, _a, ctx) => (e.itemId ? eventItem(e.itemId, owner(ctx).tenantId) : null),
     }),
     unreadCount: t.int({
       description:
@@ -280,10 +272,10 @@ builder.queryField('inboxPage', (t) =>
     resolve: async (_r, args, ctx) => {
       const o = owner(ctx);
       if (!isKnown(o)) return { items: [], total: 0, unreadCount: 0 };
-      const where = await inboxWhere(o, args.filter);
+      const filter = await listFilter(o, args.filter);
       const [items, total, unread] = await Promise.all([
-        prisma().inboxItem.findMany({ where, orderBy: { id: 'desc' }, skip: args.skip ?? 0, take: args.limit ?? 20 }),
-        prisma().inboxItem.count({ where }),
+        listInbox(o, filter, { limit: args.limit ?? 20, cursor: null, readOrder: 'desc', reverse: false }, args.skip ?? 0),
+        countInbox(o, filter),
         unreadCount(o),
       ]);
       return { items, total, unreadCount: unread };

@@ -1,12 +1,11 @@
 import { z } from 'zod';
-import { prisma } from '../../db/client.ts';
 import { builder } from '../../graphql/builder.ts';
-import { connectionArgs, pageById } from '../../graphql/connections.ts';
+import { connectionArgs, sqlPage } from '../../graphql/connections.ts';
 import { requireProjectId } from '../../graphql/principal.ts';
 import { ItemError } from '../../graphql/types.ts';
 import { readPreferences } from '../preferences/service.ts';
 import { PreferencesRef } from '../preferences/types.ts';
-import { findUser, MAX_UPSERT_BATCH, upsertUsers, type UpsertUserResult } from './service.ts';
+import { countUsers, findUser, listUsers, MAX_UPSERT_BATCH, upsertUsers, type UpsertUserResult } from './service.ts';
 
 type ChatAddresses = { slack?: string | null; msTeams?: string | null; discord?: string | null };
 const ChatAddressesRef = builder.objectRef<ChatAddresses>('ChatAddresses').implement({
@@ -131,32 +130,7 @@ builder.queryField('users', (t) =>
     defaultSize: 50,
     args: { filter: t.arg({ type: UserFilter }) },
     validate: connectionArgs('uuid'),
-    totalCount: (_connection, args, ctx) => prisma().user.count({ where: userWhere(requireProjectId(ctx), args.filter) }),
-    resolve: (query, _root, args, ctx) => {
-      const page = pageById(query, 'asc');
-      return prisma().user.findMany({ ...page.query, where: { AND: [userWhere(requireProjectId(ctx), args.filter), page.where] }, orderBy: { id: 'asc' } });
-    },
+    totalCount: (_connection, args, ctx) => countUsers(requireProjectId(ctx), args.filter),
+    resolve: (query, _root, args, ctx) => listUsers(requireProjectId(ctx), args.filter, sqlPage(query, 'asc', 50)),
   }),
 );
-
-function userWhere(
-  projectId: string,
-  filter: { externalIds?: string[] | null; email?: string | null; country?: string | null; language?: string | null; search?: string | null } | null | undefined,
-) {
-  const search = filter?.search?.trim();
-  return {
-    projectId,
-    ...(filter?.externalIds ? { externalId: { in: filter.externalIds } } : {}),
-    ...(filter?.email ? { email: { equals: filter.email, mode: 'insensitive' as const } } : {}),
-    ...(filter?.country ? { country: filter.country.toUpperCase() } : {}),
-    ...(filter?.language ? { language: filter.language } : {}),
-    ...(search
-      ? {
-          OR: (['externalId', 'email', 'firstName', 'lastName'] as const).map((field) => ({
-            // Prisma passes contains to LIKE as is: escape its wildcards so they match themselves.
-            [field]: { contains: search.replace(/[\\%_]/g, '\\$&'), mode: 'insensitive' as const },
-          })),
-        }
-      : {}),
-  };
-}
