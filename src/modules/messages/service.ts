@@ -55,12 +55,16 @@ export async function sendMessages(projectId: string, requestId: string, items: 
   if (items.length > MAX_SEND_BATCH) throw badInput([{ field: 'messages', message: `at most ${MAX_SEND_BATCH} messages per call (got ${items.length})` }]);
   if (items.length === 0) throw badInput([{ field: 'messages', message: 'give at least one message' }]);
   const ctx: AcceptContext = { projectId, requestId, source: 'notifuse', maxAttempts: config.maxAttempts };
-  const results = await acceptBatch(ctx, items);
-  // Items of a notification with a workflow started runs instead of messages (see startRuns).
-  await wakeStartedRuns(delivery.workflows, ctx);
-  const accepted = results.flatMap((r) => r.messages);
-  delivery.publishAccepted(accepted);
-  await delivery.dispatch(accepted.filter((m) => m.status !== 'SKIPPED'));
+  // A transactional send: a broadcast's chunks and deliveries in this process wait while it is accepted (src/delivery/load.ts).
+  const { results, accepted } = await delivery.load.track(async () => {
+    const results = await acceptBatch(ctx, items);
+    // Items of a notification with a workflow started runs instead of messages (see startRuns).
+    await wakeStartedRuns(delivery.workflows, ctx);
+    const accepted = results.flatMap((r) => r.messages);
+    delivery.publishAccepted(accepted);
+    await delivery.dispatch(accepted.filter((m) => m.status !== 'SKIPPED'));
+    return { results, accepted };
+  });
   // Wait (bounded) for the first attempt of every email and SMS: their errors are part of the answer.
   const watched = accepted.filter((m) => (m.channel === 'EMAIL' || m.channel === 'SMS') && m.status === 'QUEUED');
   const outcomes = await waitForFirstAttempt(watched.map((m) => m.id), SYNC_WAIT_MS);
