@@ -224,7 +224,9 @@ export class Delivery {
         queueName(channel),
         (job) => {
           const ids = job.messageIds ?? (job.messageId ? [job.messageId] : []);
-          const run = () => tracedJob('herald.deliver', job.trace, { 'herald.channel': channel, 'herald.messages': ids.length }, () => this.deliverMany(ids));
+          // A broadcast's batch also pauses between its claim and its writes while transactional sends are accepted.
+          const pause = job.background ? () => this.load.quiet() : undefined;
+          const run = () => tracedJob('herald.deliver', job.trace, { 'herald.channel': channel, 'herald.messages': ids.length }, () => this.deliverMany(ids, pause));
           return job.background ? this.load.background(run) : run();
         },
         {
@@ -261,9 +263,11 @@ export class Delivery {
    * call out, stacking in-app ones, muted ones) each take their own attempt, at most
    * DELIVERY_CONCURRENCY of a batch at a time, a user's in order.
    */
-  async deliverMany(messageIds: string[]): Promise<void> {
+  async deliverMany(messageIds: string[], pause?: () => Promise<void>): Promise<void> {
     if (messageIds.length === 0) return;
     const claimed = (await this.claim(messageIds)).map((row) => ({ ...splitClaim(row), sendingAt: row._sendingAt }));
+    // Bounded (BROADCAST_YIELD_MS), far below the claim's lease.
+    if (pause) await pause();
     const inApp: InAppClaim[] = [];
     const others: typeof claimed = [];
     for (const c of claimed) {

@@ -4,8 +4,9 @@
  * the database pool with the API: while a chunk renders 200 recipients or 20 delivery batches hold
  * the pool's connections, a `messages.send` waits behind them (measured: p99 187–235 ms during a
  * 100,000-user broadcast, 49–98 ms without). So background work takes turns:
- * - `quiet()` waits (bounded) until no transactional accept is in flight, before each chunk and
- *   each background delivery batch;
+ * - `quiet()` waits (bounded) until no transactional accept is in flight: before each chunk and
+ *   between its steps (acceptAudienceChunk), before each background delivery batch and between its
+ *   claim and its writes;
  * - `background()` lets at most a few background delivery batches run at once, so they cannot
  *   take every connection of the pool (BROADCAST_DELIVERY_CONCURRENCY).
  * The bound on `quiet()` keeps a broadcast moving under a steady stream of sends.
