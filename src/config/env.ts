@@ -117,6 +117,13 @@ const schema = z
     BROADCAST_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
     /** A pause after each chunk: throttles broadcasts to spare the database (0: none). */
     BROADCAST_CHUNK_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+    /**
+     * The longest a broadcast's next chunk, or one of its delivery batches, waits for the
+     * transactional sends in flight in the same process to finish (0: it never waits). See src/delivery/load.ts.
+     */
+    BROADCAST_YIELD_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+    /** A broadcast's delivery batches one process runs at once: the rest of the pool stays free for transactional sends. */
+    BROADCAST_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(4),
     /** How long a worker owns a broadcast between two chunks; after that a crash is assumed and another worker resumes it. */
     BROADCAST_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
     /** Key for provider credentials at rest: 32 bytes, base64. Unset: generated in HERALD_DATA_DIR. */

@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../db/ids.ts';
 import { prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type Notification, type PrismaClient, type User } from '../generated/prisma/client.ts';
 import type { RenderedContent } from '../modules/notifications/render.ts';

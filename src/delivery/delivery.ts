@@ -14,6 +14,7 @@ import { serviceOf } from './providers/mobile-push.ts';
 import { postSigned } from './signing.ts';
 import { traceCarrier, tracedJob } from '../telemetry/spans.ts';
 import type { WorkflowWaker } from '../modules/workflows/service.ts';
+import { TransactionalLoad } from './load.ts';
 
 export const CHANNEL_QUEUES: Channel[] = ['IN_APP', 'EMAIL', 'SMS', 'WHATSAPP', 'WEB_PUSH', 'WEBHOOK', 'SLACK', 'MS_TEAMS', 'DISCORD', 'MOBILE_PUSH'];
 export const queueName = (channel: Channel) => `delivery-${channel.toLowerCase().replace('_', '-')}`;
@@ -106,6 +107,8 @@ interface DeliveryJob {
   messageIds?: string[];
   /** W3C trace context of the dispatching request (only when tracing is on): the delivery joins its trace. */
   trace?: Record<string, string>;
+  /** A broadcast's batch (dispatched with a priority): it yields to transactional work (TransactionalLoad.background). */
+  background?: true;
 }
 interface CallbackJob {
   url: string;
@@ -142,8 +145,11 @@ export class Delivery {
   workflows: WorkflowWaker | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
+  /** This process's transactional sends in flight, which broadcasts (their chunks and deliveries) yield to. */
+  readonly load: TransactionalLoad;
 
   constructor(private readonly deps: DeliveryDeps) {
+    this.load = new TransactionalLoad({ yieldMs: deps.config.BROADCAST_YIELD_MS, backgroundConcurrency: deps.config.BROADCAST_DELIVERY_CONCURRENCY });
     this.providers = createProviderRegistry(deps.pubsub);
     for (const provider of deps.providers ?? []) this.providers.set(provider.kind, provider);
   }
@@ -193,13 +199,13 @@ export class Delivery {
           // One job id per attempt; the reconciler adds its own suffix, because a job that
           // failed for good keeps its id in the queue and would block a plain re-add.
           id: `${m.id}_${jobSuffix ?? m.attempts}`,
-          data: { messageId: m.id, ...(trace ? { trace } : {}) },
+          data: { messageId: m.id, ...(trace ? { trace } : {}), ...(options.priority ? { background: true as const } : {}) },
           delayMs: m.scheduledAt ? m.scheduledAt.getTime() - now : 0,
           priority: options.priority,
         }));
         for (let i = 0; i < due.length; i += config.DELIVERY_BATCH_SIZE) {
           const batch = due.slice(i, i + config.DELIVERY_BATCH_SIZE);
-          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id), ...(trace ? { trace } : {}) }, priority: options.priority });
+          jobs.push({ id: `b${batch.length}_${batch[0]!.id}_${jobSuffix ?? batch[0]!.attempts}`, data: { messageIds: batch.map((m) => m.id), ...(trace ? { trace } : {}), ...(options.priority ? { background: true as const } : {}) }, priority: options.priority });
         }
         // Handler errors are infrastructure failures (database down): retried by the queue.
         await this.deps.queue.add<DeliveryJob>(queueName(channel), jobs, { attempts: 5, backoffMs: 1_000 });
@@ -218,7 +224,10 @@ export class Delivery {
         queueName(channel),
         (job) => {
           const ids = job.messageIds ?? (job.messageId ? [job.messageId] : []);
-          return tracedJob('herald.deliver', job.trace, { 'herald.channel': channel, 'herald.messages': ids.length }, () => this.deliverMany(ids));
+          // A broadcast's batch also pauses between its claim and its writes while transactional sends are accepted.
+          const pause = job.background ? () => this.load.quiet() : undefined;
+          const run = () => tracedJob('herald.deliver', job.trace, { 'herald.channel': channel, 'herald.messages': ids.length }, () => this.deliverMany(ids, pause));
+          return job.background ? this.load.background(run) : run();
         },
         {
           concurrency: config.DELIVERY_CONCURRENCY,
@@ -254,9 +263,11 @@ export class Delivery {
    * call out, stacking in-app ones, muted ones) each take their own attempt, at most
    * DELIVERY_CONCURRENCY of a batch at a time, a user's in order.
    */
-  async deliverMany(messageIds: string[]): Promise<void> {
+  async deliverMany(messageIds: string[], pause?: () => Promise<void>): Promise<void> {
     if (messageIds.length === 0) return;
     const claimed = (await this.claim(messageIds)).map((row) => ({ ...splitClaim(row), sendingAt: row._sendingAt }));
+    // Bounded (BROADCAST_YIELD_MS), far below the claim's lease.
+    if (pause) await pause();
     const inApp: InAppClaim[] = [];
     const others: typeof claimed = [];
     for (const c of claimed) {

@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../db/ids.ts';
 import { prisma, rawQuery } from '../../db/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import type { Message } from '../../generated/prisma/client.ts';

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../db/ids.ts';
 import type { Config } from '../../config/env.ts';
 import { prisma, rawQuery } from '../../db/client.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
@@ -129,6 +129,8 @@ export class BroadcastFanout {
     for (;;) {
       // Shutting down: the lease is let go after the last cursor advance, and another worker resumes from there.
       if (this.closed) return this.release(b.id, token);
+      // Transactional sends in flight in this process go first (bounded by BROADCAST_YIELD_MS).
+      await delivery.load.quiet();
       const started = performance.now();
       const users = await this.nextChunk(b, filter, config.BROADCAST_CHUNK_SIZE);
       const read = performance.now();

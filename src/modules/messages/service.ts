@@ -55,12 +55,16 @@ export async function sendMessages(projectId: string, requestId: string, items: 
   if (items.length > MAX_SEND_BATCH) throw badInput([{ field: 'messages', message: `at most ${MAX_SEND_BATCH} messages per call (got ${items.length})` }]);
   if (items.length === 0) throw badInput([{ field: 'messages', message: 'give at least one message' }]);
   const ctx: AcceptContext = { projectId, requestId, source: 'notifuse', maxAttempts: config.maxAttempts };
-  const results = await acceptBatch(ctx, items);
-  // Items of a notification with a workflow started runs instead of messages (see startRuns).
-  await wakeStartedRuns(delivery.workflows, ctx);
-  const accepted = results.flatMap((r) => r.messages);
-  delivery.publishAccepted(accepted);
-  await delivery.dispatch(accepted.filter((m) => m.status !== 'SKIPPED'));
+  // A transactional send: a broadcast's chunks and deliveries in this process wait while it is accepted (src/delivery/load.ts).
+  const { results, accepted } = await delivery.load.track(async () => {
+    const results = await acceptBatch(ctx, items);
+    // Items of a notification with a workflow started runs instead of messages (see startRuns).
+    await wakeStartedRuns(delivery.workflows, ctx);
+    const accepted = results.flatMap((r) => r.messages);
+    delivery.publishAccepted(accepted);
+    await delivery.dispatch(accepted.filter((m) => m.status !== 'SKIPPED'));
+    return { results, accepted };
+  });
   // Wait (bounded) for the first attempt of every email and SMS: their errors are part of the answer.
   const watched = accepted.filter((m) => (m.channel === 'EMAIL' || m.channel === 'SMS') && m.status === 'QUEUED');
   const outcomes = await waitForFirstAttempt(watched.map((m) => m.id), SYNC_WAIT_MS);
@@ -87,7 +91,14 @@ const invalid = (issues: { field: string; message: string }[]) => `invalid/${iss
  * client id, profile, user, version, render), so each gets the error it would get alone, but each
  * step runs once for the batch: a handful of statements per request instead of ~9 per message.
  */
-async function acceptBatch(ctx: AcceptContext, items: SendItem[], known?: ReadonlyMap<string, User>): Promise<Accepted[]> {
+/** Recipients a background batch (a broadcast's chunk) renders between two pauses. */
+const RENDER_SLICE = 50;
+
+/**
+ * pause: given for background batches (a broadcast's chunk): called between the steps and between
+ * slices of RENDER_SLICE renders, it waits while transactional sends are accepted (TransactionalLoad.quiet).
+ */
+async function acceptBatch(ctx: AcceptContext, items: SendItem[], known?: ReadonlyMap<string, User>, pause?: () => Promise<void>): Promise<Accepted[]> {
   const results: (Accepted | undefined)[] = items.map(() => undefined);
   const fail = (index: number, error: string) => {
     results[index] = { ok: false, id: items[index]?.id ?? null, error, messages: [] };
@@ -174,35 +185,40 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[], known?: Readon
   }
 
   const drafts = new Map<number, MessageDraft[]>();
-  await Promise.all(
-    live().map(async (index) => {
-      const n = notification(index);
-      const version = versions.get(n.id);
-      if (!version) return fail(index, 'notification/no-version');
-      const it = item(index);
-      const tenant = it.tenant ? tenantLookup!.tenants.get(it.tenant)! : null;
-      let render;
-      try {
-        render = await renderVersion({ notification: n, version, user: users.get(index)!, data: it.data, tenant: tenant && tenantScope(tenant) });
-      } catch (error) {
-        return fail(index, `render/failed: ${(error as Error).message}`);
-      }
-      drafts.set(
-        index,
-        draftsFor(n, version.id, {
-          channels: n.channels,
-          user: users.get(index)!,
-          render,
-          data: it.data ?? {},
-          redirection: typeof (version.redirection as { value?: unknown } | null)?.value === 'string' ? ((version.redirection as { value: string }).value) : null,
-          widgetOverride: it.widgetSettingsOverride,
-          emailOverride: it.emailSettingsOverride,
-        }).map((d) => ({ ...d, externalId: it.id ?? null, incrementId: it.incrementId ?? null, tenantId: tenant?.id ?? null })),
-      );
-    }),
-  );
+  const draft = async (index: number) => {
+    const n = notification(index);
+    const version = versions.get(n.id);
+    if (!version) return fail(index, 'notification/no-version');
+    const it = item(index);
+    const tenant = it.tenant ? tenantLookup!.tenants.get(it.tenant)! : null;
+    let render;
+    try {
+      render = await renderVersion({ notification: n, version, user: users.get(index)!, data: it.data, tenant: tenant && tenantScope(tenant) });
+    } catch (error) {
+      return fail(index, `render/failed: ${(error as Error).message}`);
+    }
+    drafts.set(
+      index,
+      draftsFor(n, version.id, {
+        channels: n.channels,
+        user: users.get(index)!,
+        render,
+        data: it.data ?? {},
+        redirection: typeof (version.redirection as { value?: unknown } | null)?.value === 'string' ? ((version.redirection as { value: string }).value) : null,
+        widgetOverride: it.widgetSettingsOverride,
+        emailOverride: it.emailSettingsOverride,
+      }).map((d) => ({ ...d, externalId: it.id ?? null, incrementId: it.incrementId ?? null, tenantId: tenant?.id ?? null })),
+    );
+  };
+  const rendering = live();
+  const slice = pause ? RENDER_SLICE : rendering.length;
+  for (let i = 0; i < rendering.length; i += slice) {
+    if (pause) await pause();
+    await Promise.all(rendering.slice(i, i + slice).map(draft));
+  }
 
   const accepting = live();
+  if (pause) await pause();
   if (accepting.length) {
     const written = await acceptMessageGroups(prisma(), ctx, accepting.map((index) => drafts.get(index)!));
     for (const [i, index] of accepting.entries()) {
@@ -238,16 +254,20 @@ export const audienceMessageId = (transactionId: string, userId: string) => `${t
 export async function acceptAudienceChunk(ctx: AcceptContext, items: AudienceItem[], delivery: Delivery, options: { priority?: number } = {}): Promise<Accepted[]> {
   if (items.length === 0) return [];
   const known = new Map(items.map((i) => [i.user.externalId, i.user]));
+  // Background work: it steps aside, between its steps, for the transactional sends of this process.
+  const pause = () => delivery.load.quiet();
   const results = await acceptBatch(
     ctx,
     items.map((i) => ({ notificationId: i.notificationId, userId: i.user.externalId, data: i.data, id: audienceMessageId(i.transactionId, i.user.id) })),
     known,
+    pause,
   );
   // Recipients of a notification with a workflow started runs instead of messages: wake them now
   // (the engine's sweep would find them anyway, within RECONCILE_INTERVAL_MS).
   await wakeStartedRuns(delivery.workflows, ctx);
   const accepted = results.flatMap((r) => r.messages);
   delivery.publishAccepted(accepted);
+  await pause();
   await delivery.dispatch(
     accepted.filter((m) => m.status !== 'SKIPPED'),
     undefined,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../db/ids.ts';
 import { prisma } from '../../db/client.ts';
 import { outboundPolicy } from '../../delivery/providers/outbound.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';

@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../db/ids.ts';
 import { rawQuery } from '../../db/client.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Channel, Message, MessageStatus } from '../../generated/prisma/client.ts';

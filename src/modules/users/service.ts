@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../db/ids.ts';
 import { prisma, rawSql } from '../../db/client.ts';
 import { Prisma, type User } from '../../generated/prisma/client.ts';
 import type { SqlPage } from '../../graphql/connections.ts';
