@@ -275,6 +275,9 @@ describe('digests', () => {
     expect(runs.filter((r) => r.status === 'MERGED').length).toBe(101);
     const digests = await prisma().workflowDigest.findMany({ where: { notificationId: id }, orderBy: { key: 'asc' } });
     expect(digests.map((d) => [d.key, d.count, (d.events as unknown[]).length])).toEqual([['t1', 100, 100], ['t2', 3, 3]]);
+    // In trigger order, though the runs joined concurrently: each request's items in their order.
+    const ns = (digests[0]!.events as { n: number }[]).map((e) => e.n);
+    for (const part of [ns.filter((n) => n < 50), ns.filter((n) => n >= 50)]) expect(part).toEqual([...part].sort((a, b) => a - b));
     expect((await messagesOf(id)).length).toBe(0);
 
     await advance(300);

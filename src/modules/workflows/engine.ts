@@ -488,6 +488,8 @@ export class WorkflowEngine implements WorkflowWaker {
     const maxWaitMs = (step.maxWaitSeconds ?? step.windowSeconds) * 1000;
     const sliding = step.mode === 'SLIDING';
     const firstClose = new Date(now.getTime() + windowMs);
+    // Runs execute WORKFLOW_CONCURRENCY at a time, so triggers can join out of order: the events are kept
+    // in trigger order by their run's id (UUIDv7, time-ordered; in a batch, the items' order).
     const event = JSON.stringify([{ ...((run.data as object) ?? {}), _at: iso(now), _runId: run.id }]);
     let outcome: { id: string; runId: string; count: number; closeAt: Date; inserted: boolean } | undefined;
     let wakeLeader = false;
@@ -498,7 +500,9 @@ export class WorkflowEngine implements WorkflowWaker {
            CASE WHEN $12::int IS NOT NULL AND 1 >= $12::int THEN $9::timestamp(3) ELSE $10::timestamp(3) END)
          ON CONFLICT ("notificationId", "userId", "stepIndex", "openKey") DO UPDATE SET
            count = d.count + 1,
-           events = CASE WHEN jsonb_array_length(d.events) < $11 THEN d.events || $8::jsonb ELSE d.events END,
+           events = CASE WHEN jsonb_array_length(d.events) < $11
+             THEN (SELECT jsonb_agg(e ORDER BY e->>'_runId' COLLATE "C") FROM jsonb_array_elements(d.events || $8::jsonb) AS e)
+             ELSE d.events END,
            "lastAt" = $9::timestamp(3),
            "closeAt" = CASE
              WHEN $12::int IS NOT NULL AND d.count + 1 >= $12::int THEN least(d."closeAt", $9::timestamp(3))
