@@ -132,6 +132,9 @@ class Limiter implements AuthRateLimiter {
       ip && this.byIp ? this.consume(this.byIp, ip) : null,
       subject && this.bySubject ? this.consume(this.bySubject, subject) : null,
     ]);
+    // Again once counted: a check that read the counter before this failure reached it must not stay remembered.
+    this.failures++;
+    if (ip) this.clear.delete(ip);
     const retryAfter = Math.max(...crossed.map((s) => s ?? 0));
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many failed authentications');
   }
