@@ -5,7 +5,8 @@
  * same run; Herald's own `{ __typename }` (operator key) shows what the HTTP + yoga stack costs
  * before any data access. The targets take turns in 1 s slices, --duration slices each after a
  * warm-up slice (the machine is shared: every target sees the same noise), and each one's server
- * CPU per request is read from /proc (far less sensitive to the others' load than req/s). Herald
+ * CPU per request is read from /proc (far less sensitive to the others' load than req/s), and so is
+ * that of the PostgreSQL backends of Herald's database (what a list read costs beside Herald). Herald
  * runs as the default server does (workers in the process), seeded with 1,000 users and 8 end users
  * with 50 delivered in-app items each (each client reads its own user's inbox).
  *
@@ -52,6 +53,8 @@ interface TargetFigures {
   perSecond: number;
   /** The server's CPU per request, ms. */
   cpuMs: number;
+  /** PostgreSQL's CPU per request (the Herald database's backends), ms; 0 for yoga. */
+  dbCpuMs: number;
   p99: number;
 }
 
@@ -59,11 +62,16 @@ interface TargetFigures {
  * Every target in turns of 1 s (after one warm-up turn each), so that each sees the same
  * machine; answers each one's req/s over its turns, its server's CPU per request and its p99.
  */
-async function measure(calls: Record<Target, { pid: number; call: (client: number) => Promise<number | string> }>, failures: string[]): Promise<Record<Target, TargetFigures>> {
+async function measure(
+  calls: Record<Target, { pid: number; call: (client: number) => Promise<number | string>; db?: () => Promise<number[]> }>,
+  failures: string[],
+): Promise<Record<Target, TargetFigures>> {
   const targets = TARGETS.filter((t) => !ONLY || ONLY.includes(t));
-  const sums = new Map(targets.map((t) => [t, { ok: 0, seconds: 0, cpu: 0, p99s: [] as number[] }]));
+  const sums = new Map(targets.map((t) => [t, { ok: 0, seconds: 0, cpu: 0, dbCpu: 0, p99s: [] as number[] }]));
   for (let turn = 0; turn <= DURATION_S; turn++) {
     for (const t of targets) {
+      const backends = (await calls[t].db?.()) ?? [];
+      const db0 = backendsCpuMs(backends);
       const cpu0 = cpuMs(calls[t].pid);
       const t0 = performance.now();
       const l = await hammer(C, 1, calls[t].call);
@@ -72,17 +80,35 @@ async function measure(calls: Record<Target, { pid: number; call: (client: numbe
       sum.seconds += (performance.now() - t0) / 1000;
       sum.ok += l.ok;
       sum.cpu += cpuMs(calls[t].pid) - cpu0;
+      sum.dbCpu += backendsCpuMs(backends) - db0;
       sum.p99s.push(l.p99);
       for (const failure of l.failures.slice(0, 3)) failures.push(`${t}: ${failure}`);
     }
   }
-  const none: TargetFigures = { perSecond: Number.NaN, cpuMs: Number.NaN, p99: Number.NaN };
+  const none: TargetFigures = { perSecond: Number.NaN, cpuMs: Number.NaN, dbCpuMs: Number.NaN, p99: Number.NaN };
   return Object.fromEntries(
     TARGETS.map((t) => {
       const sum = sums.get(t);
-      return [t, sum ? { perSecond: sum.ok / sum.seconds, cpuMs: sum.cpu / sum.ok, p99: median(sum.p99s) } : none];
+      return [t, sum ? { perSecond: sum.ok / sum.seconds, cpuMs: sum.cpu / sum.ok, dbCpuMs: sum.dbCpu / sum.ok, p99: median(sum.p99s) } : none];
     }),
   ) as Record<Target, TargetFigures>;
+}
+
+/**
+ * CPU so far of these PostgreSQL backends, ms (a backend that ended meanwhile counts 0: the pool
+ * keeps its connections under load, so that under-counts little). /proc/<pid>/stat is readable
+ * for the postgres user's processes too.
+ */
+function backendsCpuMs(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += cpuMs(pid);
+    } catch {
+      // Gone.
+    }
+  }
+  return total;
 }
 
 async function seed(h: HeraldProc): Promise<string[]> {
@@ -114,6 +140,11 @@ async function run(index: number, failures: string[]): Promise<RunFigures> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: C });
   const h = await startHerald(true);
   const yoga = await startYoga('reads-secret');
+  // The Herald database's backends (its pool's connections), to read their CPU around each turn.
+  const monitor = new pg.Client({ connectionString: h.info.databaseUrl });
+  await monitor.connect();
+  const backends = async () =>
+    (await monitor.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
   try {
     const readers = await seed(h);
     const operator = { authorization: `Bearer ${h.info.apiKey}` };
@@ -122,21 +153,23 @@ async function run(index: number, failures: string[]): Promise<RunFigures> {
     );
     const f = await measure(
       {
-        users: { pid: h.pid, call: graphql(agent, h.info.url, operator, USERS_QUERY, 'users') },
-        inbox: { pid: h.pid, call: (client) => inboxCalls[client % READERS]!() },
-        typename: { pid: h.pid, call: graphql(agent, h.info.url, operator, TYPENAME_QUERY) },
+        users: { pid: h.pid, db: backends, call: graphql(agent, h.info.url, operator, USERS_QUERY, 'users') },
+        inbox: { pid: h.pid, db: backends, call: (client) => inboxCalls[client % READERS]!() },
+        typename: { pid: h.pid, db: backends, call: graphql(agent, h.info.url, operator, TYPENAME_QUERY) },
         hello: { pid: yoga.pid, call: graphql(agent, yoga.url, {}, HELLO_QUERY) },
       },
       failures,
     );
     const figures = { ...f, load: `${load0} -> ${loadavg()}` };
-    const show = (t: Target, label: string) => `${label} ${f[t].perSecond.toFixed(0)} (${f[t].cpuMs.toFixed(2)} ms CPU, p99 ${f[t].p99.toFixed(1)} ms)`;
+    const show = (t: Target, label: string) =>
+      `${label} ${f[t].perSecond.toFixed(0)} (${f[t].cpuMs.toFixed(2)} ms CPU${t === 'hello' ? '' : ` + ${f[t].dbCpuMs.toFixed(2)} ms PostgreSQL`}, p99 ${f[t].p99.toFixed(1)} ms)`;
     console.log(
       `run ${index}: load ${figures.load} | req/s at c=${C} (server CPU per request): ${show('users', 'users(first: 20)')}, ${show('inbox', 'inbox(first: 20)')}, ${show('typename', 'herald { __typename }')}, ${show('hello', 'yoga { hello }')} | ` +
         `ratios ${(f.users.perSecond / f.hello.perSecond).toFixed(2)} / ${(f.inbox.perSecond / f.hello.perSecond).toFixed(2)} / ${(f.typename.perSecond / f.hello.perSecond).toFixed(2)}`,
     );
     return figures;
   } finally {
+    await monitor.end();
     agent.destroy();
     await yoga.stop();
     await h.stop();
@@ -150,15 +183,16 @@ for (let i = 1; i <= RUNS; i++) runs.push(await run(i, failures));
 const ratio = (k: Target) => median(runs.map((r) => r[k].perSecond / r.hello.perSecond));
 const med = (k: Target) => median(runs.map((r) => r[k].perSecond));
 const cpu = (k: Target) => median(runs.map((r) => r[k].cpuMs));
+const dbCpu = (k: Target) => median(runs.map((r) => r[k].dbCpuMs));
 console.log(`medians of ${RUNS} runs (ratio: median of the per-run ratios against yoga { hello }):`);
 for (const k of ['users', 'inbox', 'typename'] as const) {
-  console.log(`  ${k.padEnd(9)} ${med(k).toFixed(0).padStart(6)} req/s vs ${med('hello').toFixed(0)}  ratio ${ratio(k).toFixed(2)}; server CPU ${cpu(k).toFixed(2)} vs ${cpu('hello').toFixed(2)} ms per request${k === 'typename' ? '' : '   goal >= 0.5'}`);
+  console.log(`  ${k.padEnd(9)} ${med(k).toFixed(0).padStart(6)} req/s vs ${med('hello').toFixed(0)}  ratio ${ratio(k).toFixed(2)}; server CPU ${cpu(k).toFixed(2)} vs ${cpu('hello').toFixed(2)} ms per request, PostgreSQL ${dbCpu(k).toFixed(2)} ms${k === 'typename' ? '' : '   goal >= 0.5'}`);
 }
 for (const failure of failures) console.log(`  FAILURE ${failure}`);
 printResult({
   stage: 'reads',
   runs: RUNS,
-  ...Object.fromEntries(TARGETS.flatMap((t) => [[t, med(t)], [`${t}CpuMs`, cpu(t)]])),
+  ...Object.fromEntries(TARGETS.flatMap((t) => [[t, med(t)], [`${t}CpuMs`, cpu(t)], ...(t === 'hello' ? [] : [[`${t}DbCpuMs`, dbCpu(t)]])])),
   usersRatio: ratio('users'),
   inboxRatio: ratio('inbox'),
   typenameRatio: ratio('typename'),

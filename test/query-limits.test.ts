@@ -52,6 +52,8 @@ describe('query limits (defaults)', () => {
     const { status, codes } = await post(`{ ${'__typename '.repeat(10_001)}}`);
     expect(status).toBe(400);
     expect(codes).toEqual(['TOO_MANY_TOKENS']);
+    // Refused again: only documents that passed are remembered (and not lexed again).
+    expect((await post(`{ ${'__typename '.repeat(10_001)}}`)).codes).toEqual(['TOO_MANY_TOKENS']);
   });
 
   it('leaves syntax errors to the parser, coded as before', async () => {
@@ -134,6 +136,8 @@ describe('query limits from the configuration', () => {
     });
     try {
       expect((await post('{ messages(first: 10) { edges { node { id } } } }', {}, url)).status).toBe(200);
+      // Passed (and remembered) by the default instance, still refused by this one's limits.
+      expect((await post(`{ ${'__typename '.repeat(101)}}`)).status).toBe(200);
       expect((await post(`{ ${'__typename '.repeat(101)}}`, {}, url)).codes).toEqual(['TOO_MANY_TOKENS']);
       expect((await post('{ ... on Query { messages(first: 1) { edges { node { id } } } } }', {}, url)).codes).toContain('QUERY_TOO_DEEP');
       expect((await post(aliases(3, 'project { id }'), {}, url)).codes).toContain('TOO_MANY_ALIASES');

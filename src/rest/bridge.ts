@@ -47,8 +47,12 @@ function compile(route: RestRoute): CompiledRoute {
  */
 export function useRestBridge(routes: RestRoute[], getYoga: () => YogaServerInstance<any, any>, maxBodyBytes: number, maxJsonDepth = 64): Plugin {
   const compiled = routes.map(compile);
+  // Every route's pattern in one: most requests (GraphQL, health) are no route, and one test says
+  // so instead of one per route.
+  const anyRoute = new RegExp(compiled.map((c) => `(?:${c.pattern.source})`).join('|') || '(?!)');
   return {
     async onRequest({ request, url, endResponse, serverContext }) {
+      if (!anyRoute.test(url.pathname)) return;
       const matches = compiled.filter((c) => c.pattern.test(url.pathname));
       if (matches.length === 0) return;
       const match = matches.find((c) => c.route.method === request.method);

@@ -89,6 +89,14 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       stop({ errors: [limitError(`Query cost limit of ${limits.maxCost} exceeded, found ${cost}: ask for smaller pages or fewer fields`, LimitCode.QUERY_TOO_COMPLEX)] });
     }
   };
+  // Documents whose tokens and nesting were checked and found within the limits (the limits are
+  // this plugin's, fixed): bounded like yoga's document cache, oldest first out.
+  const passed = new Set<string>();
+  const remember = (query: string) => {
+    if (query.length > PASSED_MAX_LENGTH) return;
+    if (passed.size >= PASSED_DOCUMENTS) passed.delete(passed.values().next().value!);
+    passed.add(query);
+  };
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(armor as Plugin);
@@ -97,8 +105,11 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     // (yoga marks every parse error as the spec's), a refused operation must be a 400.
     onParams({ params, setResult }) {
       if (typeof params.query !== 'string') return;
+      // A document that passed is not lexed again (clients send the same few documents).
+      if (passed.has(params.query)) return;
       try {
         checkTokens(params.query, limits.maxTokens);
+        remember(params.query);
       } catch (error) {
         // A syntax error is left to the parser, which codes it as every other one.
         if (isLimitError(error)) setResult({ errors: [error] });
@@ -107,7 +118,11 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     // Websocket operations (and anything else that parses through envelop) are checked here.
     onParse({ setParseFn }) {
       setParseFn((source, options) => {
-        checkTokens(typeof source === 'string' ? source : source.body, limits.maxTokens);
+        const body = typeof source === 'string' ? source : source.body;
+        if (!passed.has(body)) {
+          checkTokens(body, limits.maxTokens);
+          remember(body);
+        }
         return parse(source, { ...options, maxTokens: limits.maxTokens });
       });
     },
@@ -119,6 +134,11 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     },
   };
 }
+
+/** Checked documents remembered (yoga's parse cache holds 1,000 by default). */
+const PASSED_DOCUMENTS = 1_000;
+/** Longer documents are lexed each time (a cache of large strings would be memory for nothing). */
+const PASSED_MAX_LENGTH = 16_384;
 
 const LIMIT_CODES = new Set<unknown>(Object.values(LimitCode));
 

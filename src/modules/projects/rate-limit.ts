@@ -26,7 +26,10 @@ import { rateLimited } from '../../graphql/errors.ts';
  * in-memory limiter takes over for this instance rather than failing every authentication.
  */
 export interface AuthRateLimiter {
-  /** Before authenticating: throws RATE_LIMITED when the IP is blocked (one counter read). */
+  /**
+   * Before authenticating: throws RATE_LIMITED when the IP is blocked (one counter read, skipped
+   * for an address read as not blocked less than CHECK_CACHE_MS ago and without failures since).
+   */
   check(ip: string | undefined): Promise<void>;
   /**
    * After a failed authentication: counts it for the IP and the subject; throws RATE_LIMITED
@@ -76,7 +79,23 @@ export function createAuthRateLimiter(config: Config, logger: Logger): AuthRateL
   return new Limiter(limits, make('ip', limits.ipFailures), make('subject', limits.subjectFailures), logger, redis);
 }
 
+/**
+ * How long an address found not blocked is not read again (CHECK_CACHE_MS): the IP check was a
+ * Redis round trip on every authenticated request (6% of a list read's CPU). Failures counted by
+ * this instance forget the address at once, so its own blocks apply from the next request; a
+ * block crossed by failures on another instance applies here within this time (meanwhile wrong
+ * credentials from that address are still counted, and answered 429, by fail()).
+ */
+const CHECK_CACHE_MS = 1_000;
+/** Addresses remembered as not blocked; past it the oldest goes (Map order is insertion order). */
+const CLEAR_MAX_ENTRIES = 10_000;
+
 class Limiter implements AuthRateLimiter {
+  /** Addresses read as not blocked, until when (ms since the epoch). */
+  private readonly clear = new Map<string, number>();
+  /** Failures counted by this instance so far: a read in flight when one is counted is not remembered. */
+  private failures = 0;
+
   constructor(
     private readonly limits: Limits,
     private readonly byIp: RateLimiterAbstract | null,
@@ -86,8 +105,18 @@ class Limiter implements AuthRateLimiter {
   ) {}
 
   async check(ip: string | undefined) {
-    const ipBlock = ip && this.byIp ? await this.blockedFor(this.byIp, ip) : null;
+    if (!ip || !this.byIp) return;
+    const now = Date.now();
+    const clearUntil = this.clear.get(ip);
+    if (clearUntil !== undefined && clearUntil > now) return;
+    const failuresBefore = this.failures;
+    const ipBlock = await this.blockedFor(this.byIp, ip);
     if (ipBlock !== null) throw rateLimited(ipBlock, 'Too many failed authentications from this address');
+    // Not remembered when a failure was counted here meanwhile: it may have crossed the limit.
+    if (failuresBefore !== this.failures) return;
+    this.clear.delete(ip);
+    if (this.clear.size >= CLEAR_MAX_ENTRIES) this.clear.delete(this.clear.keys().next().value!);
+    this.clear.set(ip, now + CHECK_CACHE_MS);
   }
 
   async ready() {
@@ -96,10 +125,16 @@ class Limiter implements AuthRateLimiter {
   }
 
   async fail(ip: string | undefined, subject: string | null) {
+    // This address's next request reads its counter again (this failure may block it).
+    this.failures++;
+    if (ip) this.clear.delete(ip);
     const crossed = await Promise.all([
       ip && this.byIp ? this.consume(this.byIp, ip) : null,
       subject && this.bySubject ? this.consume(this.bySubject, subject) : null,
     ]);
+    // Again once counted: a check that read the counter before this failure reached it must not stay remembered.
+    this.failures++;
+    if (ip) this.clear.delete(ip);
     const retryAfter = Math.max(...crossed.map((s) => s ?? 0));
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many failed authentications');
   }
