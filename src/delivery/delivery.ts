@@ -283,7 +283,15 @@ export class Delivery {
     }
     const byId = new Map(claimed.map((c) => [c.message.id, c]));
     const inAppDone = (async () => {
-      const delivered = await deliverInAppBatch(this.deps.pubsub, inApp);
+      let delivered: Awaited<ReturnType<typeof deliverInAppBatch>>;
+      try {
+        delivered = await deliverInAppBatch(this.deps.pubsub, inApp);
+      } catch (error) {
+        // Its transaction rolled back: nothing of it reached an inbox, so the queue's retry may
+        // claim these rows again at once instead of waiting out their lease.
+        await this.release(inApp.map((c) => c.message));
+        throw error;
+      }
       const done = new Set(delivered.map((d) => d.messageId));
       for (const { message } of inApp) if (!done.has(message.id)) this.leaseLost(message, 'DELIVERED');
       const providerOf = new Map(inApp.map((claim) => [claim.message.id, claim.provider]));
@@ -308,7 +316,8 @@ export class Delivery {
     };
     const results = await Promise.allSettled([inAppDone, ...Array.from({ length: Math.min(queue.length, this.deps.config.DELIVERY_CONCURRENCY) }, lane)]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    // The queue retries the job; the claimed rows keep their lease until the reconciler frees them.
+    // The queue retries the job. The in-app rows were released above; the others keep their lease
+    // (an attempt that threw may have reached its provider) until the reconciler frees them.
     const finished = this.finishMany(settled);
     if (failed) {
       await finished.catch(() => {});
@@ -398,6 +407,25 @@ export class Delivery {
       ORDER BY c.id`,
       [messageIds, leaseUntil.toISOString()],
     );
+  }
+
+  /**
+   * Hands claimed rows back (QUEUED, the attempt not counted, no lease) when their attempt is
+   * known not to have happened: still SENDING under this claim, so a row another worker
+   * re-claimed meanwhile is left alone. A database that does not answer leaves them to the lease.
+   */
+  private async release(messages: Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      await rawQuery(
+        `UPDATE "Message" m SET status = 'QUEUED', attempts = m.attempts - 1, "leaseUntil" = NULL, "updatedAt" = now()
+         FROM unnest($1::uuid[], $2::int[]) AS x(id, attempts)
+         WHERE m.id = x.id AND m.status = 'SENDING' AND m.attempts = x.attempts`,
+        [messages.map((m) => m.id), messages.map((m) => m.attempts)],
+      );
+    } catch (error) {
+      this.deps.logger.warn({ err: error, count: messages.length }, 'Could not release claimed messages; their lease will');
+    }
   }
 
   /** The rest of one claimed message's attempt: preferences, the provider, the outcome. */
