@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db/client.ts';
 import { TERMINAL } from '../src/delivery/delivery.ts';
 import { bearer, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
+import { killInAppBatch } from './helpers/inbox-faults.ts';
 
 // The batch paths of accept and delivery: one statement accepts a request's messages, one job
 // carries a batch, one statement claims it and one delivers its plain in-app messages. These
@@ -177,43 +177,25 @@ describe('batched accept and delivery', () => {
     await send([{ notificationId: 'bell', userId: 'crash', data: { n: 0 } }]);
     const user = await userIdWhenReady('crash');
     await pollFor(async () => (await prisma().inboxItem.count({ where: { userId: user } })) === 1, 10_000, 'first item');
-    const databaseUrl = h.config.DATABASE_URL!;
-    const holder = new pg.Client({ connectionString: databaseUrl });
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await holder.connect();
-    await admin.connect();
-    try {
-      // Hold the user's inbox state: the batch claims its messages (committed), then blocks on it.
-      await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM "InboxState" WHERE "userId" = $1 FOR UPDATE', [user]);
+    // The worker's connection dies mid-statement (the batch claimed, then blocked on the inbox): nothing of it commits.
+    const ids = await killInAppBatch(h.config.DATABASE_URL!, user, async () => {
       const results = await send(Array.from({ length: 5 }, (_, i) => ({ notificationId: 'bell', userId: 'crash', data: { n: i + 1 } })));
-      const ids = results.map((r) => r.id!);
-      const blocked = await pollFor(async () => {
-        const { rows } = await admin.query(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%InboxItem%' AND pid <> pg_backend_pid()`,
-        );
-        return rows[0]?.pid as number | undefined;
-      }, 10_000, 'the batch statement waiting');
-      expect(await prisma().message.count({ where: { id: { in: ids }, status: 'SENDING' } })).toBe(5);
-      // The worker's connection dies mid-statement: nothing of the batch commits.
-      await admin.query('SELECT pg_terminate_backend($1)', [blocked]);
-      await holder.query('ROLLBACK');
-      expect(await prisma().inboxItem.count({ where: { userId: user } })).toBe(1);
-      // The lease runs out, the reconciler hands the messages out again, and they arrive once.
-      await pollFor(async () => (await prisma().message.count({ where: { id: { in: ids }, status: 'DELIVERED' } })) === 5, 20_000, 'redelivered');
-      const { items, state } = await checkInbox('crash');
-      expect(items).toHaveLength(6);
-      expect(state.unreadCount).toBe(6);
-      const events = await prisma().messageEvent.findMany({ where: { messageId: { in: ids } }, orderBy: { id: 'asc' } });
-      for (const id of ids) {
-        const statuses = events.filter((e) => e.messageId === id).map((e) => e.status);
-        expect(statuses.filter((s) => s === 'DELIVERED')).toHaveLength(1);
-        expect(statuses[0]).toBe('QUEUED');
-        expect(statuses).toContain('SENDING');
-      }
-    } finally {
-      await holder.end().catch(() => {});
-      await admin.end();
+      const sent = results.map((r) => r.id!);
+      await pollFor(async () => (await prisma().message.count({ where: { id: { in: sent }, status: 'SENDING' } })) === 5, 10_000, 'claimed');
+      return sent;
+    });
+    expect(await prisma().inboxItem.count({ where: { userId: user } })).toBe(1);
+    // Handed back to the queue (or, where that fails, freed by the reconciler after the lease): they arrive once.
+    await pollFor(async () => (await prisma().message.count({ where: { id: { in: ids }, status: 'DELIVERED' } })) === 5, 20_000, 'redelivered');
+    const { items, state } = await checkInbox('crash');
+    expect(items).toHaveLength(6);
+    expect(state.unreadCount).toBe(6);
+    const events = await prisma().messageEvent.findMany({ where: { messageId: { in: ids } }, orderBy: { id: 'asc' } });
+    for (const id of ids) {
+      const statuses = events.filter((e) => e.messageId === id).map((e) => e.status);
+      expect(statuses.filter((s) => s === 'DELIVERED')).toHaveLength(1);
+      expect(statuses[0]).toBe('QUEUED');
+      expect(statuses).toContain('SENDING');
     }
   });
 });

@@ -1,8 +1,8 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db/client.ts';
 import { bearer, rest, startTestHerald, type TestHerald } from './helpers/herald.ts';
 import { pollFor } from './helpers/http-server.ts';
+import { killInAppBatch } from './helpers/inbox-faults.ts';
 
 // A batch of in-app messages whose delivering transaction fails: nothing of it reached an inbox,
 // so its claimed rows go back to QUEUED at once and the queue's retry delivers them, instead of
@@ -33,38 +33,22 @@ describe('a failed in-app batch', () => {
     await send([0]);
     const user = await pollFor(async () => (await prisma().user.findFirst({ where: { projectId: h.project.projectId, externalId: 'released' } }))?.id, 5_000, 'user');
     await pollFor(async () => (await prisma().inboxItem.count({ where: { userId: user } })) === 1, 10_000, 'first item');
-    const holder = new pg.Client({ connectionString: h.config.DATABASE_URL! });
-    const admin = new pg.Client({ connectionString: h.config.DATABASE_URL! });
-    await holder.connect();
-    await admin.connect();
-    try {
-      // Hold the user's inbox state: the batch claims its messages (committed), then blocks on it.
-      await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM "InboxState" WHERE "userId" = $1 FOR UPDATE', [user]);
-      const ids = await send([1, 2, 3]);
-      const blocked = await pollFor(async () => {
-        const { rows } = await admin.query(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%InboxItem%' AND pid <> pg_backend_pid()`,
-        );
-        return rows[0]?.pid as number | undefined;
-      }, 10_000, 'the batch statement waiting');
-      expect(await prisma().message.count({ where: { id: { in: ids }, status: 'SENDING' } })).toBe(3);
-      await admin.query('SELECT pg_terminate_backend($1)', [blocked]);
-      await holder.query('ROLLBACK');
-      // The queue retries after its 1 s backoff: well within 15 s, where the lease is 60 s.
-      const started = Date.now();
-      await pollFor(async () => (await prisma().message.count({ where: { id: { in: ids }, status: 'DELIVERED' } })) === 3, 15_000, 'delivered by the retry');
-      expect(Date.now() - started).toBeLessThan(15_000);
-      const messages = await prisma().message.findMany({ where: { id: { in: ids } } });
-      expect(messages.map((m) => m.attempts)).toEqual([1, 1, 1]);
-      expect(await prisma().inboxItem.count({ where: { userId: user } })).toBe(4);
-      const state = await prisma().inboxState.findUniqueOrThrow({ where: { userId: user } });
-      expect(state.unreadCount).toBe(4);
-      const events = await prisma().messageEvent.findMany({ where: { messageId: { in: ids } } });
-      for (const id of ids) expect(events.filter((e) => e.messageId === id && e.status === 'DELIVERED')).toHaveLength(1);
-    } finally {
-      await holder.end().catch(() => {});
-      await admin.end();
-    }
+    const ids = await killInAppBatch(h.config.DATABASE_URL!, user, async () => {
+      const sent = await send([1, 2, 3]);
+      await pollFor(async () => (await prisma().message.count({ where: { id: { in: sent }, status: 'SENDING' } })) === 3, 10_000, 'claimed');
+      return sent;
+    });
+    expect(await prisma().inboxItem.count({ where: { userId: user } })).toBe(1);
+    // The queue retries after its 1 s backoff: well within 15 s, where the lease is 60 s.
+    const started = Date.now();
+    await pollFor(async () => (await prisma().message.count({ where: { id: { in: ids }, status: 'DELIVERED' } })) === 3, 15_000, 'delivered by the retry');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const messages = await prisma().message.findMany({ where: { id: { in: ids } } });
+    expect(messages.map((m) => m.attempts)).toEqual([1, 1, 1]);
+    expect(await prisma().inboxItem.count({ where: { userId: user } })).toBe(4);
+    const state = await prisma().inboxState.findUniqueOrThrow({ where: { userId: user } });
+    expect(state.unreadCount).toBe(4);
+    const events = await prisma().messageEvent.findMany({ where: { messageId: { in: ids } } });
+    for (const id of ids) expect(events.filter((e) => e.messageId === id && e.status === 'DELIVERED')).toHaveLength(1);
   });
 });
