@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../src/generated/gql/index.ts';
 import { prisma } from '../src/db/client.ts';
@@ -190,6 +191,29 @@ describe('NP6 executions become messages', () => {
     const one = await rest(h.url, 'POST', `/notifications/${id}/execution`, { recipient: { type: 'id', value: 'ada' } }, { 'x-key': h.project.apiKey, 'x-request-id': 'np6-rest-one' });
     expect(one.status).toBe(200);
     expect(await prisma().message.count({ where: { requestId: 'np6-rest-one', executionId: one.body.id } })).toBe(1);
+  });
+});
+
+describe('NP6 executions are transactional load', () => {
+  it('a broadcast in the process waits while an execution is being accepted (load.busy for its whole accept)', async () => {
+    const id = await notification(['IN_APP']);
+    const locker = new pg.Client({ connectionString: h.config.DATABASE_URL! });
+    await locker.connect();
+    try {
+      // Inserts into Message wait behind this lock: the execution's accept stays in flight.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE "Message" IN EXCLUSIVE MODE');
+      const load = h.herald.delivery.load;
+      const waited = load.quiet().then(() => load.busy);
+      const pending = rest(h.url, 'POST', `/notifications/${id}/executions`, [{ recipient: { type: 'id', value: 'bob' } }], { 'x-key': h.project.apiKey, 'x-request-id': 'np6-load' });
+      await pollFor(() => load.busy, 10_000, 'the execution counted in flight');
+      await locker.query('COMMIT');
+      expect((await pending).status).toBe(200);
+      // quiet() (what a broadcast's chunk waits on) resolved only once the accept was done.
+      expect(await waited).toBe(false);
+    } finally {
+      await locker.end();
+    }
   });
 });
 

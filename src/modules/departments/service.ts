@@ -337,11 +337,15 @@ export async function notifyDepartmentUser(
   }
 
   const ctx: AcceptContext = { projectId, requestId, source: 'department', maxAttempts: delivery.maxAttempts };
-  const messages = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
-  // Department notes have no notification (so no workflow) today; the hook keeps it uniform.
-  await wakeStartedRuns(delivery.workflows, ctx);
-  delivery.publishAccepted(messages);
-  await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
+  // A transactional send: broadcasts in this process wait while it is accepted (src/delivery/load.ts).
+  const messages = await delivery.load.track(async () => {
+    const written = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
+    // Department notes have no notification (so no workflow) today; the hook keeps it uniform.
+    await wakeStartedRuns(delivery.workflows, ctx);
+    delivery.publishAccepted(written);
+    await delivery.dispatch(written.filter((m) => m.status !== 'SKIPPED'));
+    return written;
+  });
   for (const m of messages) {
     if (m.status === 'SKIPPED') warnings.push({ warningCode: 'CHANNEL_SKIPPED', warningDescription: `${m.channel}: ${m.lastError ?? 'skipped'}` });
   }

@@ -76,11 +76,14 @@ async function resolveUsers(projectId: string, refs: UserRef[]): Promise<{ users
 
 async function accept(projectId: string, requestId: string, drafts: MessageDraft[], delivery: Delivery): Promise<Message[]> {
   const ctx: AcceptContext = { projectId, requestId, source: 'neucron', maxAttempts: delivery.maxAttempts };
-  const messages = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
-  await wakeStartedRuns(delivery.workflows, ctx);
-  delivery.publishAccepted(messages);
-  await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
-  return messages;
+  // A transactional send: broadcasts in this process wait while it is accepted (src/delivery/load.ts).
+  return delivery.load.track(async () => {
+    const messages = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
+    await wakeStartedRuns(delivery.workflows, ctx);
+    delivery.publishAccepted(messages);
+    await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
+    return messages;
+  });
 }
 
 /**

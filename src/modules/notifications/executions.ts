@@ -283,11 +283,15 @@ export async function executeNotification(
   );
   const drafts = outcomes.map((o, i) => ('failure' in o ? [] : executionDrafts(notification, version, o.user!, o.item!, o.render!, rows[i]!.id, mobilePush)));
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
-  const messages = await prisma().$transaction(async (tx) => {
-    await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
-    return acceptMessages(tx, ctx, drafts.flat());
+  // A transactional send: broadcasts in this process wait while it is accepted (src/delivery/load.ts).
+  const messages = await delivery.load.track(async () => {
+    const written = await prisma().$transaction(async (tx) => {
+      await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
+      return acceptMessages(tx, ctx, drafts.flat());
+    });
+    await dispatchAccepted(delivery, written, ctx);
+    return written;
   });
-  await dispatchAccepted(delivery, messages, ctx);
   return outcomes.map((o, i): ExecutionResult =>
     'failure' in o
       ? { type: 'failure', error: o.failure! }
@@ -353,25 +357,28 @@ export async function testNotification(
   const channels = itemChannels(notification, version, item, mobilePush);
   const now = new Date();
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
-  const { execution, messages } = await prisma().$transaction(async (tx) => {
-    const execution = await tx.execution.create({
-      data: {
-        id,
-        projectId,
-        kind: 'TEST',
-        notificationId: notification.id,
-        versionId: version.id,
-        userId: user?.id ?? null,
-        requestId,
-        request: item as Prisma.InputJsonValue,
-        render: render as unknown as Prisma.InputJsonValue,
-        status: user ? TEST_SENT : TEST_RECORDED,
-        createdAt: now,
-      },
+  const { execution, messages } = await delivery.load.track(async () => {
+    const written = await prisma().$transaction(async (tx) => {
+      const execution = await tx.execution.create({
+        data: {
+          id,
+          projectId,
+          kind: 'TEST',
+          notificationId: notification.id,
+          versionId: version.id,
+          userId: user?.id ?? null,
+          requestId,
+          request: item as Prisma.InputJsonValue,
+          render: render as unknown as Prisma.InputJsonValue,
+          status: user ? TEST_SENT : TEST_RECORDED,
+          createdAt: now,
+        },
+      });
+      return { execution, messages: await acceptMessages(tx, ctx, drafts) };
     });
-    return { execution, messages: await acceptMessages(tx, ctx, drafts) };
+    await dispatchAccepted(delivery, written.messages, ctx);
+    return written;
   });
-  await dispatchAccepted(delivery, messages, ctx);
   return {
     type: 'success',
     id: execution.id,
