@@ -64,6 +64,12 @@ export interface SubscribeOptions<P> {
   filter?: (payload: P) => boolean;
   /** Events held for a consumer that has not taken them; one more ends the subscription (SLOW_CONSUMER). */
   maxBuffered?: number;
+  /**
+   * Takes each event as it arrives instead of the subscription's queue (next() then only ends or
+   * fails): for a consumer that keeps its own bounded buffer, which then saves a pending pull,
+   * its promise and a pump per subscriber. Must not throw.
+   */
+  sink?: (payload: P) => void;
 }
 
 type SubscribeArgs<T extends TopicName> = Topics[T] extends [string, infer P]
@@ -218,6 +224,7 @@ class Router {
     const subscription: Subscription<unknown> = new Subscription({
       max: options.maxBuffered ?? this.#max,
       filter: options.filter,
+      sink: options.sink,
       onFail,
       detach: () => {
         const set = this.#routes.get(routeKey);
@@ -234,22 +241,51 @@ class Router {
     return this.#routes.get(key(topic, id))?.size ?? 0;
   }
 
-  view(publish: (topic: TopicName, id: string | undefined, payload: unknown) => void, onFail?: (error: Error) => void): HeraldPubSub {
-    return {
-      publish: ((topic: TopicName, ...args: unknown[]) => {
-        if (args.length >= 2) publish(topic, args[0] as string, args[1]);
-        else publish(topic, undefined, args[0]);
-      }) as HeraldPubSub['publish'],
-      subscribe: ((topic: TopicName, ...args: unknown[]) => {
-        const withId = typeof args[0] === 'string';
-        const id = withId ? (args[0] as string) : undefined;
-        const options = ((withId ? args[1] : args[0]) ?? {}) as SubscribeOptions<unknown>;
-        return this.subscribe(topic, id, options, onFail);
-      }) as HeraldPubSub['subscribe'],
-      streams: this.streams,
-      subscribers: (topic, id) => this.count(topic, id),
-      reporting: (handler) => this.view(publish, handler),
-    };
+  view(publish: Publish, onFail?: (error: Error) => void): HeraldPubSub {
+    return new PubSubView(this, publish, onFail) as unknown as HeraldPubSub;
+  }
+}
+
+type Publish = (topic: TopicName, id: string | undefined, payload: unknown) => void;
+
+/**
+ * What callers hold. Every subscription operation gets its own (reporting(): its failure
+ * handler), so it is a class whose methods live on the prototype: an object literal of arrow
+ * functions cost five closures per socket, about half a KB of an idle subscriber.
+ */
+class PubSubView {
+  readonly #router: Router;
+  readonly #publish: Publish;
+  readonly #onFail: ((error: Error) => void) | undefined;
+
+  constructor(router: Router, publish: Publish, onFail: ((error: Error) => void) | undefined) {
+    this.#router = router;
+    this.#publish = publish;
+    this.#onFail = onFail;
+  }
+
+  get streams(): LiveStreams {
+    return this.#router.streams;
+  }
+
+  publish(topic: TopicName, ...args: unknown[]): void {
+    if (args.length >= 2) this.#publish(topic, args[0] as string, args[1]);
+    else this.#publish(topic, undefined, args[0]);
+  }
+
+  subscribe(topic: TopicName, ...args: unknown[]): Subscription<unknown> {
+    const withId = typeof args[0] === 'string';
+    const id = withId ? (args[0] as string) : undefined;
+    const options = ((withId ? args[1] : args[0]) ?? {}) as SubscribeOptions<unknown>;
+    return this.#router.subscribe(topic, id, options, this.#onFail);
+  }
+
+  subscribers(topic: TopicName, id?: string): number {
+    return this.#router.count(topic, id);
+  }
+
+  reporting(handler: (error: Error) => void): HeraldPubSub {
+    return this.#router.view(this.#publish, handler);
   }
 }
 
