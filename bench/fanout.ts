@@ -144,7 +144,9 @@ async function runHerald(n: number): Promise<Figures> {
   const database = await createTestDatabase();
   const port = await freePort();
   const env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: database.name, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'info', WS_MAX_SUBSCRIPTIONS: '10' };
-  const child = await start(HERALD_RUN === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'], env, /Herald started/);
+  // HERALD_NODE_FLAGS (as kit.ts): e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+  const nodeFlags = (process.env.HERALD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = await start([...nodeFlags, ...(HERALD_RUN === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])], env, /Herald started/);
   const db = await openDatabase(parseConfig({ ...env, MIGRATE_ON_START: 'false' }));
   const publisher = openPubSub(TEST_REDIS_URL, undefined, database.name);
   try {
