@@ -17,7 +17,7 @@
  * figure includes accepting and delivering them (no baseline: it has no pipeline).
  * Herald's users are created first (users.upsert): widgets do not create their user.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,13 @@ import { closedAfterAck, widgetWithRetry } from './widgets.ts';
 const USERS = (process.env.BENCH_USERS ?? '1000,5000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const MODE = process.env.BENCH_MODE === 'send' ? 'send' : 'publish';
+/**
+ * How Herald runs: `dist` (default) as production does (`npm start`, the Dockerfile: node
+ * dist/main.js, built first when stale by scripts/ensure-built.mjs); `tsx` from the sources. Under
+ * tsx every function created at run time carries an esbuild keepNames `name` property of its own
+ * (a properties store per closure): about 5 KB more per idle socket than the compiled code.
+ */
+const HERALD_RUN = process.env.BENCH_HERALD === 'tsx' ? 'tsx' : 'dist';
 const ROOT = new URL('../', import.meta.url).pathname;
 /** ../shared/bench/baselines beside the main checkout (worktrees live one level deeper). */
 const BASELINES =
@@ -137,7 +144,9 @@ async function runHerald(n: number): Promise<Figures> {
   const database = await createTestDatabase();
   const port = await freePort();
   const env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: database.name, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'info', WS_MAX_SUBSCRIPTIONS: '10' };
-  const child = await start(['--import', 'tsx', 'src/main.ts'], env, /Herald started/);
+  // HERALD_NODE_FLAGS (as kit.ts): e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+  const nodeFlags = (process.env.HERALD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = await start([...nodeFlags, ...(HERALD_RUN === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'])], env, /Herald started/);
   const db = await openDatabase(parseConfig({ ...env, MIGRATE_ON_START: 'false' }));
   const publisher = openPubSub(TEST_REDIS_URL, undefined, database.name);
   try {
@@ -243,7 +252,11 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const fmt = (f: Figures) =>
   `last ${f.lastMs.toFixed(0)} ms (p50 ${f.p50Ms.toFixed(0)}, p99 ${f.p99Ms.toFixed(0)}), connect+subscribe ${f.connectPerS.toFixed(0)}/s, RSS ${f.rssPerSocketKB.toFixed(1)} KB/socket (${f.rssMB.toFixed(0)} MB in all), load ${f.load}`;
 
-console.log(`fan-out bench, mode ${MODE}, ${RUNS} run(s) per size`);
+if (HERALD_RUN === 'dist') {
+  const built = spawnSync(process.execPath, ['scripts/ensure-built.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('dist/ could not be built (scripts/ensure-built.mjs)');
+}
+console.log(`fan-out bench, mode ${MODE}, Herald from ${HERALD_RUN === 'dist' ? 'dist/main.js (as npm start)' : 'src/main.ts under tsx'}, ${RUNS} run(s) per size`);
 for (const n of USERS) {
   const herald: Figures[] = [];
   const baseline: Figures[] = [];

@@ -322,6 +322,46 @@ describe('graphql-ws and SSE limits', () => {
   });
 });
 
+describe('pub/sub across instances', () => {
+  it("delivers an instance's own events to its subscribers once (not again when Redis echoes them) and the other instance's once", async () => {
+    const prefix = `rt-local-${process.pid}-${Date.now()}`;
+    const a = openPubSub(TEST_REDIS_URL, undefined, prefix);
+    const b = openPubSub(TEST_REDIS_URL, undefined, prefix);
+    const event = (messageId: string) => ({ messageId, projectId: 'p', userId: null, notificationId: null, channel: 'IN_APP', status: 'SENT', attempt: 1, error: null, at: new Date(0).toISOString() });
+    const seen = { a: [] as string[], b: [] as string[] };
+    const collect = (handle: typeof a, into: string[]) => {
+      const subscription = handle.pubsub.subscribe('messageStatus', 'p');
+      void (async () => {
+        for await (const e of subscription) into.push(e.messageId);
+      })();
+      return subscription;
+    };
+    const subscriptions = [collect(a, seen.a), collect(b, seen.b)];
+    try {
+      // Both Redis subscriptions are up once each instance has an event of the other.
+      await pollFor(() => {
+        a.pubsub.publish('messageStatus', 'p', event('warm-a'));
+        b.pubsub.publish('messageStatus', 'p', event('warm-b'));
+        return seen.a.includes('warm-b') && seen.b.includes('warm-a');
+      }, 10_000, 'both instances subscribed');
+      // Warm-ups still under way are left out of what follows.
+      const measured = (list: string[]) => list.filter((id) => !id.startsWith('warm'));
+      for (const id of ['a1', 'a2', 'a3']) a.pubsub.publish('messageStatus', 'p', event(id));
+      // B has them: Redis has sent them to A's subscriber connection too (echoes included).
+      await pollFor(() => measured(seen.b).length === 3, 10_000, "A's events on B");
+      b.pubsub.publish('messageStatus', 'p', event('b1'));
+      // A's connection gets B's event after any echo of its own.
+      await pollFor(() => seen.a.includes('b1'), 10_000, "B's event on A");
+      expect(measured(seen.a)).toEqual(['a1', 'a2', 'a3', 'b1']);
+      await pollFor(() => seen.b.includes('b1'), 10_000, "B's own event on B");
+      expect(measured(seen.b)).toEqual(['a1', 'a2', 'a3', 'b1']);
+    } finally {
+      await Promise.all(subscriptions.map((s) => s.return()));
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
 describe('server stop', () => {
   it('leaves no stream reading the database after it (a catch-up timer pending at stop used to)', async () => {
     const { logger, lines } = memoryLogger('info');

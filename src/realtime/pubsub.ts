@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { InboxEventMessage } from '../modules/inbox/events.ts';
@@ -64,6 +65,12 @@ export interface SubscribeOptions<P> {
   filter?: (payload: P) => boolean;
   /** Events held for a consumer that has not taken them; one more ends the subscription (SLOW_CONSUMER). */
   maxBuffered?: number;
+  /**
+   * Takes each event as it arrives instead of the subscription's queue (next() then only ends or
+   * fails): for a consumer that keeps its own bounded buffer, which then saves a pending pull,
+   * its promise and a pump per subscriber. Must not throw.
+   */
+  sink?: (payload: P) => void;
 }
 
 type SubscribeArgs<T extends TopicName> = Topics[T] extends [string, infer P]
@@ -106,6 +113,12 @@ export interface PubSubOptions {
 const MAX_EVENTS_PER_MESSAGE = 500;
 
 /**
+ * Each Redis message starts with an entry naming the instance that published it (this prefix and
+ * a random id): an instance skips its own messages, which it delivered to its subscribers already.
+ */
+const ORIGIN_ID = '\u0000origin:';
+
+/**
  * Redis when REDIS_URL is set (several instances share events), otherwise in-process.
  *
  * One Redis subscription per instance and topic, whatever the number of subscribers: a Redis
@@ -137,17 +150,31 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
   const channelOf = new Map(topics.map((topic) => [topic, `${prefix}:events:${topic}`]));
   const topicOf = new Map([...channelOf].map(([topic, channel]) => [channel, topic]));
   subscribeClient.subscribe(...channelOf.values()).catch((error: unknown) => logger?.warn({ err: error }, 'Redis SUBSCRIBE failed'));
-  subscribeClient.on('message', (channel: string, message: string) => {
-    const topic = topicOf.get(channel);
-    if (!topic) return;
+  // This instance's own events reach its subscribers at flush, without the Redis round trip (a
+  // send's event on a socket of the instance that delivered it: most widget events of a single
+  // instance); the copy Redis echoes back is recognised by its origin entry and skipped.
+  const origin = `${ORIGIN_ID}${randomUUID()}`;
+  /** How our messages begin as JSON text (the NUL escaped), followed by `,` or `]`. */
+  const ours = JSON.stringify([[origin, null]]).slice(0, -1);
+  const deliverBatch = (topic: TopicName, message: string) => {
     let batch: [string | null, unknown][];
     try {
       batch = JSON.parse(message) as [string | null, unknown][];
     } catch (error) {
-      logger?.warn({ err: error, channel }, 'Dropped an unreadable pub/sub message');
+      logger?.warn({ err: error, topic }, 'Dropped an unreadable pub/sub message');
       return;
     }
-    for (const [id, payload] of batch) router.deliver(topic, id ?? undefined, payload);
+    for (const [id, payload] of batch) {
+      // The origin entry (older instances send none; to them it is an id nobody subscribes to).
+      if (id?.startsWith(ORIGIN_ID)) continue;
+      router.deliver(topic, id ?? undefined, payload);
+    }
+  };
+  subscribeClient.on('message', (channel: string, message: string) => {
+    const topic = topicOf.get(channel);
+    if (!topic) return;
+    if (message.startsWith(ours)) return; // ours: delivered at flush
+    deliverBatch(topic, message);
   });
 
   let pending = new Map<TopicName, [string | null, unknown][]>();
@@ -158,7 +185,10 @@ export function openPubSub(redisUrl: string | undefined, logger?: Pick<Logger, '
     pending = new Map();
     for (const [topic, events] of batches) {
       for (let i = 0; i < events.length; i += MAX_EVENTS_PER_MESSAGE) {
-        const message = JSON.stringify(events.slice(i, i + MAX_EVENTS_PER_MESSAGE));
+        const message = JSON.stringify([[origin, null], ...events.slice(i, i + MAX_EVENTS_PER_MESSAGE)]);
+        // Parsed back as every instance reads it, so local subscribers get the same JSON copy
+        // (never the publisher's own objects) whether or not Redis answers.
+        deliverBatch(topic, message);
         publishClient.publish(channelOf.get(topic)!, message).catch((error: unknown) => logger?.warn({ err: error, topic }, 'Redis PUBLISH failed'));
       }
     }
@@ -218,6 +248,7 @@ class Router {
     const subscription: Subscription<unknown> = new Subscription({
       max: options.maxBuffered ?? this.#max,
       filter: options.filter,
+      sink: options.sink,
       onFail,
       detach: () => {
         const set = this.#routes.get(routeKey);
@@ -234,22 +265,51 @@ class Router {
     return this.#routes.get(key(topic, id))?.size ?? 0;
   }
 
-  view(publish: (topic: TopicName, id: string | undefined, payload: unknown) => void, onFail?: (error: Error) => void): HeraldPubSub {
-    return {
-      publish: ((topic: TopicName, ...args: unknown[]) => {
-        if (args.length >= 2) publish(topic, args[0] as string, args[1]);
-        else publish(topic, undefined, args[0]);
-      }) as HeraldPubSub['publish'],
-      subscribe: ((topic: TopicName, ...args: unknown[]) => {
-        const withId = typeof args[0] === 'string';
-        const id = withId ? (args[0] as string) : undefined;
-        const options = ((withId ? args[1] : args[0]) ?? {}) as SubscribeOptions<unknown>;
-        return this.subscribe(topic, id, options, onFail);
-      }) as HeraldPubSub['subscribe'],
-      streams: this.streams,
-      subscribers: (topic, id) => this.count(topic, id),
-      reporting: (handler) => this.view(publish, handler),
-    };
+  view(publish: Publish, onFail?: (error: Error) => void): HeraldPubSub {
+    return new PubSubView(this, publish, onFail) as unknown as HeraldPubSub;
+  }
+}
+
+type Publish = (topic: TopicName, id: string | undefined, payload: unknown) => void;
+
+/**
+ * What callers hold. Every subscription operation gets its own (reporting(): its failure
+ * handler), so it is a class whose methods live on the prototype: an object literal of arrow
+ * functions cost five closures per socket, about half a KB of an idle subscriber.
+ */
+class PubSubView {
+  readonly #router: Router;
+  readonly #publish: Publish;
+  readonly #onFail: ((error: Error) => void) | undefined;
+
+  constructor(router: Router, publish: Publish, onFail: ((error: Error) => void) | undefined) {
+    this.#router = router;
+    this.#publish = publish;
+    this.#onFail = onFail;
+  }
+
+  get streams(): LiveStreams {
+    return this.#router.streams;
+  }
+
+  publish(topic: TopicName, ...args: unknown[]): void {
+    if (args.length >= 2) this.#publish(topic, args[0] as string, args[1]);
+    else this.#publish(topic, undefined, args[0]);
+  }
+
+  subscribe(topic: TopicName, ...args: unknown[]): Subscription<unknown> {
+    const withId = typeof args[0] === 'string';
+    const id = withId ? (args[0] as string) : undefined;
+    const options = ((withId ? args[1] : args[0]) ?? {}) as SubscribeOptions<unknown>;
+    return this.#router.subscribe(topic, id, options, this.#onFail);
+  }
+
+  subscribers(topic: TopicName, id?: string): number {
+    return this.#router.count(topic, id);
+  }
+
+  reporting(handler: (error: Error) => void): HeraldPubSub {
+    return this.#router.view(this.#publish, handler);
   }
 }
 

@@ -88,7 +88,8 @@ export function watchCredentials(pubsub: HeraldPubSub, options: { recheckMs: num
 
 function listen<T extends TopicName>(pubsub: HeraldPubSub, topic: T, handle: (payload: TopicPayload<T>) => void) {
   // Not bounded like a client's subscription: these events are rare and taken at once.
-  const subscription = (pubsub.subscribe as (topic: T, options: { maxBuffered: number }) => AsyncIterableIterator<TopicPayload<T>>)(topic, { maxBuffered: 1_000_000 });
+  const subscribe = pubsub.subscribe as (topic: T, options: { maxBuffered: number }) => AsyncIterableIterator<TopicPayload<T>>;
+  const subscription = subscribe.call(pubsub, topic, { maxBuffered: 1_000_000 });
   void (async () => {
     for await (const event of subscription) handle(event);
   })();

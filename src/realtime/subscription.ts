@@ -33,12 +33,20 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
   readonly #detach: () => void;
   readonly #onFail: ((error: Error) => void) | undefined;
   readonly #accept: ((value: T) => boolean) | undefined;
+  readonly #sink: ((value: T) => void) | undefined;
 
-  constructor(options: { max: number; detach: () => void; onFail?: ((error: Error) => void) | undefined; filter?: ((value: T) => boolean) | undefined }) {
+  constructor(options: {
+    max: number;
+    detach: () => void;
+    onFail?: ((error: Error) => void) | undefined;
+    filter?: ((value: T) => boolean) | undefined;
+    sink?: ((value: T) => void) | undefined;
+  }) {
     this.#max = options.max;
     this.#detach = options.detach;
     this.#onFail = options.onFail;
     this.#accept = options.filter;
+    this.#sink = options.sink;
   }
 
   /** The most events it holds before it fails with SLOW_CONSUMER. */
@@ -55,6 +63,11 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
     if (this.#done) return;
     // The filter runs here, so a narrowed subscription holds only the events it will deliver.
     if (this.#accept && !this.#accept(value)) return;
+    // A consumer that buffers by itself (and bounds its buffer with max) takes events at once.
+    if (this.#sink) {
+      this.#sink(value);
+      return;
+    }
     const waiting = this.#waiting;
     if (waiting) {
       this.#waiting = undefined;

@@ -10,8 +10,6 @@ import { closeWithin, CLOSE_GRACE_MS, CLOSE_SLOW_CONSUMER } from './close.ts';
 /** What a subscription operation's context holds besides ours: the transport it runs on. */
 type StreamContext = Context & { transport?: 'ws'; socket?: WebSocket; operationId?: string; res?: ServerResponse };
 
-const INTERRUPTED = Symbol('interrupted');
-
 /**
  * Every subscription operation (websocket or SSE, whatever its field) becomes a tracked stream:
  *
@@ -75,26 +73,45 @@ class LiveStream implements AsyncIterableIterator<ExecutionResult> {
     else this.#cutIfStuck();
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
+  next(): Promise<IteratorResult<ExecutionResult>> {
     if (this.#final) {
       const value = this.#final;
       this.#final = undefined;
       this.#state = 'done';
-      return { value, done: false };
+      return Promise.resolve({ value, done: false });
     }
-    if (this.#state !== 'open' || !this.#inner) return { value: undefined, done: true };
-    const interrupted = new Promise<typeof INTERRUPTED>((resolve) => (this.#interrupt = () => resolve(INTERRUPTED)));
-    try {
-      const result = await Promise.race([this.#inner.next(), interrupted]);
-      if (result === INTERRUPTED) return this.next();
-      if (result.done) this.#finish();
-      return result;
-    } catch (error) {
-      this.fail(error);
-      return this.next();
-    } finally {
-      this.#interrupt = undefined;
-    }
+    const inner = this.#inner;
+    if (this.#state !== 'open' || !inner) return Promise.resolve({ value: undefined, done: true });
+    // One promise per pull, settled by whichever comes first: the inner stream's result, or an
+    // interruption (fail/return), after which the inner result is ignored. (A Promise.race with
+    // an interruption promise of its own cost two more promises and closures per idle socket.)
+    return new Promise((resolve) => {
+      let settled = false;
+      const interrupt = () => {
+        if (settled) return;
+        settled = true;
+        resolve(this.next());
+      };
+      this.#interrupt = interrupt;
+      const settle = (take: () => Promise<IteratorResult<ExecutionResult>> | IteratorResult<ExecutionResult>) => {
+        if (settled) return;
+        settled = true;
+        if (this.#interrupt === interrupt) this.#interrupt = undefined;
+        resolve(take());
+      };
+      inner.next().then(
+        (result) =>
+          settle(() => {
+            if (result.done) this.#finish();
+            return result;
+          }),
+        (error: unknown) =>
+          settle(() => {
+            this.fail(error);
+            return this.next();
+          }),
+      );
+    });
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

@@ -64,23 +64,10 @@ export function inboxStream(
 
   /** Subscribes to the user's live events (before the replay reads the database). */
   const goLive = (userId: string) => {
-    const subscription = pubsub.subscribe('inboxEvent', `${projectId}:${userId}`);
-    live = subscription;
-    void (async () => {
-      try {
-        for (;;) {
-          const next = await subscription.next();
-          if (next.done) break;
-          push(next.value);
-        }
-      } catch {
-        // The live subscription failed (SLOW_CONSUMER): `overflow` ends the stream with that error.
-        overflow = true;
-      } finally {
-        // The live subscription only ends when this stream or the server is closing.
-        close();
-      }
-    })();
+    // Events go straight into `buffer` (push bounds it with the subscription's max): no pump
+    // awaiting the subscription per socket. The live subscription only ends when this stream
+    // or the server is closing, or when push fails it (SLOW_CONSUMER: `overflow` ends the stream).
+    live = pubsub.subscribe('inboxEvent', `${projectId}:${userId}`, { sink: push });
   };
 
   let userId: string | undefined;
