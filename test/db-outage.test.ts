@@ -194,7 +194,17 @@ describe.skipIf(!postgresBinDir())('PostgreSQL restart and outage under send loa
     await cluster.freeze();
     try {
       const hung = await Promise.all([sendOnce(base, apiKey, 'rest'), sendOnce(base, apiKey, 'graphql'), sendOnce(base, apiKey, 'rest')]);
-      expect(hung.map((a) => `${a.api} ${String(a.status)} ${a.retryAfter}`)).toEqual(['rest 503 5', 'graphql 503 5', 'rest 503 5']);
+      // 503 + Retry-After each. Which one depends on the pool: a request that got a connection
+      // (idle, or a new one whose connect timed out) learns the database is away (5 s); one that
+      // found all 10 held by queries hung on the frozen server waits DATABASE_CONNECT_TIMEOUT_MS
+      // and is shed as overloaded (1 s). Under a loaded machine the background sweeps' hung
+      // queries sometimes fill the pool first; both are the documented answers.
+      expect(hung.map((a) => a.api)).toEqual(['rest', 'graphql', 'rest']);
+      for (const a of hung) {
+        expect(a.status).toBe(503);
+        expect(['1', '5']).toContain(String(a.retryAfter));
+      }
+      expect(hung.filter((a) => String(a.retryAfter) === '5').length).toBeGreaterThan(0);
       expect(await readyz(base)).toBe(503);
     } finally {
       await cluster.thaw();
