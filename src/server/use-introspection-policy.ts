@@ -98,7 +98,16 @@ async function isOperator(headers: Headers): Promise<boolean> {
 }
 
 /** Whether the document selects __schema or __type anywhere (fragments included). */
+/** Per parsed document: yoga's parser cache hands the same object to every request of one text. */
+const introspecting = new WeakMap<DocumentNode, boolean>();
+
 function introspects(document: DocumentNode): boolean {
+  let found = introspecting.get(document);
+  if (found === undefined) introspecting.set(document, (found = visitsIntrospection(document)));
+  return found;
+}
+
+function visitsIntrospection(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     Field(node) {
