@@ -1,7 +1,7 @@
 import { uuidv7 } from '../../db/ids.ts';
 import { z } from 'zod';
 import { prisma } from '../../db/client.ts';
-import { wakeStartedRuns } from '../workflows/service.ts';
+import { sendTransactional } from '../messages/transactional.ts';
 import { acceptMessages, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import { outboundPolicy } from '../../delivery/providers/outbound.ts';
@@ -337,15 +337,7 @@ export async function notifyDepartmentUser(
   }
 
   const ctx: AcceptContext = { projectId, requestId, source: 'department', maxAttempts: delivery.maxAttempts };
-  // A transactional send: broadcasts in this process wait while it is accepted (src/delivery/load.ts).
-  const messages = await delivery.load.track(async () => {
-    const written = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
-    // Department notes have no notification (so no workflow) today; the hook keeps it uniform.
-    await wakeStartedRuns(delivery.workflows, ctx);
-    delivery.publishAccepted(written);
-    await delivery.dispatch(written.filter((m) => m.status !== 'SKIPPED'));
-    return written;
-  });
+  const messages = await sendTransactional(delivery, ctx, () => prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts)), (written) => written);
   for (const m of messages) {
     if (m.status === 'SKIPPED') warnings.push({ warningCode: 'CHANNEL_SKIPPED', warningDescription: `${m.channel}: ${m.lastError ?? 'skipped'}` });
   }

@@ -7,9 +7,9 @@ import { badInput, conflict, issuesFrom, notFound } from '../../graphql/errors.t
 import { lookupForSend } from '../notifications/send-lookup.ts';
 import { renderVersion } from '../notifications/render.ts';
 import { upsertUsers } from '../users/service.ts';
-import { wakeStartedRuns } from '../workflows/service.ts';
 import { userProfileSchema, type UserProfileInput } from '../users/validation.ts';
 import { tenantScope, tenantsForSend } from '../tenants/service.ts';
+import { afterAccept, sendTransactional } from './transactional.ts';
 
 export const MAX_SEND_BATCH = 50;
 /** How long messages.send waits for its emails and SMS before answering (Notifuse sends them in the request). */
@@ -45,6 +45,9 @@ export interface SendResult {
   smsError: string | null;
 }
 
+/** Every message a batch's items wrote. */
+const messagesOf = (results: Accepted[]): Message[] => results.flatMap((r) => r.messages);
+
 /**
  * Notifuse's messages.send: up to 50 messages, each decided on its own (one item's failure does
  * not undo another's) but written together: the batch shares its lookups, one user upsert and
@@ -55,16 +58,8 @@ export async function sendMessages(projectId: string, requestId: string, items: 
   if (items.length > MAX_SEND_BATCH) throw badInput([{ field: 'messages', message: `at most ${MAX_SEND_BATCH} messages per call (got ${items.length})` }]);
   if (items.length === 0) throw badInput([{ field: 'messages', message: 'give at least one message' }]);
   const ctx: AcceptContext = { projectId, requestId, source: 'notifuse', maxAttempts: config.maxAttempts };
-  // A transactional send: a broadcast's chunks and deliveries in this process wait while it is accepted (src/delivery/load.ts).
-  const { results, accepted } = await delivery.load.track(async () => {
-    const results = await acceptBatch(ctx, items);
-    // Items of a notification with a workflow started runs instead of messages (see startRuns).
-    await wakeStartedRuns(delivery.workflows, ctx);
-    const accepted = results.flatMap((r) => r.messages);
-    delivery.publishAccepted(accepted);
-    await delivery.dispatch(accepted.filter((m) => m.status !== 'SKIPPED'));
-    return { results, accepted };
-  });
+  const results = await sendTransactional(delivery, ctx, () => acceptBatch(ctx, items), messagesOf);
+  const accepted = messagesOf(results);
   // Wait (bounded) for the first attempt of every email and SMS: their errors are part of the answer.
   const watched = accepted.filter((m) => (m.channel === 'EMAIL' || m.channel === 'SMS') && m.status === 'QUEUED');
   const outcomes = await waitForFirstAttempt(watched.map((m) => m.id), SYNC_WAIT_MS);
@@ -262,17 +257,9 @@ export async function acceptAudienceChunk(ctx: AcceptContext, items: AudienceIte
     known,
     pause,
   );
-  // Recipients of a notification with a workflow started runs instead of messages: wake them now
+  // Recipients of a notification with a workflow started runs instead of messages: woken now
   // (the engine's sweep would find them anyway, within RECONCILE_INTERVAL_MS).
-  await wakeStartedRuns(delivery.workflows, ctx);
-  const accepted = results.flatMap((r) => r.messages);
-  delivery.publishAccepted(accepted);
-  await pause();
-  await delivery.dispatch(
-    accepted.filter((m) => m.status !== 'SKIPPED'),
-    undefined,
-    options,
-  );
+  await afterAccept(delivery, ctx, messagesOf(results), { priority: options.priority, pause });
   return results;
 }
 

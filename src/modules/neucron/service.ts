@@ -1,5 +1,5 @@
 import { prisma } from '../../db/client.ts';
-import { wakeStartedRuns } from '../workflows/service.ts';
+import { sendTransactional } from '../messages/transactional.ts';
 import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
 import type { Message, User } from '../../generated/prisma/client.ts';
@@ -76,14 +76,7 @@ async function resolveUsers(projectId: string, refs: UserRef[]): Promise<{ users
 
 async function accept(projectId: string, requestId: string, drafts: MessageDraft[], delivery: Delivery): Promise<Message[]> {
   const ctx: AcceptContext = { projectId, requestId, source: 'neucron', maxAttempts: delivery.maxAttempts };
-  // A transactional send: broadcasts in this process wait while it is accepted (src/delivery/load.ts).
-  return delivery.load.track(async () => {
-    const messages = await prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts));
-    await wakeStartedRuns(delivery.workflows, ctx);
-    delivery.publishAccepted(messages);
-    await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
-    return messages;
-  });
+  return sendTransactional(delivery, ctx, () => prisma().$transaction((tx) => acceptMessages(tx, ctx, drafts)), (messages) => messages);
 }
 
 /**

@@ -5,13 +5,13 @@ import { prisma } from '../../db/client.ts';
 import { acceptMessages, draftsFor, type AcceptContext, type MessageDraft } from '../../delivery/accept.ts';
 import { expirationOf } from '../../delivery/providers/mobile-push.ts';
 import type { Delivery } from '../../delivery/delivery.ts';
-import type { Channel, Message, Notification, NotificationVersion, Prisma, User } from '../../generated/prisma/client.ts';
+import type { Channel, Notification, NotificationVersion, Prisma, User } from '../../generated/prisma/client.ts';
 import { badInput, conflict, issuesFrom } from '../../graphql/errors.ts';
 import { pushAppChannels, pushAppFallback, type ChannelFallback } from './content.ts';
 import { findContact, lookup, type ContactRef } from './contacts.ts';
 import { renderVersion, type RenderedContent } from './render.ts';
 import { getNotification, getVersion, masterVersion } from './service.ts';
-import { wakeStartedRuns } from '../workflows/service.ts';
+import { sendTransactional } from '../messages/transactional.ts';
 
 export const MAX_EXECUTIONS = 500;
 
@@ -214,14 +214,6 @@ function executionDrafts(notification: Notification, version: NotificationVersio
   }));
 }
 
-/** After the commit: publishes the first statuses and hands the messages to the queue. */
-async function dispatchAccepted(delivery: Delivery, messages: Message[], ctx: AcceptContext): Promise<void> {
-  // A notification with a workflow started runs instead (see startRuns): wake them.
-  await wakeStartedRuns(delivery.workflows, ctx);
-  delivery.publishAccepted(messages);
-  await delivery.dispatch(messages.filter((m) => m.status !== 'SKIPPED'));
-}
-
 /**
  * NP6 executions: validates the batch, resolves each recipient, renders the master version
  * and records one Execution per accepted item together with its messages (one per channel),
@@ -283,15 +275,16 @@ export async function executeNotification(
   );
   const drafts = outcomes.map((o, i) => ('failure' in o ? [] : executionDrafts(notification, version, o.user!, o.item!, o.render!, rows[i]!.id, mobilePush)));
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
-  // A transactional send: broadcasts in this process wait while it is accepted (src/delivery/load.ts).
-  const messages = await delivery.load.track(async () => {
-    const written = await prisma().$transaction(async (tx) => {
-      await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
-      return acceptMessages(tx, ctx, drafts.flat());
-    });
-    await dispatchAccepted(delivery, written, ctx);
-    return written;
-  });
+  const messages = await sendTransactional(
+    delivery,
+    ctx,
+    () =>
+      prisma().$transaction(async (tx) => {
+        await tx.execution.createMany({ data: rows.filter((r) => r !== null) });
+        return acceptMessages(tx, ctx, drafts.flat());
+      }),
+    (written) => written,
+  );
   return outcomes.map((o, i): ExecutionResult =>
     'failure' in o
       ? { type: 'failure', error: o.failure! }
@@ -357,28 +350,30 @@ export async function testNotification(
   const channels = itemChannels(notification, version, item, mobilePush);
   const now = new Date();
   const ctx: AcceptContext = { projectId, requestId, source: 'np6', maxAttempts: delivery.maxAttempts };
-  const { execution, messages } = await delivery.load.track(async () => {
-    const written = await prisma().$transaction(async (tx) => {
-      const execution = await tx.execution.create({
-        data: {
-          id,
-          projectId,
-          kind: 'TEST',
-          notificationId: notification.id,
-          versionId: version.id,
-          userId: user?.id ?? null,
-          requestId,
-          request: item as Prisma.InputJsonValue,
-          render: render as unknown as Prisma.InputJsonValue,
-          status: user ? TEST_SENT : TEST_RECORDED,
-          createdAt: now,
-        },
-      });
-      return { execution, messages: await acceptMessages(tx, ctx, drafts) };
-    });
-    await dispatchAccepted(delivery, written.messages, ctx);
-    return written;
-  });
+  const { execution, messages } = await sendTransactional(
+    delivery,
+    ctx,
+    () =>
+      prisma().$transaction(async (tx) => {
+        const execution = await tx.execution.create({
+          data: {
+            id,
+            projectId,
+            kind: 'TEST',
+            notificationId: notification.id,
+            versionId: version.id,
+            userId: user?.id ?? null,
+            requestId,
+            request: item as Prisma.InputJsonValue,
+            render: render as unknown as Prisma.InputJsonValue,
+            status: user ? TEST_SENT : TEST_RECORDED,
+            createdAt: now,
+          },
+        });
+        return { execution, messages: await acceptMessages(tx, ctx, drafts) };
+      }),
+    (written) => written.messages,
+  );
   return {
     type: 'success',
     id: execution.id,
