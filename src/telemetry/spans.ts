@@ -4,7 +4,8 @@
  */
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 
-const tracer = trace.getTracer('herald');
+/** Herald's own tracer (a no-op without the SDK). */
+export const tracer = trace.getTracer('herald');
 
 interface Flushable {
   forceFlush(): Promise<void>;
@@ -30,7 +31,8 @@ export async function flushTraces(timeoutMs = 2_000): Promise<void> {
   await Promise.race([provider.forceFlush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
 }
 
-function finish(span: Span, error?: unknown): void {
+/** Ends a span, recording the error (and an ERROR status) if there is one. */
+export function finish(span: Span, error?: unknown): void {
   if (error !== undefined) {
     span.recordException(error instanceof Error ? error : String(error));
     span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });

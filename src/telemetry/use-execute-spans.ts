@@ -1,8 +1,7 @@
 import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-
-const tracer = trace.getTracer('herald');
+import { finish, tracer } from './spans.ts';
 
 /**
  * A `graphql.execute` span around each operation's execution, parent of its resolvers' work
@@ -25,20 +24,20 @@ export function useExecuteSpans(): Plugin {
           try {
             result = wrapped();
           } catch (error) {
-            end(span, error);
+            finish(span, error);
             throw error;
           }
           // wrapped() resolves when execution is done (a subscription: when its stream is set up).
           if (result && typeof (result as Promise<void>).then === 'function') {
             return (result as Promise<void>).then(
-              () => end(span),
+              () => finish(span),
               (error: unknown) => {
-                end(span, error);
+                finish(span, error);
                 throw error;
               },
             );
           }
-          end(span);
+          finish(span);
           return result;
         }),
     },
@@ -60,12 +59,4 @@ export function useExecuteSpans(): Plugin {
       };
     },
   };
-}
-
-function end(span: Span, error?: unknown): void {
-  if (error !== undefined) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-  }
-  span.end();
 }
