@@ -400,7 +400,7 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', { tim
     await axe('sign in');
     const key = page.getByLabel('API key');
     // Focus starts in the key field: keyboard only from here.
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('apikey');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('apikey');
     await page.keyboard.type(`${h.project.apiKey.split('.')[0]}.wrong`);
     await page.keyboard.press('Enter');
     await page.getByTestId('signin-error').filter({ hasText: /refused/ }).waitFor();
@@ -432,7 +432,7 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', { tim
     }
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
-    expect(await focused()).toBe('Dead letters');
+    await expect.poll(focused).toBe('Dead letters');
     await page.getByTestId('nav-activity').click();
     await page.getByRole('heading', { level: 1, name: 'Activity' }).waitFor();
     await page.locator('[data-testid="live-state"][data-state="live"]').waitFor({ timeout: 10_000 });

@@ -1,6 +1,6 @@
 /** @jsxImportSource preact */
 import { render } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ConsoleClient, ConsoleError, storedKey, storeKey, type LiveState } from './client.ts';
 import { ConsoleSignIn } from './documents.ts';
 import { ActivityPage } from './pages/activity.tsx';
@@ -53,7 +53,8 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (client: ConsoleClient, pr
   const [error, setError] = useState<ConsoleError | null>(null);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => {
+  // A layout effect, as Page's: the field has the focus as soon as it is on screen.
+  useLayoutEffect(() => {
     document.title = 'Sign in · Herald console';
     input.current?.focus();
   }, []);

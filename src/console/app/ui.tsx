@@ -1,6 +1,6 @@
 /** @jsxImportSource preact */
 import { createContext, type ComponentChildren } from 'preact';
-import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useContext, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ConsoleError, type ConsoleClient } from './client.ts';
 
 export const ClientContext = createContext<ConsoleClient | null>(null);
@@ -52,10 +52,14 @@ export function ErrorNotice({ error, testId = 'error' }: { error: ConsoleError |
   );
 }
 
-/** A page's heading takes the focus when the page opens, so a screen reader announces where it went. */
+/**
+ * A page's heading takes the focus when the page opens, so a screen reader announces where it went.
+ * A layout effect: the focus moves in the same task as the heading appears (a plain effect runs a
+ * frame later, and a keypress in between would still land on the link that opened the page).
+ */
 export function Page({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
   const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     document.title = `${title} · Herald console`;
     heading.current?.focus();
   }, [title]);
