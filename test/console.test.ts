@@ -440,6 +440,9 @@ describe.skipIf(!hasChromium && !onCi)('the console in headless Chromium', { tim
   });
 
   it('shows a message sent through the API live in Activity, and its timeline', async () => {
+    // On Activity and live whatever the test before left on screen.
+    await nav('activity', 'Activity');
+    await page.locator('[data-testid="live-state"][data-state="live"]').waitFor({ timeout: 10_000 });
     await page.evaluate(() => Object.assign(window, { heraldSamePage: true }));
     const id = await send('bell', 'ada', 1);
     const row = page.locator(`[data-testid="message-row"][data-id="${id}"]`);
