@@ -1,4 +1,4 @@
-import { prisma } from '../../db/client.ts';
+import { prisma, rawQuery } from '../../db/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 import { batched } from '../../realtime/batch.ts';
 import { slowConsumer } from '../../realtime/subscription.ts';
@@ -199,8 +199,9 @@ async function pollAwaitedUsers() {
 /** The latest cursor of each user whose stream starts in the same tick, in one query. */
 const lastCursorOf = batched(
   async (userIds: string[]) => {
-    const states = await prisma().inboxState.findMany({ where: { userId: { in: userIds } }, select: { userId: true, lastCursor: true } });
-    return new Map(states.map((s) => [s.userId, s.lastCursor]));
+    // On the pool, as the widget lookup: one per batch of sockets starting their streams.
+    const states = await rawQuery<{ userId: string; lastCursor: string }>(`SELECT "userId"::text AS "userId", "lastCursor"::text AS "lastCursor" FROM "InboxState" WHERE "userId" = ANY($1::uuid[])`, [userIds]);
+    return new Map(states.map((s) => [s.userId, BigInt(s.lastCursor)]));
   },
   (userId: string) => userId,
 );
