@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Broadcast_projectId_id_idx" ON "Broadcast"("projectId", "id");
