@@ -371,6 +371,16 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
         return res.data?.inbox.edges[0]?.node.seenAt ? true : null;
       }, 5_000, 'seenAt');
       expect(seen).toBe(true);
+
+      // Deleted elsewhere (another device, through the API): gone from each tab's list, live.
+      const listed = await gql(h.url, graphql(`query InboxCompIds($archived: Boolean) { inbox(first: 5, filter: { archived: $archived }) { edges { node { id title } } } }`), { archived: false }, hashHeaders('ui-alice'));
+      const archived = await gql(h.url, graphql(`query InboxCompIds($archived: Boolean) { inbox(first: 5, filter: { archived: $archived }) { edges { node { id title } } } }`), { archived: true }, hashHeaders('ui-alice'));
+      const remove = graphql(`mutation InboxCompDelete($ids: [ID!]!) { deleteItems(ids: $ids) { deletedIds } }`);
+      expect((await gql(h.url, remove, { ids: [listed.data!.inbox.edges[0]!.node.id] }, hashHeaders('ui-alice'))).errors).toBeUndefined();
+      await titles(second, []);
+      expect((await gql(h.url, remove, { ids: [archived.data!.inbox.edges[0]!.node.id] }, hashHeaders('ui-alice'))).errors).toBeUndefined();
+      await titles(first, []);
+      expect(await first.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
     });
   });
 

@@ -6,7 +6,7 @@ import type { Context } from '../../graphql/context.ts';
 import { badInput, forbidden } from '../../graphql/errors.ts';
 import { findTenant } from '../tenants/service.ts';
 import { unreadWhere, type InboxEventMessage } from './events.ts';
-import { changeItems, countInbox, eventItem, getItem, inboxCursor, isKnown, listInbox, markAllRead, MAX_IDS, performAction, unreadCount, type InboxListFilter, type InboxOwner } from './service.ts';
+import { changeItems, countInbox, deleteItems, eventItem, getItem, inboxCursor, isKnown, listInbox, markAllRead, MAX_IDS, performAction, unreadCount, type InboxListFilter, type InboxOwner } from './service.ts';
 import { inboxStream } from './stream.ts';
 
 const endUser = { endUser: true } as const;
@@ -163,6 +163,24 @@ change('seen', 'Marks items seen (the bell was opened) without reading them.');
 change('archive', 'Archives items: hidden from the inbox and the unread count.');
 change('unarchive', 'Brings archived items back.');
 
+const InboxDeletion = builder.objectRef<Awaited<ReturnType<typeof deleteItems>>>('InboxDeletion').implement({
+  description: 'The items deleted and the unread count committed with their deletion.',
+  fields: (t) => ({
+    deletedIds: t.idList({ resolve: (r) => r.deletedIds }),
+    unreadCount: t.exposeInt('unreadCount'),
+  }),
+});
+
+builder.mutationField('deleteItems', (t) =>
+  t.field({
+    type: InboxDeletion,
+    description: `Deletes items for good (archive hides them instead): each gets a DELETED inbox event naming it in \`itemId\`. At most ${MAX_IDS} ids; one unknown or foreign id deletes none (NOT_FOUND).`,
+    authScopes: endUser,
+    args: { ids: t.arg.idList({ required: true, validate: ids }) },
+    resolve: (_r, args, ctx) => deleteItems(owner(ctx), args.ids.map(String), ctx.pubsub),
+  }),
+);
+
 builder.mutationField('markAllRead', (t) =>
   t.int({
     description: 'Marks every unread item (of a category) read; answers the new unread count.',
@@ -198,6 +216,11 @@ const InboxEventRef = builder.objectRef<ResolvedInboxEvent>('InboxEvent').implem
   fields: (t) => ({
     cursor: t.exposeString('cursor'),
     type: t.field({ type: InboxEventType, resolve: (e) => e.type }),
+    itemId: t.id({
+      nullable: true,
+      description: "The changed item's id, also when it is gone (DELETED, or purged since); null for ALL_READ.",
+      resolve: (e) => e.itemId,
+    }),
     item: t.field({
       type: InboxItemRef,
       nullable: true,

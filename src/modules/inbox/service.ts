@@ -34,24 +34,39 @@ const CHANGES: Record<Change, { type: InboxEventType; when: object; data: () => 
   unarchive: { type: 'UNARCHIVED', when: { NOT: { archivedAt: null } }, data: () => ({ archivedAt: null }) },
 };
 
+/** The ids of one call, as stored (lower-case uuids), each once; BAD_USER_INPUT for none or too many. */
+function idsOfCall(ids: string[]): string[] {
+  // Stored ids are lower-case; inboxItem finds an upper-case one, so every operation must.
+  const unique = [...new Set(ids.map((id) => (isUuid(id) ? id.toLowerCase() : id)))];
+  if (unique.length === 0) throw badInput([{ field: 'ids', message: 'give at least one id' }]);
+  if (unique.length > MAX_IDS) throw badInput([{ field: 'ids', message: `at most ${MAX_IDS} ids per call` }]);
+  return unique;
+}
+
+/**
+ * The owner's items of these ids, read under the inbox lock (lockInbox first). One unknown id, or
+ * one of another user's (or tenant's) items, is NOT_FOUND: the call then changes nothing.
+ */
+async function ownedItems(tx: Prisma.TransactionClient, owner: KnownOwner, unique: string[]): Promise<InboxItem[]> {
+  const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, ...ownedWhere(owner) } });
+  const missing = unique.find((id) => !found.some((item) => item.id === id));
+  // Not `if (missing)`: an empty id is missing too, and reached the uuid column below (a 500).
+  if (missing !== undefined) throw notFound('InboxItem', missing);
+  return found;
+}
+
 /**
  * Applies one kind of change to the owner's items. Items already in that state are left alone
  * (no event), unknown ids or another user's ids are NOT_FOUND and nothing is changed.
  */
 export async function changeItems(owner: InboxOwner, ids: string[], change: Change, pubsub: HeraldPubSub): Promise<{ items: InboxItem[]; unreadCount: number }> {
-  // Stored ids are lower-case; inboxItem finds an upper-case one, so every operation must.
-  const unique = [...new Set(ids.map((id) => (isUuid(id) ? id.toLowerCase() : id)))];
-  if (unique.length === 0) throw badInput([{ field: 'ids', message: 'give at least one id' }]);
-  if (unique.length > MAX_IDS) throw badInput([{ field: 'ids', message: `at most ${MAX_IDS} ids per call` }]);
+  const unique = idsOfCall(ids);
   const rule = CHANGES[change];
   // No user yet: no item exists either.
   if (!isKnown(owner)) throw notFound('InboxItem', unique[0]!);
   const { items, events } = await prisma().$transaction(async (tx) => {
     await lockInbox(tx, owner.projectId, owner.userId);
-    const found = await tx.inboxItem.findMany({ where: { id: { in: unique.filter(isUuid) }, ...ownedWhere(owner) } });
-    const missing = unique.find((id) => !found.some((item) => item.id === id));
-    // Not `if (missing)`: an empty id is missing too, and reached the uuid column below (a 500).
-    if (missing !== undefined) throw notFound('InboxItem', missing);
+    await ownedItems(tx, owner, unique);
     const toChange = await tx.inboxItem.findMany({ where: { id: { in: unique }, ...ownedWhere(owner), ...rule.when }, select: { id: true } });
     if (toChange.length) await tx.inboxItem.updateMany({ where: { id: { in: toChange.map((i) => i.id) } }, data: rule.data() });
     const events = await recordInboxEvents(tx, owner.projectId, owner.userId, toChange.map((i) => ({ type: rule.type, itemId: i.id })));
@@ -60,6 +75,28 @@ export async function changeItems(owner: InboxOwner, ids: string[], change: Chan
   });
   publishInboxEvents(pubsub, events);
   return { items, unreadCount: await unreadCount(owner) };
+}
+
+/**
+ * Deletes the owner's items for good, each with a DELETED inbox event (its `itemId` names the
+ * item, which is gone) carrying the unread count without them, so every open widget drops them.
+ * All or nothing, as the other changes: one unknown or foreign id deletes none. The message that
+ * delivered an item keeps its status and history; a stacking or digest item deleted while it
+ * still grows is written anew by its next delivery.
+ */
+export async function deleteItems(owner: InboxOwner, ids: string[], pubsub: HeraldPubSub): Promise<{ deletedIds: string[]; unreadCount: number }> {
+  const unique = idsOfCall(ids);
+  if (!isKnown(owner)) throw notFound('InboxItem', unique[0]!);
+  const events = await prisma().$transaction(async (tx) => {
+    await lockInbox(tx, owner.projectId, owner.userId);
+    const found = await ownedItems(tx, owner, unique);
+    await tx.inboxItem.deleteMany({ where: { id: { in: found.map((i) => i.id) }, ...ownedWhere(owner) } });
+    // After the delete: the count recorded with the events is the inbox without these items. The
+    // tenant is given, the item being gone when the event row reads it.
+    return recordInboxEvents(tx, owner.projectId, owner.userId, found.map((i) => ({ type: 'DELETED' as const, itemId: i.id, tenantId: i.tenantId })));
+  });
+  publishInboxEvents(pubsub, events);
+  return { deletedIds: events.map((e) => e.itemId!), unreadCount: await unreadCount(owner) };
 }
 
 export async function markAllRead(owner: InboxOwner, category: string | null | undefined, pubsub: HeraldPubSub): Promise<number> {

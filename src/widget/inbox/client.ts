@@ -52,6 +52,7 @@ const HeraldInboxEvents = graphql(`
       type
       at
       unreadCount
+      itemId
       item {
         ...HeraldInboxItem
       }

@@ -86,6 +86,11 @@ export class InboxModel {
       }
       return 'applied';
     }
+    // Deleted (from another tab or device): gone from every tab.
+    if (event.type === 'DELETED' && event.itemId) {
+      for (const state of this.state.values()) state.items.delete(event.itemId);
+      return 'applied';
+    }
     // Unread counts items neither read nor archived, so 0 means every listed item is read.
     if (event.type === 'ALL_READ' && event.unreadCount === 0) {
       for (const state of this.state.values()) for (const [id, listed] of state.items) if (!listed.readAt) state.items.set(id, { ...listed, readAt: event.at });
