@@ -81,8 +81,8 @@ export async function changeItems(owner: InboxOwner, ids: string[], change: Chan
  * Deletes the owner's items for good, each with a DELETED inbox event (its `itemId` names the
  * item, which is gone) carrying the unread count without them, so every open widget drops them.
  * All or nothing, as the other changes: one unknown or foreign id deletes none. The message that
- * delivered an item keeps its status and history; a stacking or digest item deleted while it
- * still grows is written anew by its next delivery.
+ * delivered an item keeps its status and history. A stacking item deleted is written anew by its
+ * next delivery; a digest's live item, by the digest's close (the joins in between update nothing).
  */
 export async function deleteItems(owner: InboxOwner, ids: string[], pubsub: HeraldPubSub): Promise<{ deletedIds: string[]; unreadCount: number }> {
   const unique = idsOfCall(ids);
