@@ -1,4 +1,4 @@
-import { prisma } from '../../db/client.ts';
+import { rawQuery } from '../../db/client.ts';
 import type { InboxItem, Prisma } from '../../generated/prisma/client.ts';
 import type { HeraldPubSub } from '../../realtime/pubsub.ts';
 
@@ -83,19 +83,18 @@ export function publishInboxEvents(pubsub: HeraldPubSub, events: InboxEventMessa
   for (const event of events) pubsub.publish('inboxEvent', `${event.projectId}:${event.userId}`, event);
 }
 
-/** The events after a cursor, in order (replay on reconnect). */
+/**
+ * The events after a cursor, in order (replay on reconnect). On the pool: a crowd of widgets
+ * reconnecting with `since` (a deploy, a network blip) reads one page each. Ordered by the
+ * column, not the text alias of the same name (where "10" < "9").
+ */
 export async function inboxEventsAfter(userId: string, cursor: bigint, limit = 1_000): Promise<InboxEventMessage[]> {
-  const rows = await prisma().inboxEvent.findMany({ where: { userId, cursor: { gt: cursor } }, orderBy: { cursor: 'asc' }, take: limit });
-  return rows.map((r) => ({
-    projectId: r.projectId,
-    userId: r.userId,
-    cursor: r.cursor.toString(),
-    type: r.type as InboxEventType,
-    itemId: r.itemId,
-    unreadCount: r.unreadCount,
-    at: r.at.toISOString(),
-    tenantId: r.tenantId,
-  }));
+  const rows = await rawQuery<{ projectId: string; userId: string; cursor: string; type: string; itemId: string | null; unreadCount: number; at: Date; tenantId: string | null }>(
+    `SELECT "projectId"::text AS "projectId", "userId"::text AS "userId", cursor::text AS cursor, type, "itemId"::text AS "itemId", "unreadCount", at, "tenantId"::text AS "tenantId"
+     FROM "InboxEvent" WHERE "userId" = $1::uuid AND cursor > $2::bigint ORDER BY "InboxEvent".cursor LIMIT $3::int`,
+    [userId, cursor.toString(), limit],
+  );
+  return rows.map((r) => ({ ...r, type: r.type as InboxEventType, at: new Date(r.at).toISOString() }));
 }
 
 export type { InboxItem };
