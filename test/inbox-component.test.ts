@@ -436,6 +436,40 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
     });
   });
 
+  it('deletes an item with the opt-in Delete button: gone in every tab of the user, focus on the next row', async () => {
+    for (let n = 1; n <= 3; n++) await send('ui-delete', n);
+    await itemsOf('ui-delete', 3);
+    await withPages('delete', async (pages) => {
+      const deleting = await open(hashUrl('ui-delete', h.url, { deletable: '' }));
+      const plain = await open(hashUrl('ui-delete'));
+      pages.push(deleting, plain);
+      await plain.bringToFront();
+      await plain.getByTestId('bell').click();
+      await titles(plain, ['Ping 3', 'Ping 2', 'Ping 1']);
+      // Without the attribute there is no Delete button.
+      expect(await plain.getByTestId('delete').count()).toBe(0);
+      await deleting.bringToFront();
+      await deleting.getByTestId('bell').click();
+      await titles(deleting, ['Ping 3', 'Ping 2', 'Ping 1']);
+      // From the keyboard: the focused row's Delete, Enter; the next row's Delete takes the focus.
+      const middle = deleting.getByTestId('inbox-item').filter({ hasText: 'Ping 2' });
+      const next = await deleting.getByTestId('inbox-item').filter({ hasText: 'Ping 1' }).getAttribute('data-id');
+      await middle.getByTestId('delete').focus();
+      await deleting.keyboard.press('Enter');
+      await titles(deleting, ['Ping 3', 'Ping 1']);
+      await expect.poll(() => deleting.evaluate(() => {
+        const active = document.querySelector('herald-inbox')!.shadowRoot!.activeElement as HTMLElement | null;
+        return [active?.dataset.testid, active?.closest<HTMLElement>('[data-id]')?.dataset.id];
+      })).toEqual(['delete', next]);
+      await count(deleting, '2');
+      await plain.bringToFront();
+      await titles(plain, ['Ping 3', 'Ping 1']);
+      await count(plain, '2');
+      const left = await gql(h.url, graphql(`query InboxCompLeft { inbox(first: 5) { edges { node { title } } } }`), {}, hashHeaders('ui-delete'));
+      expect(left.data!.inbox.edges.map((e) => e.node.title)).toEqual(['Ping 3', 'Ping 1']);
+    });
+  });
+
   it('loads older pages as the feed scrolls, without duplicates', async () => {
     for (let n = 1; n <= 12; n++) await send('ui-scroll', n);
     await itemsOf('ui-scroll', 12);
@@ -579,7 +613,7 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
             const [count, setCount] = React.useState(null);
             return React.createElement('div', null,
               React.createElement('span', { id: 'count' }, count === null ? 'none' : String(count)),
-              React.createElement(HeraldInbox, { ...window.heraldProps, theme: 'dark', categories: [{ value: '1', label: 'Pings' }], onUnreadCountChange: setCount }));
+              React.createElement(HeraldInbox, { ...window.heraldProps, theme: 'dark', deletable: true, categories: [{ value: '1', label: 'Pings' }], onUnreadCountChange: setCount }));
           }
           createRoot(document.getElementById('root')).render(React.createElement(App));`,
         resolveDir: new URL('..', import.meta.url).pathname,
@@ -622,6 +656,7 @@ describe.skipIf(!hasChromium && !onCi)('<herald-inbox> in headless Chromium', ()
       const host = page.locator('herald-inbox');
       expect(await host.getAttribute('theme')).toBe('dark');
       expect(await host.getAttribute('categories')).toBe('1:Pings');
+      expect(await host.getAttribute('deletable')).toBe('');
       expect(await host.getAttribute('project-id')).toBe(h.project.projectId);
       await expectShown(page, 'count from the callback', () => document.getElementById('count')!.textContent, '0');
       await send('ui-react', 1);

@@ -19,6 +19,7 @@ if (inbox) {
     const value = query.get(param);
     if (value) inbox.setAttribute(attribute, value);
   }
+  if (query.get('deletable') !== null) inbox.setAttribute('deletable', '');
   const theme = query.get('theme');
   if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme;
 }

@@ -112,6 +112,14 @@ const HeraldInboxUnarchive = graphql(`
   }
 `);
 
+const HeraldInboxDelete = graphql(`
+  mutation HeraldInboxDelete($ids: [ID!]!) {
+    deleteItems(ids: $ids) {
+      unreadCount
+    }
+  }
+`);
+
 const HeraldInboxPerformAction = graphql(`
   mutation HeraldInboxPerformAction($id: ID!, $actionId: String!) {
     performAction(id: $id, actionId: $actionId) {
@@ -204,6 +212,7 @@ export class HeraldClient {
   markSeen = (ids: string[]) => this.request(HeraldInboxMarkSeen, { ids });
   archive = (ids: string[]) => this.request(HeraldInboxArchive, { ids });
   unarchive = (ids: string[]) => this.request(HeraldInboxUnarchive, { ids });
+  deleteItems = (ids: string[]) => this.request(HeraldInboxDelete, { ids });
   markAllRead = (category: string | null) => this.request(HeraldInboxMarkAllRead, { category });
   performAction = (id: string, actionId: string) => this.request(HeraldInboxPerformAction, { id, actionId });
 

@@ -1,5 +1,5 @@
 import { HeraldClient, HeraldError, tokenExpiry, type ConnectionState, type Credentials, type InboxEvent, type Item } from './client.ts';
-import { ARCHIVE, BELL, CHECK, UNARCHIVE, UNREAD } from './icons.ts';
+import { ARCHIVE, BELL, CHECK, TRASH, UNARCHIVE, UNREAD } from './icons.ts';
 import { filterOf, InboxModel, parseTabs, type Tab } from './model.ts';
 import { STYLES } from './styles.ts';
 
@@ -29,7 +29,7 @@ const CREDENTIAL_ATTRIBUTES = ['project-id', 'user-id', 'user-hash', 'token', 's
 let uid = 0;
 
 export class HeraldInboxElement extends HTMLElement {
-  static observedAttributes = [...CREDENTIAL_ATTRIBUTES, 'locale'];
+  static observedAttributes = [...CREDENTIAL_ATTRIBUTES, 'locale', 'deletable'];
 
   readonly #root: ShadowRoot;
   readonly #id = `hi${++uid}`;
@@ -108,7 +108,7 @@ export class HeraldInboxElement extends HTMLElement {
       this.#stop();
       this.#start();
     } else {
-      // A new locale: rows are rebuilt with its relative times.
+      // A new locale (rows are rebuilt with its relative times), or deletable set or removed.
       this.#rows.clear();
       this.#els.list.replaceChildren();
       this.#render();
@@ -276,6 +276,9 @@ export class HeraldInboxElement extends HTMLElement {
     } else if (op === 'toggle-archive') {
       if (item.archivedAt) void this.#act(`archive:${id}`, () => this.#client!.unarchive([id]), 'restore it');
       else void this.#act(`archive:${id}`, () => this.#client!.archive([id]), 'archive it');
+    } else if (op === 'delete') {
+      // The row goes when the DELETED event comes back (every tab of the user gets it).
+      void this.#act(`delete:${id}`, () => this.#client!.deleteItems([id]), 'delete it');
     } else if (op === 'action') {
       const action = actionsOf(item).find((a) => a.id === button.dataset.actionId);
       if (!action) return;
@@ -647,7 +650,7 @@ export class HeraldInboxElement extends HTMLElement {
     }
     const locale = this.getAttribute('locale') || navigator.language;
     items.forEach((item, index) => {
-      const version = JSON.stringify([item, this.#busy.has(`read:${item.id}`), this.#busy.has(`archive:${item.id}`), this.#busy.has(`action:${item.id}`)]);
+      const version = JSON.stringify([item, this.#busy.has(`read:${item.id}`), this.#busy.has(`archive:${item.id}`), this.#busy.has(`action:${item.id}`), this.#busy.has(`delete:${item.id}`)]);
       let entry = this.#rows.get(item.id);
       if (!entry || entry.version !== version) {
         const hadFocus = entry?.row.contains(focused) ?? false;
@@ -725,6 +728,12 @@ export class HeraldInboxElement extends HTMLElement {
     const archive = iconButton(item.archivedAt ? 'Restore from archive' : 'Archive', item.archivedAt ? UNARCHIVE : ARCHIVE, 'toggle-archive', this.#busy.has(`archive:${item.id}`));
     archive.dataset.testid = item.archivedAt ? 'unarchive' : 'archive';
     tools.append(read, archive);
+    // Opt-in: deleting is for good, a choice of the host application.
+    if (this.hasAttribute('deletable')) {
+      const remove = iconButton('Delete', TRASH, 'delete', this.#busy.has(`delete:${item.id}`));
+      remove.dataset.testid = 'delete';
+      tools.append(remove);
+    }
     row.append(dot, content, tools);
     return row;
   }

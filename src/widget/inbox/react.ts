@@ -24,6 +24,8 @@ export interface HeraldInboxProps {
   categories?: string | { value: string; label?: string }[];
   pageSize?: number;
   align?: 'start' | 'end';
+  /** Each item gets a Delete button (deleteItems: for good, unlike archive). */
+  deletable?: boolean;
   className?: string;
   style?: CSSProperties;
   onUnreadCountChange?: (count: number) => void;
@@ -88,5 +90,7 @@ export const HeraldInbox = forwardRef(function HeraldInbox(props: HeraldInboxPro
     categories: categoriesAttribute(props.categories),
     'page-size': props.pageSize === undefined ? undefined : String(props.pageSize),
     align: props.align,
+    // A boolean attribute: present or absent.
+    deletable: props.deletable ? '' : undefined,
   });
 });
