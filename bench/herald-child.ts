@@ -11,7 +11,9 @@ import { createInterface } from 'node:readline';
 import { bearer, startTestHerald } from '../test/helpers/herald.ts';
 
 const workers = process.env.WORKERS_ENABLED !== 'false';
-const h = await startTestHerald({ env: { WORKERS_ENABLED: String(workers) } });
+// DATABASE_PREPARED_STATEMENTS=false in the driver's environment: the same bench without prepared statements (an A/B).
+const prepared = process.env.DATABASE_PREPARED_STATEMENTS;
+const h = await startTestHerald({ env: { WORKERS_ENABLED: String(workers), ...(prepared ? { DATABASE_PREPARED_STATEMENTS: prepared } : {}) } });
 
 async function graphql(apiKey: string, query: string, variables: Record<string, unknown>) {
   const response = await fetch(`${h.url}/graphql`, {

@@ -65,6 +65,15 @@ const schema = z
     HERALD_DATA_DIR: z.string().min(1).default('./.herald'),
     /** Pool size of the PostgreSQL driver per process. */
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    /**
+     * Named prepared statements for the hot reads (planned once per connection). Off behind a
+     * pooler in transaction mode that does not track them (PgBouncer before 1.21, or without
+     * max_prepared_statements).
+     */
+    DATABASE_PREPARED_STATEMENTS: z
+      .enum(['true', 'false', '1', '0'])
+      .default('true')
+      .transform((v) => v === 'true' || v === '1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Largest accepted request body, in bytes (GraphQL and REST alike). */
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -6,7 +7,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config/env.ts';
-import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
+import { PrismaClient, Prisma } from '../generated/prisma/client.ts';
 
 /** Runs raw SQL for the migrator; the two engines expose the same two calls. */
 export interface SqlSession {
@@ -34,6 +35,8 @@ export interface Database {
 
 let current: PrismaClient | undefined;
 let currentPool: pg.Pool | undefined;
+/** DATABASE_PREPARED_STATEMENTS of the open database. */
+let preparing = false;
 
 /**
  * The process's Prisma client. There is one database per process, opened once in main.ts
@@ -71,6 +74,7 @@ export async function openDatabase(config: Config, options: { logger?: Logger } 
   const db = config.DATABASE_URL ? openPostgres(config.DATABASE_URL, config, options.logger) : await openEmbedded(config.HERALD_DATA_DIR);
   current = db.prisma;
   currentPool = db.pool;
+  preparing = Boolean(db.pool) && config.DATABASE_PREPARED_STATEMENTS;
   const close = db.close;
   db.close = async () => {
     if (current === db.prisma) {
@@ -256,18 +260,47 @@ function isAlive(pid: number): boolean {
  * than the statement. Pass dates as ISO strings cast in SQL (`$1::timestamp(3)`): pg would send a
  * Date in the process's local time, which a `timestamp` column would take as UTC.
  */
-export async function rawQuery<R>(sql: string, params: unknown[]): Promise<R[]> {
+export async function rawQuery<R>(sql: string, params: unknown[], options: RawOptions = {}): Promise<R[]> {
   const pool = currentPool;
-  if (pool) return (await pool.query({ text: sql, values: params, types: UTC_TIMESTAMPS })).rows as R[];
+  if (pool) return (await pool.query({ text: sql, values: params, types: UTC_TIMESTAMPS, ...(options.prepared && preparing ? { name: statementName(sql) } : {}) })).rows as R[];
   return prisma().$queryRawUnsafe<R[]>(sql, ...params);
 }
 
+export interface RawOptions {
+  /**
+   * A named prepared statement: each connection parses and plans it once, then only binds and
+   * runs it (the list reads' PostgreSQL CPU went from 0.7 to 0.15 ms per request). Only for
+   * statements of a bounded set of texts (a connection keeps each one it has seen), and with
+   * explicit column lists, never `*` in the output: a column added by a newer instance's
+   * migration would change the result type of a statement prepared before it.
+   */
+  prepared?: boolean;
+}
+
+/** Statement names by text: pg refuses one name for two texts, so the name is the text's hash. */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `h${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    if (statementNames.size >= 1_000) statementNames.clear();
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 /** rawQuery for a statement built with Prisma.sql (its `text` has $n placeholders); Dates go as UTC text. */
-export function rawSql<R>(query: Prisma.Sql): Promise<R[]> {
+export function rawSql<R>(query: Prisma.Sql, options: RawOptions = {}): Promise<R[]> {
   return rawQuery<R>(
     query.text,
     query.values.map((v) => (v instanceof Date ? v.toISOString() : v)),
+    options,
   );
+}
+
+/** The quoted column list of a model (its generated ScalarFieldEnum): what a prepared statement selects instead of `*`. */
+export function columnList(fields: Record<string, string>, alias?: string): Prisma.Sql {
+  return Prisma.raw(Object.values(fields).map((f) => (alias ? `${alias}."${f}"` : `"${f}"`)).join(', '));
 }
 
 /**

@@ -186,7 +186,8 @@ async function writeMessages(db: Db, ctx: AcceptContext, rows: Message[], now: D
   // The date as UTC text: the column is a timestamp without zone holding UTC (see rawQuery).
   const params = [ctx.projectId, ctx.requestId, ctx.source, ctx.maxAttempts, now.toISOString(), json];
   // Alone (not in a caller's transaction): on the pool, without the ORM's per-call work.
-  const inserted = db === prisma() ? await rawQuery<{ id: string }>(sql, params) : await db.$queryRawUnsafe<{ id: string }[]>(sql, ...params);
+  // Prepared there: two texts (with and without ON CONFLICT), run for every accepted batch.
+  const inserted = db === prisma() ? await rawQuery<{ id: string }>(sql, params, { prepared: true }) : await db.$queryRawUnsafe<{ id: string }[]>(sql, ...params);
   return new Set(inserted.map((r) => r.id));
 }
 

@@ -71,6 +71,11 @@ interface ClaimedProviderConfig {
 const USER_COLUMNS = Object.values(Prisma.UserScalarFieldEnum)
   .map((f) => `u."${f}" AS "user.${f}"`)
   .join(', ');
+/** The message's columns, named: the claim is a prepared statement, which must not select `*`. */
+const messageColumns = (alias: string) =>
+  Object.values(Prisma.MessageScalarFieldEnum)
+    .map((f) => `${alias}."${f}"`)
+    .join(', ');
 
 type ClaimRow = Message & { [column: `user.${string}`]: unknown } & {
   _signingSecret: string | null;
@@ -211,7 +216,7 @@ export class Delivery {
         await this.deps.queue.add<DeliveryJob>(queueName(channel), jobs, { attempts: 5, backoffMs: 1_000 });
       }
       // On the pool: once per accepted batch, where the ORM's per-call work was most of the cost.
-      await rawQuery(`UPDATE "Message" SET "enqueuedAt" = $1::timestamp(3) WHERE id = ANY($2::uuid[])`, [new Date().toISOString(), messages.map((m) => m.id)]);
+      await rawQuery(`UPDATE "Message" SET "enqueuedAt" = $1::timestamp(3) WHERE id = ANY($2::uuid[])`, [new Date().toISOString(), messages.map((m) => m.id)], { prepared: true });
     } catch (error) {
       this.deps.logger.warn({ err: error, count: messages.length }, 'Could not enqueue messages; the reconciler will');
     }
@@ -386,14 +391,14 @@ export class Delivery {
       claimed AS (
         UPDATE "Message" m SET status = 'SENDING', attempts = m.attempts + 1, "leaseUntil" = $2::timestamp(3), "updatedAt" = now()
         FROM claimable WHERE m.id = claimable.id
-        RETURNING m.*
+        RETURNING ${messageColumns('m')}
       ),
       sending AS (
         INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt)
         SELECT id, "projectId", 'SENDING', attempts FROM claimed
         RETURNING "messageId", at
       )
-      SELECT c.*, ${USER_COLUMNS}, s.at AS "_sendingAt",
+      SELECT ${messageColumns('c')}, ${USER_COLUMNS}, s.at AS "_sendingAt",
         p."signingSecret" AS "_signingSecret", p."statusWebhookUrl" AS "_statusWebhookUrl", n.key AS "_notificationKey",
         tn.preferences AS "_tenantPreferences",
         (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', pc.kind, 'name', pc.name, 'settings', pc.settings, 'secrets', pc.secrets) ORDER BY pc.priority), '[]'::jsonb)
@@ -406,6 +411,8 @@ export class Delivery {
       LEFT JOIN "Tenant" tn ON tn.id = c."tenantId"
       ORDER BY c.id`,
       [messageIds, leaseUntil.toISOString()],
+      // Prepared: one text, run for every batch a worker takes.
+      { prepared: true },
     );
   }
 

@@ -193,6 +193,8 @@ export async function deliverInAppBatch(pubsub: HeraldPubSub, claims: InAppClaim
       (SELECT coalesce(jsonb_agg(jsonb_build_object('projectId', "projectId", 'userId', "userId", 'cursor', cursor::text, 'itemId', "itemId",
         'unreadCount', "unreadCount", 'at', at, 'tenantId', "tenantId") ORDER BY "userId", cursor), '[]'::jsonb) FROM events) AS events`,
     [input, now.toISOString()],
+    // Prepared: one text (the rows travel as one jsonb parameter), run for every in-app batch.
+    { prepared: true },
   );
   const events: InboxEventMessage[] = (result?.events ?? []).map((e) => ({
     projectId: e.projectId,

@@ -93,6 +93,7 @@ export async function inboxEventsAfter(userId: string, cursor: bigint, limit = 1
     `SELECT "projectId"::text AS "projectId", "userId"::text AS "userId", cursor::text AS cursor, type, "itemId"::text AS "itemId", "unreadCount", at, "tenantId"::text AS "tenantId"
      FROM "InboxEvent" WHERE "userId" = $1::uuid AND cursor > $2::bigint ORDER BY "InboxEvent".cursor LIMIT $3::int`,
     [userId, cursor.toString(), limit],
+    { prepared: true },
   );
   return rows.map((r) => ({ ...r, type: r.type as InboxEventType, at: new Date(r.at).toISOString() }));
 }

@@ -200,7 +200,7 @@ async function pollAwaitedUsers() {
 const lastCursorOf = batched(
   async (userIds: string[]) => {
     // On the pool, as the widget lookup: one per batch of sockets starting their streams.
-    const states = await rawQuery<{ userId: string; lastCursor: string }>(`SELECT "userId"::text AS "userId", "lastCursor"::text AS "lastCursor" FROM "InboxState" WHERE "userId" = ANY($1::uuid[])`, [userIds]);
+    const states = await rawQuery<{ userId: string; lastCursor: string }>(`SELECT "userId"::text AS "userId", "lastCursor"::text AS "lastCursor" FROM "InboxState" WHERE "userId" = ANY($1::uuid[])`, [userIds], { prepared: true });
     return new Map(states.map((s) => [s.userId, BigInt(s.lastCursor)]));
   },
   (userId: string) => userId,

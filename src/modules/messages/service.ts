@@ -130,6 +130,7 @@ async function acceptBatch(ctx: AcceptContext, items: SendItem[], known?: Readon
           `SELECT DISTINCT "externalId" FROM "Message" WHERE "projectId" = $1::uuid AND "externalId" = ANY($2::text[])
            UNION SELECT "transactionId" FROM "WorkflowRun" WHERE "projectId" = $1::uuid AND "transactionId" = ANY($2::text[])`,
           [ctx.projectId, clientIds],
+          { prepared: true },
         )
       : [],
   ]);

@@ -60,6 +60,7 @@ async function readStamp(projectId: string, id: number | null, key: string): Pro
   const sql = `SELECT n.xmin::text || ':' || coalesce(v.id::text || ':' || v.xmin::text, '-') AS stamp
     FROM "Notification" n LEFT JOIN "NotificationVersion" v ON v."masterOf" = n.id AND v."projectId" = n."projectId"
     WHERE n."projectId" = $1::uuid AND ${where}`;
-  const rows = await rawQuery<{ stamp: string }>(sql, [projectId, id !== null ? id : key]);
+  // Prepared: two texts (by id, by key), run once per send.
+  const rows = await rawQuery<{ stamp: string }>(sql, [projectId, id !== null ? id : key], { prepared: true });
   return rows[0]?.stamp ?? null;
 }

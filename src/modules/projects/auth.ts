@@ -242,6 +242,7 @@ const widgetLookup = batched(
        LEFT JOIN "User" u ON u."projectId" = p.id AND u."externalId" = k.external_id
        LEFT JOIN "Tenant" t ON t."projectId" = p.id AND t.key = k.tenant AND k.tenant <> ''`,
       [keys.map((k) => k.projectId), keys.map((k) => k.externalId), keys.map((k) => k.tenant)],
+      { prepared: true },
     );
     return new Map(rows.map((r) => [`${r.projectId} ${r.externalId} ${r.tenant}`, { widgetSecret: r.widgetSecret, userId: r.userId, tenantId: r.tenantId }]));
   },
