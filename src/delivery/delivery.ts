@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
-import { prisma, rawQuery } from '../db/client.ts';
+import { columnList, prisma, rawQuery } from '../db/client.ts';
 import { Prisma, type Channel, type Message, type MessageStatus, type User } from '../generated/prisma/client.ts';
 import type { HeraldPubSub, MessageStatusEvent } from '../realtime/pubsub.ts';
 import { mutedReason } from '../modules/preferences/service.ts';
@@ -72,10 +72,8 @@ const USER_COLUMNS = Object.values(Prisma.UserScalarFieldEnum)
   .map((f) => `u."${f}" AS "user.${f}"`)
   .join(', ');
 /** The message's columns, named: the claim is a prepared statement, which must not select `*`. */
-const messageColumns = (alias: string) =>
-  Object.values(Prisma.MessageScalarFieldEnum)
-    .map((f) => `${alias}."${f}"`)
-    .join(', ');
+const UPDATED_COLUMNS = columnList(Prisma.MessageScalarFieldEnum, 'm').text;
+const CLAIMED_COLUMNS = columnList(Prisma.MessageScalarFieldEnum, 'c').text;
 
 type ClaimRow = Message & { [column: `user.${string}`]: unknown } & {
   _signingSecret: string | null;
@@ -391,14 +389,14 @@ export class Delivery {
       claimed AS (
         UPDATE "Message" m SET status = 'SENDING', attempts = m.attempts + 1, "leaseUntil" = $2::timestamp(3), "updatedAt" = now()
         FROM claimable WHERE m.id = claimable.id
-        RETURNING ${messageColumns('m')}
+        RETURNING ${UPDATED_COLUMNS}
       ),
       sending AS (
         INSERT INTO "MessageEvent" ("messageId", "projectId", status, attempt)
         SELECT id, "projectId", 'SENDING', attempts FROM claimed
         RETURNING "messageId", at
       )
-      SELECT ${messageColumns('c')}, ${USER_COLUMNS}, s.at AS "_sendingAt",
+      SELECT ${CLAIMED_COLUMNS}, ${USER_COLUMNS}, s.at AS "_sendingAt",
         p."signingSecret" AS "_signingSecret", p."statusWebhookUrl" AS "_statusWebhookUrl", n.key AS "_notificationKey",
         tn.preferences AS "_tenantPreferences",
         (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', pc.kind, 'name', pc.name, 'settings', pc.settings, 'secrets', pc.secrets) ORDER BY pc.priority), '[]'::jsonb)
